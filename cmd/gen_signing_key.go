@@ -1,0 +1,252 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/ui"
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+type genSigningKeyOptions struct {
+	IO          *ui.IO
+	Algorithm   string
+	RSABits     int
+	SecretBytes int
+	KID         string
+	KeysFile    string
+	Append      bool
+	InUse       bool
+	Force       bool
+	Format      string
+	Public      bool
+}
+
+func newGenSigningKeyCmd(f *Factory) *cobra.Command {
+	o := &genSigningKeyOptions{IO: f.IO}
+	c := &cobra.Command{
+		Use:   "signing-key",
+		Short: "Generate a JWT signing key as a JWK",
+		Long: `Generate a private JWT signing key and print it as one compact JWK line.
+
+The JWK has the members and member order the Supabase CLI prints (kty, kid,
+use, key_ops, alg, ext, then the key material), a random UUID v4 kid unless
+--kid is given, and always full-width P-256 and Ed25519 members.
+
+With --keys-file the key goes into a Supabase-style signing_keys.json
+instead: a JSON array of private JWKs, 2-space indented, mode 0600, created
+if missing. keyctl keeps exactly one key with "sign" in key_ops there, so
+Supabase Auth always starts: --append adds a standby key (key_ops
+["verify"]) unless --in-use is given or no key signs yet.`,
+		Example: `  keyctl gen signing-key
+  keyctl gen signing-key --algorithm RS256 --rsa-bits 3072
+  keyctl gen signing-key --keys-file supabase/signing_keys.json --append
+  keyctl gen signing-key --format pem --public`,
+		Args: noArgs(func(arg string) string {
+			if _, err := jwk.ParseAlgorithm(arg); err == nil {
+				return "did you mean --algorithm " + arg + "?"
+			}
+			return ""
+		}),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runGenSigningKey(o)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&o.Algorithm, "algorithm", "a", "ES256", "algorithm: ES256 (recommended), RS256, EdDSA or HS256 (any case)")
+	fl.IntVar(&o.RSABits, "rsa-bits", 2048, "RSA modulus size for RS256: 2048, 3072 or 4096")
+	fl.IntVar(&o.SecretBytes, "secret-bytes", jwk.MinSecretBytes, "secret size in bytes for HS256 (at least 32)")
+	fl.StringVar(&o.KID, "kid", "", "key ID (default a random UUID v4)")
+	fl.StringVar(&o.KeysFile, "keys-file", "", "write to this signing_keys.json instead of stdout")
+	fl.BoolVar(&o.Append, "append", false, "with --keys-file: add the key to the keys already there")
+	fl.BoolVar(&o.InUse, "in-use", false, "with --append: make the new key the signing key")
+	fl.BoolVarP(&o.Force, "force", "f", false, "with --keys-file: overwrite a file that holds keys")
+	fl.StringVar(&o.Format, "format", "jwk", "output format: jwk or pem (PKCS#8)")
+	fl.BoolVar(&o.Public, "public", false, "also print the public key (second line, or a second PEM block)")
+	config.Bind(fl, "algorithm", "algorithm")
+	c.MarkFlagsMutuallyExclusive("append", "force")
+	c.MarkFlagsMutuallyExclusive("keys-file", "format")
+	c.MarkFlagsMutuallyExclusive("keys-file", "public")
+	_ = c.RegisterFlagCompletionFunc("algorithm", completeAlgorithms)
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jwk", "pem"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("rsa-bits", cobra.FixedCompletions([]string{"2048", "3072", "4096"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func completeAlgorithms(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return []string{"ES256\trecommended: ECDSA P-256", "RS256\tRSA 2048+", "EdDSA\tEd25519", "HS256\tshared secret, not recommended"}, cobra.ShellCompDirectiveNoFileComp
+}
+
+// parseAlgorithmFlag turns --algorithm into an Algorithm, as a usage error.
+func parseAlgorithmFlag(s string) (jwk.Algorithm, error) {
+	alg, err := jwk.ParseAlgorithm(s)
+	if err != nil {
+		return "", &UsageError{Err: fmt.Errorf("--algorithm: %w", err)}
+	}
+	return alg, nil
+}
+
+func runGenSigningKey(o *genSigningKeyOptions) error {
+	alg, err := parseAlgorithmFlag(o.Algorithm)
+	if err != nil {
+		return err
+	}
+	if o.Format != "jwk" && o.Format != "pem" {
+		return &UsageError{Err: fmt.Errorf("--format %q: want jwk or pem", o.Format)}
+	}
+	if o.InUse && !o.Append {
+		return &UsageError{Err: errors.New("--in-use only makes sense with --append")}
+	}
+	if o.Append && o.KeysFile == "" {
+		return &UsageError{Err: errors.New("--append needs --keys-file")}
+	}
+	if alg == jwk.HS256 && o.Format == "pem" {
+		return &UsageError{Err: errors.New("an HS256 shared secret has no PEM form; use --format jwk")}
+	}
+	if alg == jwk.HS256 && o.Public {
+		return &UsageError{Err: errors.New("an HS256 shared secret has no public form")}
+	}
+	if o.KeysFile != "" {
+		// Check the file before the (possibly slow) key generation.
+		if _, err := prepareKeysFile(o); err != nil {
+			return err
+		}
+	}
+	key, err := jwk.Generate(alg, jwk.GenerateOptions{KID: o.KID, RSABits: o.RSABits, SecretBytes: o.SecretBytes})
+	if err != nil {
+		if errors.Is(err, jwk.ErrWeakKey) {
+			return &UsageError{Err: err}
+		}
+		return err
+	}
+	if alg == jwk.HS256 {
+		o.IO.Warnf("HS256 shares one secret between signer and verifiers; prefer ES256")
+	}
+	if o.KeysFile != "" {
+		return writeKeyToFile(o, key)
+	}
+	return printKey(o, key)
+}
+
+func printKey(o *genSigningKeyOptions, key *jwk.Key) error {
+	var out []byte
+	var err error
+	if o.Format == "pem" {
+		out, err = key.MarshalPEM()
+	} else {
+		out, err = key.MarshalJSON()
+		out = append(out, '\n')
+	}
+	if err != nil {
+		return err
+	}
+	if o.Public {
+		pub, err := key.Public()
+		if err != nil {
+			return err
+		}
+		var po []byte
+		if o.Format == "pem" {
+			po, err = pub.MarshalPEM()
+		} else {
+			po, err = pub.MarshalJSON()
+			po = append(po, '\n')
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, po...)
+	}
+	_, err = o.IO.Out.Write(out)
+	return err
+}
+
+// prepareKeysFile reads the keys already in the file, refusing what must not
+// be touched. It returns the existing keys (nil for a new file).
+func prepareKeysFile(o *genSigningKeyOptions) ([]*jwk.Key, error) {
+	keys, err := keysfile.Read(o.KeysFile)
+	switch {
+	case errors.Is(err, keysfile.ErrNotFound):
+		dir := filepath.Dir(o.KeysFile)
+		if st, derr := os.Stat(dir); derr != nil || !st.IsDir() {
+			return nil, withHint(fmt.Errorf("cannot create %s: directory %s does not exist", o.KeysFile, dir), "create it first: mkdir -p %s", dir)
+		}
+		return nil, nil
+	case err != nil:
+		return nil, withHint(fmt.Errorf("read keys file %s: %w", o.KeysFile, err), "the file was left as it was; fix it or choose another --keys-file")
+	}
+	if len(keys) > 0 && !o.Append && !o.Force {
+		if !o.IO.CanPrompt() {
+			return nil, withHint(fmt.Errorf("%s already holds %d key(s)", o.KeysFile, len(keys)), "add to it with --append, or replace it with --force")
+		}
+		ok, err := ui.Confirm(o.IO, fmt.Sprintf("%s holds %d key(s). Replace them with the new key?", o.KeysFile, len(keys)), false)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, withHint(errors.New("nothing written"), "use --append to add the key instead")
+		}
+		o.Force = true
+	}
+	return keys, nil
+}
+
+func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
+	existing, err := prepareKeysFile(o)
+	if err != nil {
+		return err
+	}
+	var keys []*jwk.Key
+	signs := true
+	if o.Append {
+		keys, signs, err = keysfile.Append(existing, key, o.InUse)
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+	} else {
+		keys = []*jwk.Key{key.WithOps(jwk.OpSign, jwk.OpVerify)}
+	}
+	if err := keysfile.Write(o.KeysFile, keys); err != nil {
+		return fmt.Errorf("write %s: %w", o.KeysFile, err)
+	}
+	role := "standby (verify only)"
+	if signs {
+		role = "signing key"
+	}
+	o.IO.Infof("wrote %s key %s as the %s to %s (now holds %d key(s))", key.Alg, key.KID, role, o.KeysFile, len(keys))
+	if ignored, known := gitIgnored(o.KeysFile); known && !ignored {
+		o.IO.Warnf("%s holds private keys and is not ignored by git", o.KeysFile)
+		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.KeysFile))
+	}
+	return nil
+}
+
+// gitIgnored asks git whether path is ignored. known is false outside a git
+// work tree or without git.
+func gitIgnored(path string) (ignored, known bool) {
+	dir := filepath.Dir(path)
+	if _, err := exec.LookPath("git"); err != nil {
+		return false, false
+	}
+	inside, err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
+	if err != nil || strings.TrimSpace(string(inside)) != "true" {
+		return false, false
+	}
+	err = exec.Command("git", "-C", dir, "check-ignore", "-q", filepath.Base(path)).Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true, true
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		return false, true
+	}
+	return false, false
+}

@@ -1,0 +1,92 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+// errNoKeyring is returned by keyringSigningKey when there is no keyring.
+var errNoKeyring = errors.New("no keyring")
+
+// readKeyInput reads FILE, or stdin for "-", bounded in size.
+func readKeyInput(f *Factory, path string) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = f.IO.In
+	} else {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		r = file
+	}
+	data, err := io.ReadAll(io.LimitReader(r, jwk.MaxInputBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > jwk.MaxInputBytes {
+		return nil, fmt.Errorf("larger than %d bytes", jwk.MaxInputBytes)
+	}
+	return data, nil
+}
+
+// loadSigningKey finds the key to sign with, first source that applies:
+// --key FILE, --keys-file PATH, then the keyring's key in use.
+func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (*jwk.Key, error) {
+	switch {
+	case keyPath != "":
+		data, err := readKeyInput(f, keyPath)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
+		}
+		keys, err := jwk.ParseAny(data)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
+		}
+		k, err := keysfile.Select(keys, kid)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("key %s: %w", keyPath, err), "list the kids with: jq -r '.. | .kid? // empty' %s", keyPath)
+		}
+		return signable(k, kid, keyPath)
+	case keysFile != "":
+		keys, err := keysfile.Read(keysFile)
+		if errors.Is(err, keysfile.ErrNotFound) {
+			return nil, withHint(err, "create one with: keyctl gen signing-key --keys-file %s", keysFile)
+		}
+		if err != nil {
+			return nil, withHint(fmt.Errorf("read keys file %s: %w", keysFile, err), "fix the file or pass a single key with --key")
+		}
+		k, err := keysfile.Select(keys, kid)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("keys file %s: %w", keysFile, err), "add a key with: keyctl gen signing-key --keys-file %s --append", keysFile)
+		}
+		return signable(k, kid, keysFile)
+	}
+	k, err := keyringSigningKey(f, kid)
+	if errors.Is(err, errNoKeyring) {
+		return nil, withHint(errors.New("no signing key: pass --key FILE or --keys-file PATH, or set up a keyring"),
+			"make a key with \"keyctl gen signing-key > key.json\" and pass --key key.json, or run \"keyctl keys create\" then \"keyctl keys rotate\"")
+	}
+	return k, err
+}
+
+// signable checks that k can sign. A key named explicitly by --kid may be a
+// standby key whose key_ops hold only "verify": the user chose it.
+func signable(k *jwk.Key, kid, source string) (*jwk.Key, error) {
+	if !k.IsPrivate() {
+		return nil, withHint(fmt.Errorf("%s: key %q is a public key and cannot sign", source, k.KID), "pass the private JWK or PEM")
+	}
+	if !k.HasOp(jwk.OpSign) {
+		if kid == "" {
+			return nil, withHint(fmt.Errorf("%s: key %q may not sign (key_ops %v)", source, k.KID, k.KeyOps), "pick it explicitly with --kid %s to sign with it anyway", k.KID)
+		}
+		k = k.WithOps(jwk.OpSign, jwk.OpVerify)
+	}
+	return k, nil
+}

@@ -1,0 +1,233 @@
+// Package cmd is keyctl's cobra command tree. It stays thin: parsing flags,
+// choosing streams and exit codes. The work is done in pkg/ and internal/.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/ui"
+)
+
+// Exit codes. They are part of keyctl's interface: scripts depend on them.
+const (
+	ExitOK       = 0 // success
+	ExitFailure  = 1 // could not do the job (bad input file, I/O, network)
+	ExitUsage    = 2 // the command line was wrong
+	ExitRejected = 3 // a token failed verification
+	ExitBusy     = 4 // the keyring is locked by another keyctl process
+)
+
+// Factory carries what commands share. Fields are set by Main; tests may
+// replace them.
+type Factory struct {
+	IO  *ui.IO
+	Now func() time.Time
+
+	// ConfigPath is --config; Config is loaded once, lazily.
+	ConfigPath string
+	config     *config.Config
+
+	// Version information, set at build time.
+	Version string
+}
+
+// Config returns the loaded configuration.
+func (f *Factory) Config() (*config.Config, error) {
+	if f.config == nil {
+		c, err := config.Load(f.ConfigPath, f.IO.Env)
+		if err != nil {
+			return nil, err
+		}
+		f.config = c
+	}
+	return f.config, nil
+}
+
+// Main runs keyctl with args (without the program name) and returns the
+// exit code. It is the only place that decides one.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f := &Factory{
+		IO:      &ui.IO{In: stdin, Out: stdout, ErrOut: stderr, Env: os.LookupEnv},
+		Now:     time.Now,
+		Version: Version,
+	}
+	return Run(context.Background(), f, args)
+}
+
+// Run executes the command tree with a prepared factory.
+func Run(ctx context.Context, f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	return reportError(f.IO, root, err)
+}
+
+// NewRootCmd builds the whole command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyctl",
+		Short: "JWT signing keys: generate, rotate, mint, publish and verify",
+		Long: `keyctl manages JWT signing keys the way Supabase Auth does, locally.
+
+Generate keys as JWKs (ES256 recommended, RS256, EdDSA, HS256), keep them in a
+file-backed keyring that moves them through standby, in use, previously used
+and revoked, mint tokens with the key in use, publish the trusted public keys
+as a JWKS and verify tokens strictly.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			if !needsConfig(c) {
+				return nil
+			}
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			return cfg.Apply(c)
+		},
+	}
+	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "config file (default $XDG_CONFIG_HOME/keyctl/config.yaml)")
+	root.PersistentFlags().BoolVar(&f.IO.NoColor, "no-color", false, "never style output")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &UsageError{Err: err}
+	})
+	root.AddGroup(
+		&cobra.Group{ID: "keys", Title: "Keys and tokens:"},
+		&cobra.Group{ID: "verify", Title: "Publishing and verifying:"},
+		&cobra.Group{ID: "other", Title: "Other commands:"},
+	)
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("keys", newGenCmd(f), newKeysCmd(f))
+	add("verify", newJWKSCmd(f), newVerifyCmd(f), newDecodeCmd(f), newServeCmd(f))
+	add("other", newConfigCmd(f), newVersionCmd(f))
+	root.SetHelpCommandGroupID("other")
+	root.SetCompletionCommandGroupID("other")
+	return root
+}
+
+// needsConfig reports whether any flag of c reads settings: commands that
+// have none skip loading the config file entirely.
+func needsConfig(c *cobra.Command) bool {
+	found := false
+	c.Flags().VisitAll(func(fl *pflag.Flag) {
+		if len(fl.Annotations[config.Annotation]) > 0 {
+			found = true
+		}
+	})
+	return found
+}
+
+// UsageError marks a command-line mistake (exit 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// HintError attaches a next step to an error.
+type HintError struct {
+	Err  error
+	Hint string
+}
+
+func (e *HintError) Error() string { return e.Err.Error() }
+func (e *HintError) Unwrap() error { return e.Err }
+
+// withHint wraps err with a hint line.
+func withHint(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &HintError{Err: err, Hint: fmt.Sprintf(format, args...)}
+}
+
+// ExitError carries a specific exit code; Silent means the command already
+// reported everything on stderr.
+type ExitError struct {
+	Code   int
+	Err    error
+	Silent bool
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func reportError(io *ui.IO, root *cobra.Command, err error) int {
+	code := ExitFailure
+	var ee *ExitError
+	var ue *UsageError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.Code
+		if ee.Silent {
+			return code
+		}
+	case errors.As(err, &ue) || isCobraUsage(err):
+		code = ExitUsage
+	}
+	fmt.Fprintf(io.ErrOut, "keyctl: %s\n", oneLine(err.Error()))
+	var he *HintError
+	if errors.As(err, &he) && he.Hint != "" {
+		io.Hintf("%s", he.Hint)
+	} else if code == ExitUsage {
+		io.Hintf("run \"keyctl --help\" or \"keyctl COMMAND --help\" for usage")
+	}
+	return code
+}
+
+// isCobraUsage recognises cobra's own argument errors, which it returns as
+// plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "received ", "unknown flag", "unknown shorthand", "required flag", "if any flags in the group", "none of the others can be", "at least one of the flags"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return s
+}
+
+// noArgs refuses positional arguments with a usage error naming the command;
+// suggest may offer a hint for the first argument.
+func noArgs(suggest func(arg string) string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		err := &UsageError{Err: fmt.Errorf("%s takes no arguments (got %q)", strings.TrimPrefix(c.CommandPath(), "keyctl "), args[0])}
+		if suggest != nil {
+			if h := suggest(args[0]); h != "" {
+				return withHint(err, "%s", h)
+			}
+		}
+		return withHint(err, "see \"%s --help\"", c.CommandPath())
+	}
+}

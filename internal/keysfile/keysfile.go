@@ -1,0 +1,137 @@
+// Package keysfile reads and writes Supabase's signing_keys.json: a JSON
+// array of private JWKs, 2-space indented, with exactly one key whose
+// key_ops hold "sign" (Supabase Auth refuses to start otherwise).
+package keysfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+
+	"github.com/keyctl/keyctl/internal/store"
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+// Perm is the mode keys files are written with.
+const Perm = 0o600
+
+// ErrNotFound reports a keys file that does not exist.
+var ErrNotFound = errors.New("keys file not found")
+
+// Read loads the keys in path. A file that is empty or holds only white
+// space counts as an empty array. A missing file is ErrNotFound.
+func Read(path string) ([]*jwk.Key, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data)
+}
+
+// Parse reads the contents of a keys file.
+func Parse(data []byte) ([]*jwk.Key, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return []*jwk.Key{}, nil
+	}
+	keys, err := jwk.ParseArray(data)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if !k.IsPrivate() {
+			return nil, fmt.Errorf("key %d (kid %q) is a public key; a keys file holds private keys", i, k.KID)
+		}
+		if k.KID != "" && seen[k.KID] {
+			return nil, fmt.Errorf("key %d: duplicate kid %q", i, k.KID)
+		}
+		seen[k.KID] = true
+	}
+	return keys, nil
+}
+
+// Marshal encodes keys as Supabase writes them: a JSON array, 2-space
+// indent, trailing newline.
+func Marshal(keys []*jwk.Key) ([]byte, error) {
+	if keys == nil {
+		keys = []*jwk.Key{}
+	}
+	out, err := json.MarshalIndent(keys, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// Write replaces path atomically with keys, mode 0600.
+func Write(path string, keys []*jwk.Key) error {
+	data, err := Marshal(keys)
+	if err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(path, data, Perm)
+}
+
+// SigningIndex returns the index of the key whose key_ops hold "sign"
+// (explicitly), or -1.
+func SigningIndex(keys []*jwk.Key) int {
+	for i, k := range keys {
+		if k.KeyOps != nil && slices.Contains(k.KeyOps, jwk.OpSign) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Append adds k to keys so that the file still has exactly one signing key:
+// with inUse, or when no key signs yet, k becomes the signing key
+// (["sign","verify"]) and every other key turns to ["verify"]; otherwise k
+// joins as a standby key with ["verify"]. It reports whether k signs.
+func Append(keys []*jwk.Key, k *jwk.Key, inUse bool) ([]*jwk.Key, bool, error) {
+	for _, old := range keys {
+		if old.KID == k.KID {
+			return nil, false, fmt.Errorf("kid %q is already in the file", k.KID)
+		}
+	}
+	signs := inUse || SigningIndex(keys) < 0
+	out := make([]*jwk.Key, 0, len(keys)+1)
+	for _, old := range keys {
+		if signs {
+			old = old.WithOps(jwk.OpVerify)
+		}
+		out = append(out, old)
+	}
+	if signs {
+		k = k.WithOps(jwk.OpSign, jwk.OpVerify)
+	} else {
+		k = k.WithOps(jwk.OpVerify)
+	}
+	return append(out, k), signs, nil
+}
+
+// Select picks the key to sign with: the one named kid, else the one whose
+// key_ops hold "sign", else the first.
+func Select(keys []*jwk.Key, kid string) (*jwk.Key, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("the file holds no keys")
+	}
+	if kid != "" {
+		for _, k := range keys {
+			if k.KID == kid {
+				return k, nil
+			}
+		}
+		return nil, fmt.Errorf("no key with kid %q", kid)
+	}
+	if i := SigningIndex(keys); i >= 0 {
+		return keys[i], nil
+	}
+	return keys[0], nil
+}

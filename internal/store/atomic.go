@@ -1,0 +1,63 @@
+// Package store keeps keyctl's files on disk safely: exclusive locks,
+// atomic replacement, private permissions and a versioned keyring document.
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// tempPrefix names keyctl's temporary files so stale ones can be recognised.
+const tempPrefix = ".keyctl-tmp-"
+
+// WriteFileAtomic replaces path with data so that a reader, or a crash at any
+// moment, sees either the old file or the new one, whole: a temporary file
+// in the same directory, written with perm, synced, renamed over path, and
+// the directory synced.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, tempPrefix+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmpName, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// IsTempFile reports whether name is one of keyctl's temporary files.
+func IsTempFile(name string) bool { return strings.HasPrefix(filepath.Base(name), tempPrefix) }

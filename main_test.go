@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyctl/keyctl/cmd"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"keyctl": func() { os.Exit(cmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// scriptCmds holds the custom testscript commands; each *_script_test.go
+// file adds its own in init.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+
+// scriptSetups run before each script; files add to it in init.
+var scriptSetups []func(*testscript.Env) error
+
+// TestScripts runs every end-to-end script in testdata/script against the
+// real binary's Main.
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		Cmds:                scriptCmds,
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
+		Setup: func(env *testscript.Env) error {
+			home := env.WorkDir + "/.home"
+			env.Setenv("HOME", home)
+			env.Setenv("XDG_CONFIG_HOME", home+"/.config")
+			env.Setenv("XDG_CACHE_HOME", home+"/.cache")
+			env.Setenv("NO_COLOR", "")
+			env.Setenv("TERM", "dumb")
+			env.Setenv("NOW", time.Now().UTC().Format(time.RFC3339))
+			for _, s := range scriptSetups {
+				if err := s(env); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+}

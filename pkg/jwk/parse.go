@@ -1,0 +1,489 @@
+package jwk
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+
+	"github.com/keyctl/keyctl/internal/strictjson"
+)
+
+// MaxInputBytes bounds any key or key set keyctl parses.
+const MaxInputBytes = 1 << 20
+
+// MinImportSecretBytes is the shortest shared secret Parse accepts: the
+// floor Supabase applies to imported oct keys (16 characters). New
+// secrets are generated with MinSecretBytes.
+const MinImportSecretBytes = 16
+
+// ParseError describes a JWK that could not be used, and where.
+type ParseError struct {
+	Index  int // position in an array or set; -1 for a single key
+	KID    string
+	Member string // the offending member, if one is to blame
+	Err    error
+}
+
+func (e *ParseError) Error() string {
+	where := "key"
+	if e.Index >= 0 {
+		where = fmt.Sprintf("key %d", e.Index)
+	}
+	if e.KID != "" {
+		where += fmt.Sprintf(" (kid %q)", e.KID)
+	}
+	if e.Member != "" {
+		return fmt.Sprintf("%s: member %q: %v", where, e.Member, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", where, e.Err)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// rawKey holds every member keyctl reads. Strings stay encoded until checked.
+type rawKey struct {
+	Kty    *string  `json:"kty"`
+	KID    *string  `json:"kid"`
+	Use    *string  `json:"use"`
+	KeyOps []string `json:"key_ops"`
+	Alg    *string  `json:"alg"`
+	Ext    *bool    `json:"ext"`
+	Crv    *string  `json:"crv"`
+	X      *string  `json:"x"`
+	Y      *string  `json:"y"`
+	D      *string  `json:"d"`
+	N      *string  `json:"n"`
+	E      *string  `json:"e"`
+	P      *string  `json:"p"`
+	Q      *string  `json:"q"`
+	DP     *string  `json:"dp"`
+	DQ     *string  `json:"dq"`
+	QI     *string  `json:"qi"`
+	K      *string  `json:"k"`
+	Oth    any      `json:"oth"`
+}
+
+// Parse reads one JWK. It is strict: duplicate members, non-canonical
+// base64url, points off the curve, members of the wrong length, RSA keys
+// under 2048 bits, an alg that does not fit the key type, a use other than
+// "sig" and unknown key_ops are all errors. A missing alg is inferred from
+// the key type. Unknown members are ignored (RFC 7517 section 4).
+func Parse(data []byte) (*Key, error) {
+	k, err := parseOne(data)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			pe.Index = -1
+			return nil, pe
+		}
+		return nil, &ParseError{Index: -1, Err: err}
+	}
+	return k, nil
+}
+
+func parseOne(data []byte) (*Key, error) {
+	if len(data) > MaxInputBytes {
+		return nil, fmt.Errorf("larger than %d bytes", MaxInputBytes)
+	}
+	if err := strictjson.CheckObject(data); err != nil {
+		return nil, err
+	}
+	var r rawKey
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("not a JWK: %v", err)
+	}
+	return r.build()
+}
+
+func (r *rawKey) build() (*Key, error) {
+	k := &Key{}
+	if r.KID != nil {
+		k.KID = *r.KID
+	}
+	fail := func(member string, err error) (*Key, error) {
+		return nil, &ParseError{KID: k.KID, Member: member, Err: err}
+	}
+	if r.Kty == nil {
+		return fail("kty", errors.New("missing"))
+	}
+	if r.Use != nil {
+		if *r.Use != "sig" {
+			return fail("use", fmt.Errorf("%q is not for signatures (want \"sig\")", *r.Use))
+		}
+		k.Use = *r.Use
+	}
+	if r.KeyOps != nil {
+		seen := map[string]bool{}
+		for _, op := range r.KeyOps {
+			if op != OpSign && op != OpVerify {
+				return fail("key_ops", fmt.Errorf("%q is not a signature operation", op))
+			}
+			if seen[op] {
+				return fail("key_ops", fmt.Errorf("%q listed twice", op))
+			}
+			seen[op] = true
+		}
+		k.KeyOps = slices.Clone(r.KeyOps)
+	}
+	if r.Ext != nil {
+		k.Ext = *r.Ext
+	}
+	if r.Oth != nil {
+		return fail("oth", errors.New("multi-prime RSA keys are not supported"))
+	}
+	var want Algorithm
+	var err error
+	switch *r.Kty {
+	case KtyEC:
+		want = ES256
+		k.Material, err = r.ec()
+	case KtyRSA:
+		want = RS256
+		k.Material, err = r.rsa()
+	case KtyOct:
+		want = HS256
+		k.Material, err = r.oct()
+	case KtyOKP:
+		want = EdDSA
+		k.Material, err = r.okp()
+	default:
+		return fail("kty", fmt.Errorf("%w %q", ErrUnsupportedKeyType, *r.Kty))
+	}
+	if err != nil {
+		var me *memberError
+		if errors.As(err, &me) {
+			return fail(me.member, me.err)
+		}
+		return fail("", err)
+	}
+	k.Alg = want
+	if r.Alg != nil && *r.Alg != string(want) {
+		return fail("alg", fmt.Errorf("%q does not fit a %s key (keyctl uses %s)", *r.Alg, *r.Kty, want))
+	}
+	if k.KeyOps != nil && slices.Contains(k.KeyOps, OpSign) && !k.IsPrivate() {
+		return fail("key_ops", errors.New(`"sign" on a public key`))
+	}
+	return k, nil
+}
+
+type memberError struct {
+	member string
+	err    error
+}
+
+func (e *memberError) Error() string { return e.member + ": " + e.err.Error() }
+
+// decode reads a base64url member strictly: no padding, no stray bits, no
+// characters outside the URL-safe alphabet, optionally of a fixed size.
+func decode(member string, v *string, size int) ([]byte, error) {
+	if v == nil {
+		return nil, &memberError{member, errors.New("missing")}
+	}
+	b, err := DecodeBase64URL(*v)
+	if err != nil {
+		return nil, &memberError{member, err}
+	}
+	if size > 0 && len(b) != size {
+		return nil, &memberError{member, fmt.Errorf("%d bytes, want exactly %d", len(b), size)}
+	}
+	if len(b) == 0 {
+		return nil, &memberError{member, errors.New("empty")}
+	}
+	return b, nil
+}
+
+// DecodeBase64URL decodes unpadded base64url strictly (RFC 7515 section 2):
+// padding, '+', '/', white space and non-zero trailing bits are errors.
+func DecodeBase64URL(s string) ([]byte, error) {
+	b, err := b64.Strict().DecodeString(s)
+	if err != nil || bytes.ContainsAny([]byte(s), "=\r\n") {
+		return nil, errors.New("not canonical unpadded base64url")
+	}
+	return b, nil
+}
+
+func (r *rawKey) ec() (any, error) {
+	if r.Crv == nil {
+		return nil, &memberError{"crv", errors.New("missing")}
+	}
+	if *r.Crv != "P-256" {
+		return nil, &memberError{"crv", fmt.Errorf("curve %q is not supported (keyctl uses P-256 for ES256)", *r.Crv)}
+	}
+	x, err := decode("x", r.X, 32)
+	if err != nil {
+		return nil, err
+	}
+	y, err := decode("y", r.Y, 32)
+	if err != nil {
+		return nil, err
+	}
+	point := append(append([]byte{4}, x...), y...)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	if err != nil {
+		return nil, &memberError{"x", errors.New("the point is not on the P-256 curve")}
+	}
+	if r.D == nil {
+		return pub, nil
+	}
+	d, err := decode("d", r.D, 32)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	if err != nil {
+		return nil, &memberError{"d", errors.New("not a valid P-256 private scalar")}
+	}
+	if !priv.PublicKey.Equal(pub) {
+		return nil, &memberError{"d", errors.New("does not match x and y")}
+	}
+	return priv, nil
+}
+
+func (r *rawKey) rsa() (any, error) {
+	nb, err := decode("n", r.N, 0)
+	if err != nil {
+		return nil, err
+	}
+	if nb[0] == 0 {
+		return nil, &memberError{"n", errors.New("has a leading zero byte")}
+	}
+	n := new(big.Int).SetBytes(nb)
+	if n.BitLen() < MinRSABits {
+		return nil, &memberError{"n", fmt.Errorf("%w: %d-bit RSA modulus, want at least %d", ErrWeakKey, n.BitLen(), MinRSABits)}
+	}
+	if n.BitLen() > MaxRSABits {
+		return nil, &memberError{"n", fmt.Errorf("%d-bit RSA modulus is larger than %d", n.BitLen(), MaxRSABits)}
+	}
+	eb, err := decode("e", r.E, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(eb) > 4 || eb[0] == 0 {
+		return nil, &memberError{"e", errors.New("not a valid public exponent")}
+	}
+	e := new(big.Int).SetBytes(eb)
+	if e.Int64() < 3 || e.Bit(0) == 0 {
+		return nil, &memberError{"e", errors.New("not a valid public exponent")}
+	}
+	pub := &rsa.PublicKey{N: n, E: int(e.Int64())}
+	if r.D == nil {
+		if r.P != nil || r.Q != nil || r.DP != nil || r.DQ != nil || r.QI != nil {
+			return nil, &memberError{"d", errors.New("missing while other private members are present")}
+		}
+		return pub, nil
+	}
+	d, err := decode("d", r.D, 0)
+	if err != nil {
+		return nil, err
+	}
+	if r.P == nil || r.Q == nil {
+		return nil, &memberError{"p", errors.New("RSA private keys need p and q")}
+	}
+	p, err := decode("p", r.P, 0)
+	if err != nil {
+		return nil, err
+	}
+	q, err := decode("q", r.Q, 0)
+	if err != nil {
+		return nil, err
+	}
+	priv := &rsa.PrivateKey{
+		PublicKey: *pub,
+		D:         new(big.Int).SetBytes(d),
+		Primes:    []*big.Int{new(big.Int).SetBytes(p), new(big.Int).SetBytes(q)},
+	}
+	if err := priv.Validate(); err != nil {
+		return nil, &memberError{"d", fmt.Errorf("inconsistent RSA private key: %v", err)}
+	}
+	priv.Precompute()
+	// When the CRT members are given they must be the right ones.
+	for _, c := range []struct {
+		name string
+		v    *string
+		want *big.Int
+	}{{"dp", r.DP, priv.Precomputed.Dp}, {"dq", r.DQ, priv.Precomputed.Dq}, {"qi", r.QI, priv.Precomputed.Qinv}} {
+		if c.v == nil {
+			continue
+		}
+		b, err := decode(c.name, c.v, 0)
+		if err != nil {
+			return nil, err
+		}
+		if new(big.Int).SetBytes(b).Cmp(c.want) != 0 {
+			return nil, &memberError{c.name, errors.New("does not match p, q and d")}
+		}
+	}
+	return priv, nil
+}
+
+func (r *rawKey) oct() (any, error) {
+	k, err := decode("k", r.K, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(k) < MinImportSecretBytes {
+		return nil, &memberError{"k", fmt.Errorf("%w: %d-byte secret, want at least %d", ErrWeakKey, len(k), MinImportSecretBytes)}
+	}
+	return k, nil
+}
+
+func (r *rawKey) okp() (any, error) {
+	if r.Crv == nil {
+		return nil, &memberError{"crv", errors.New("missing")}
+	}
+	if *r.Crv != "Ed25519" {
+		return nil, &memberError{"crv", fmt.Errorf("curve %q is not supported (keyctl uses Ed25519 for EdDSA)", *r.Crv)}
+	}
+	x, err := decode("x", r.X, ed25519.PublicKeySize)
+	if err != nil {
+		return nil, err
+	}
+	if r.D == nil {
+		return ed25519.PublicKey(x), nil
+	}
+	d, err := decode("d", r.D, ed25519.SeedSize)
+	if err != nil {
+		return nil, err
+	}
+	priv := ed25519.NewKeyFromSeed(d)
+	if !bytes.Equal(priv[32:], x) {
+		return nil, &memberError{"d", errors.New("does not match x")}
+	}
+	return priv, nil
+}
+
+// ParseArray reads a JSON array of JWKs, the shape of Supabase's
+// signing_keys.json and of GOTRUE_JWT_KEYS. An empty array is valid.
+func ParseArray(data []byte) ([]*Key, error) {
+	if len(data) > MaxInputBytes {
+		return nil, fmt.Errorf("larger than %d bytes", MaxInputBytes)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		return nil, fmt.Errorf("not a JSON array of JWKs: %v", err)
+	}
+	if raws == nil {
+		return nil, errors.New("not a JSON array of JWKs: null")
+	}
+	keys := make([]*Key, 0, len(raws))
+	for i, raw := range raws {
+		k, err := parseOne(raw)
+		if err != nil {
+			return nil, indexed(i, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func indexed(i int, err error) error {
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		pe.Index = i
+		return pe
+	}
+	return &ParseError{Index: i, Err: err}
+}
+
+// ParseSetOptions tune ParseSet.
+type ParseSetOptions struct {
+	// AllowPrivate accepts private members and shared secrets. A JWKS read
+	// from a file or URL must not carry them: off by default.
+	AllowPrivate bool
+}
+
+// ParsedSet is a JWKS with the entries that were skipped.
+type ParsedSet struct {
+	Keys    []*Key
+	Skipped int // entries of a key type keyctl does not know (RFC 7517 section 5)
+}
+
+// ParseSet reads a JWK Set {"keys":[...]}. Entries of unknown kty are
+// skipped, as RFC 7517 section 5 asks; any other bad entry, duplicate kids
+// and (unless allowed) private members or shared secrets are errors.
+func ParseSet(data []byte, opts ParseSetOptions) (*ParsedSet, error) {
+	if len(data) > MaxInputBytes {
+		return nil, fmt.Errorf("JWKS larger than %d bytes", MaxInputBytes)
+	}
+	if err := strictjson.CheckObject(data); err != nil {
+		return nil, fmt.Errorf("not a JWKS: %v", err)
+	}
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("not a JWKS: %v", err)
+	}
+	if doc.Keys == nil {
+		return nil, errors.New(`not a JWKS: no "keys" array`)
+	}
+	set := &ParsedSet{}
+	kids := map[string]bool{}
+	for i, raw := range doc.Keys {
+		k, err := parseOne(raw)
+		if errors.Is(err, ErrUnsupportedKeyType) {
+			set.Skipped++
+			continue
+		}
+		if err != nil {
+			return nil, indexed(i, err)
+		}
+		if !opts.AllowPrivate {
+			if k.IsSymmetric() {
+				return nil, indexed(i, &ParseError{KID: k.KID, Member: "k", Err: errors.New("a JWKS must not carry shared secrets")})
+			}
+			if k.IsPrivate() {
+				return nil, indexed(i, &ParseError{KID: k.KID, Member: "d", Err: errors.New("a JWKS must not carry private keys")})
+			}
+		}
+		if k.KID != "" {
+			if kids[k.KID] {
+				return nil, indexed(i, &ParseError{KID: k.KID, Member: "kid", Err: errors.New("duplicate kid")})
+			}
+			kids[k.KID] = true
+		}
+		set.Keys = append(set.Keys, k)
+	}
+	return set, nil
+}
+
+// ParseAny reads keys in whichever form data holds: a PEM block, a single
+// JWK, a JSON array of JWKs, or a JWKS (private members allowed, since the
+// caller chose the file).
+func ParseAny(data []byte) ([]*Key, error) {
+	t := bytes.TrimSpace(data)
+	switch {
+	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+		k, err := ParsePEM(t)
+		if err != nil {
+			return nil, err
+		}
+		return []*Key{k}, nil
+	case bytes.HasPrefix(t, []byte("[")):
+		return ParseArray(t)
+	case bytes.HasPrefix(t, []byte("{")):
+		var probe struct {
+			Keys json.RawMessage `json:"keys"`
+		}
+		if json.Unmarshal(t, &probe) == nil && probe.Keys != nil {
+			set, err := ParseSet(t, ParseSetOptions{AllowPrivate: true})
+			if err != nil {
+				return nil, err
+			}
+			return set.Keys, nil
+		}
+		k, err := Parse(t)
+		if err != nil {
+			return nil, err
+		}
+		return []*Key{k}, nil
+	}
+	return nil, errors.New("not a JWK, a JSON array of JWKs, a JWKS or a PEM key")
+}
