@@ -1,0 +1,90 @@
+// Package bulk runs one function over a stream of inputs on several
+// workers and emits the results in input order, with memory bounded by the
+// number of items in flight, not by the length of the stream.
+package bulk
+
+import (
+	"runtime"
+	"sync"
+)
+
+// DefaultWorkers is the worker count when none is given: every core.
+func DefaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// Ordered calls work(i, in) for every item received from next, on workers
+// goroutines, and calls emit(i, out) for each result in the order the items
+// were read. next returns ok=false at the end of the stream. emit runs on
+// the calling goroutine; if it returns an error, Ordered stops reading and
+// returns that error after the workers finish.
+//
+// At most 2*workers items are in flight at once.
+func Ordered[In, Out any](workers int, next func() (In, bool), work func(int, In) Out, emit func(int, Out) error) error {
+	if workers < 1 {
+		workers = DefaultWorkers()
+	}
+	if workers == 1 {
+		for i := 0; ; i++ {
+			in, ok := next()
+			if !ok {
+				return nil
+			}
+			if err := emit(i, work(i, in)); err != nil {
+				return err
+			}
+		}
+	}
+	type job struct {
+		i   int
+		in  In
+		out chan Out
+	}
+	window := 2 * workers
+	jobs := make(chan job, window)
+	pending := make(chan chan Out, window)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.out <- work(j.i, j.in)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	go func() {
+		defer close(pending)
+		defer close(jobs)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			in, ok := next()
+			if !ok {
+				return
+			}
+			out := make(chan Out, 1)
+			select {
+			case pending <- out:
+			case <-stop:
+				return
+			}
+			jobs <- job{i: i, in: in, out: out}
+		}
+	}()
+	var err error
+	i := 0
+	for out := range pending {
+		res := <-out
+		if err == nil {
+			if err = emit(i, res); err != nil {
+				close(stop)
+			}
+		}
+		i++
+	}
+	wg.Wait()
+	return err
+}
