@@ -1,0 +1,209 @@
+package jwk
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// mutate returns the JSON of a generated key with members changed.
+func mutate(t *testing.T, alg Algorithm, change func(m map[string]any)) []byte {
+	t.Helper()
+	k, err := Generate(alg, GenerateOptions{KID: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := k.MarshalJSON()
+	var m map[string]any
+	json.Unmarshal(out, &m)
+	change(m)
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		data func(t *testing.T) []byte
+		want string
+	}{
+		{"not json", func(*testing.T) []byte { return []byte("nope") }, "not a JSON object"},
+		{"array", func(*testing.T) []byte { return []byte("[]") }, "not a JSON object"},
+		{"duplicate member", func(*testing.T) []byte {
+			return []byte(`{"kty":"oct","kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)
+		}, "duplicate member name"},
+		{"duplicate via escape", func(*testing.T) []byte {
+			return []byte(`{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","\u006b":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)
+		}, "duplicate member name"},
+		{"trailing data", func(*testing.T) []byte {
+			return []byte(`{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {}`)
+		}, "after the JSON object"},
+		{"no kty", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { delete(m, "kty") }) }, `"kty": missing`},
+		{"unknown kty", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["kty"] = "XYZ" }) }, "unsupported key type"},
+		{"use enc", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["use"] = "enc" }) }, "not for signatures"},
+		{"key_ops encrypt", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["key_ops"] = []string{"encrypt"} })
+		}, "not a signature operation"},
+		{"key_ops twice", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["key_ops"] = []string{"sign", "sign"} })
+		}, "listed twice"},
+		{"alg mismatch", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["alg"] = "RS256" }) }, "does not fit"},
+		{"alg none", func(t *testing.T) []byte { return mutate(t, HS256, func(m map[string]any) { m["alg"] = "none" }) }, "does not fit"},
+		{"curve P-384", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["crv"] = "P-384" }) }, "not supported"},
+		{"short x", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["x"] = m["x"].(string)[:42] })
+		}, "member \"x\""},
+		{"padded x", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["x"] = m["x"].(string) + "=" })
+		}, "not canonical"},
+		{"std alphabet", func(t *testing.T) []byte {
+			return mutate(t, HS256, func(m map[string]any) { m["k"] = "+/" + m["k"].(string)[2:] })
+		}, "not canonical"},
+		{"stray bits", func(t *testing.T) []byte {
+			return mutate(t, HS256, func(m map[string]any) {
+				k := m["k"].(string) // 43 chars: the last carries 2 unused bits
+				last := strings.IndexByte(b64alphabet, k[42])
+				m["k"] = k[:42] + string(b64alphabet[last|1])
+			})
+		}, "not canonical"},
+		{"newline in member", func(t *testing.T) []byte {
+			return mutate(t, HS256, func(m map[string]any) { k := m["k"].(string); m["k"] = k[:20] + "\n" + k[20:] })
+		}, "not canonical"},
+		{"point off curve", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { delete(m, "d"); m["y"] = m["x"] })
+		}, "not on the P-256 curve"},
+		{"d mismatch", func(t *testing.T) []byte {
+			other := mutate(t, ES256, func(map[string]any) {})
+			var o map[string]any
+			json.Unmarshal(other, &o)
+			return mutate(t, ES256, func(m map[string]any) { m["d"] = o["d"] })
+		}, "does not match"},
+		{"weak secret", func(t *testing.T) []byte {
+			return mutate(t, HS256, func(m map[string]any) { m["k"] = "c2hvcnQ" })
+		}, "too weak"},
+		{"ed25519 d mismatch", func(t *testing.T) []byte {
+			return mutate(t, EdDSA, func(m map[string]any) { m["x"] = strings.Repeat("A", 43) })
+		}, "does not match"},
+		{"rsa short modulus", func(t *testing.T) []byte {
+			return mutate(t, RS256, func(m map[string]any) {
+				for _, k := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+					delete(m, k)
+				}
+				m["n"] = m["n"].(string)[:172]
+			})
+		}, "too weak"},
+		{"rsa even exponent", func(t *testing.T) []byte {
+			return mutate(t, RS256, func(m map[string]any) { m["e"] = "AQAA" })
+		}, "public exponent"},
+		{"rsa bad crt", func(t *testing.T) []byte {
+			return mutate(t, RS256, func(m map[string]any) { m["qi"] = m["dp"] })
+		}, "does not match"},
+		{"rsa private without primes", func(t *testing.T) []byte {
+			return mutate(t, RS256, func(m map[string]any) { delete(m, "p") })
+		}, "need p and q"},
+		{"sign on public key", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { delete(m, "d") })
+		}, `"sign" on a public key`},
+		{"multi-prime", func(t *testing.T) []byte {
+			return mutate(t, RS256, func(m map[string]any) { m["oth"] = []any{} })
+		}, "multi-prime"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(c.data(t))
+			if err == nil {
+				t.Fatalf("parsed; want error containing %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+const b64alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+func TestParseInfersAlg(t *testing.T) {
+	for _, alg := range Algorithms {
+		data := mutate(t, alg, func(m map[string]any) { delete(m, "alg"); delete(m, "use"); delete(m, "key_ops") })
+		k, err := Parse(data)
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if k.Alg != alg || k.KeyOps != nil || !k.HasOp(OpSign) {
+			t.Fatalf("%s: got alg %s ops %v", alg, k.Alg, k.KeyOps)
+		}
+	}
+}
+
+func TestParseSet(t *testing.T) {
+	pubJSON := func(alg Algorithm, kid string) string {
+		k, _ := Generate(alg, GenerateOptions{KID: kid})
+		p, _ := k.Public()
+		b, _ := p.MarshalJSON()
+		return string(b)
+	}
+	priv, _ := Generate(ES256, GenerateOptions{KID: "priv"})
+	privJSON, _ := priv.MarshalJSON()
+	secret, _ := Generate(HS256, GenerateOptions{KID: "sec"})
+	secretJSON, _ := secret.MarshalJSON()
+
+	set, err := ParseSet([]byte(`{"keys":[`+pubJSON(ES256, "a")+`,{"kty":"XYZ","kid":"future"},`+pubJSON(RS256, "b")+`,`+pubJSON(EdDSA, "c")+`]}`), ParseSetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 3 || set.Skipped != 1 {
+		t.Fatalf("got %d keys, %d skipped", len(set.Keys), set.Skipped)
+	}
+	for _, c := range []struct{ name, doc, want string }{
+		{"private", `{"keys":[` + string(privJSON) + `]}`, "must not carry private keys"},
+		{"secret", `{"keys":[` + string(secretJSON) + `]}`, "must not carry shared secrets"},
+		{"duplicate kid", `{"keys":[` + pubJSON(ES256, "a") + `,` + pubJSON(ES256, "a") + `]}`, "duplicate kid"},
+		{"no keys", `{"kty":"EC"}`, `no "keys" array`},
+		{"keys twice", `{"keys":[],"keys":[]}`, "duplicate member"},
+		{"bad entry", `{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`, "key 0"},
+	} {
+		if _, err := ParseSet([]byte(c.doc), ParseSetOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+	if _, err := ParseSet([]byte(`{"keys":[`+string(privJSON)+`]}`), ParseSetOptions{AllowPrivate: true}); err != nil {
+		t.Errorf("AllowPrivate: %v", err)
+	}
+}
+
+func TestParseArrayAndAny(t *testing.T) {
+	a, _ := Generate(ES256, GenerateOptions{KID: "a"})
+	b, _ := Generate(EdDSA, GenerateOptions{KID: "b"})
+	aj, _ := a.MarshalJSON()
+	bj, _ := b.MarshalJSON()
+	arr := "[" + string(aj) + "," + string(bj) + "]"
+	keys, err := ParseArray([]byte(arr))
+	if err != nil || len(keys) != 2 || keys[1].KID != "b" {
+		t.Fatalf("ParseArray: %v %v", keys, err)
+	}
+	if keys, err := ParseArray([]byte("[]")); err != nil || len(keys) != 0 {
+		t.Fatalf("empty array: %v %v", keys, err)
+	}
+	for _, bad := range []string{"null", "{}", "[1]", `[{"kty":"EC"}]`} {
+		if _, err := ParseArray([]byte(bad)); err == nil {
+			t.Errorf("ParseArray(%s): no error", bad)
+		}
+	}
+	var pe *ParseError
+	_, err = ParseArray([]byte("[" + string(aj) + `,{"kty":"EC","kid":"bad"}]`))
+	if !errors.As(err, &pe) || pe.Index != 1 || pe.KID != "bad" {
+		t.Fatalf("error does not say which key: %v", err)
+	}
+	pemKey, _ := a.MarshalPEM()
+	for name, in := range map[string]string{"jwk": string(aj), "array": arr, "set": `{"keys":[` + string(aj) + `]}`, "pem": string(pemKey)} {
+		keys, err := ParseAny([]byte("\n " + in + "\n"))
+		if err != nil || len(keys) == 0 || !keys[0].Equal(a) {
+			t.Errorf("ParseAny %s: %v", name, err)
+		}
+	}
+	if _, err := ParseAny([]byte("hello")); err == nil {
+		t.Error("ParseAny(hello): no error")
+	}
+}
