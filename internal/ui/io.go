@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/term"
@@ -76,12 +77,34 @@ func (s *IO) getenv(k string) string {
 }
 
 // ColorEnabled decides styling for stdout: a terminal, NO_COLOR unset or
-// empty (https://no-color.org), TERM not "dumb", and no --no-color.
+// empty (https://no-color.org: any non-empty value, even "0" or "false",
+// turns colour off), TERM not "dumb", and no --no-color. keyctl decides this
+// itself rather than trusting lipgloss, whose detection reads the process
+// environment, not the one a test or caller passes in Env.
 func (s *IO) ColorEnabled() bool {
 	if s.NoColor || s.getenv("NO_COLOR") != "" || s.getenv("TERM") == "dumb" {
 		return false
 	}
 	return s.IsStdoutTTY()
+}
+
+// TerminalWidth returns the width of the terminal stdout is on: COLUMNS
+// when set to a positive number (so tests and users can fix it), else the
+// size the terminal reports; 0 when stdout is not a terminal or the width
+// is unknown.
+func (s *IO) TerminalWidth() int {
+	if !s.IsStdoutTTY() {
+		return 0
+	}
+	if n, err := strconv.Atoi(s.getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := s.Out.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 0
 }
 
 // Warnf prints "keyctl: warning: ..." on stderr.

@@ -16,7 +16,8 @@ func StateLabel(state string) string {
 
 // StateStyle gives each lifecycle state its colour, so a table shows at a
 // glance which key signs (green), which wait (blue), which only verify
-// (yellow) and which are gone (red, grey).
+// (yellow) and which are gone (red, grey). Colours are ANSI indices, so
+// they follow the user's terminal theme.
 func StateStyle(state string) lipgloss.Style {
 	s := lipgloss.NewStyle()
 	switch state {
@@ -29,7 +30,9 @@ func StateStyle(state string) lipgloss.Style {
 	case "revoked":
 		return s.Foreground(lipgloss.Color("1"))
 	case "deleted":
-		return s.Foreground(lipgloss.Color("8")).Strikethrough(true)
+		// Grey, not struck through: strikethrough is styled rune by rune
+		// and many terminals do not draw it.
+		return s.Foreground(lipgloss.Color("8")).Faint(true)
 	}
 	return s
 }

@@ -21,77 +21,181 @@ const (
 // OutputFormats lists the values -o accepts.
 var OutputFormats = []string{FormatTable, FormatText, FormatJSON}
 
+// OutputFormatCompletions are the values of -o with a description, for
+// shell completion (cobra shows the text after the tab).
+var OutputFormatCompletions = []string{
+	FormatTable + "\taligned columns (the default on a terminal)",
+	FormatText + "\ttab-separated, no header (the default when piped)",
+	FormatJSON + "\tstable indented JSON for scripts",
+}
+
+// OutputFlagUsage is the help text of -o/--output, the same on every command.
+const OutputFlagUsage = "output format: table, text or json (default table on a terminal, text when piped)"
+
 // ResolveFormat turns the -o value into a concrete format: "" means a
-// table on a terminal and text when piped.
+// table on a terminal and text when piped. Letter case is ignored.
 func (s *IO) ResolveFormat(f string) (string, error) {
-	switch f {
+	switch strings.ToLower(strings.TrimSpace(f)) {
 	case "":
 		if s.IsStdoutTTY() {
 			return FormatTable, nil
 		}
 		return FormatText, nil
-	case FormatTable, FormatText, FormatJSON:
-		return f, nil
+	case FormatTable:
+		return FormatTable, nil
+	case FormatText:
+		return FormatText, nil
+	case FormatJSON:
+		return FormatJSON, nil
 	}
 	return "", fmt.Errorf("output format %q: want one of %s", f, strings.Join(OutputFormats, ", "))
 }
 
 // Table is rows of cells under headers. Style, when set, styles a cell on a
-// terminal (e.g. a lifecycle state in its colour).
+// colour terminal (e.g. a lifecycle state in its colour); it is never
+// called otherwise, so plain output cannot carry escape codes.
 type Table struct {
 	Headers []string
 	Rows    [][]string
 	Style   func(row, col int, value string) lipgloss.Style
 }
 
-// Render writes the table: styled with borders on a colour terminal, aligned
-// without escape codes in "table" mode otherwise, tab-separated in "text".
+// RenderTable writes t to stdout. "text" is tab-separated rows without a
+// header, for cut and awk. "table" is a lipgloss table with rounded borders
+// and styled cells when colour is enabled (see ColorEnabled) and the
+// terminal is wide enough (else the same colours without borders), and
+// otherwise columns aligned with spaces and no escape codes, as gh prints
+// them.
 func (s *IO) RenderTable(t Table, format string) error {
-	if format == FormatText {
-		var b strings.Builder
-		for _, r := range t.Rows {
-			b.WriteString(strings.Join(r, "\t"))
-			b.WriteByte('\n')
-		}
-		_, err := io.WriteString(s.Out, b.String())
-		return err
+	var out string
+	switch {
+	case format == FormatText:
+		out = renderText(t)
+	case s.ColorEnabled():
+		out = s.renderStyled(t)
+	default:
+		out = renderAligned(t, nil)
 	}
-	color := s.ColorEnabled()
-	r := lipgloss.NewRenderer(s.Out)
-	if !color {
-		r.SetColorProfile(termenv.Ascii)
-	}
-	tbl := table.New().Headers(t.Headers...).Rows(t.Rows...)
-	header := r.NewStyle().Bold(true).Padding(0, 1)
-	cell := r.NewStyle().Padding(0, 1)
-	if color {
-		tbl = tbl.Border(lipgloss.RoundedBorder()).BorderStyle(r.NewStyle().Foreground(lipgloss.Color("8")))
-	} else {
-		tbl = tbl.Border(lipgloss.HiddenBorder()).BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).BorderColumn(false).BorderHeader(false)
-	}
-	tbl = tbl.StyleFunc(func(row, col int) lipgloss.Style {
-		if row == table.HeaderRow {
-			return header
-		}
-		st := cell
-		if color && t.Style != nil && row >= 0 && row < len(t.Rows) && col < len(t.Rows[row]) {
-			st = t.Style(row, col, t.Rows[row][col]).Inherit(cell)
-		}
-		return st
-	})
-	out := tbl.Render()
-	if !color {
-		lines := strings.Split(out, "\n")
-		for i, l := range lines {
-			lines[i] = strings.TrimRight(l, " ")
-		}
-		out = strings.Join(lines, "\n")
-	}
-	_, err := fmt.Fprintln(s.Out, out)
+	_, err := io.WriteString(s.Out, out)
 	return err
 }
 
-// PrintJSON writes v as stable, 2-space indented JSON and a newline.
+// cellText keeps one cell on one line and in one column: a tab or newline
+// inside a value would otherwise break every row after it.
+func cellText(v string) string {
+	if !strings.ContainsAny(v, "\t\r\n") {
+		return v
+	}
+	return strings.NewReplacer("\t", " ", "\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+}
+
+func renderText(t Table) string {
+	var b strings.Builder
+	for _, r := range t.Rows {
+		for i, c := range r {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			b.WriteString(cellText(c))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// columnGap separates aligned columns.
+const columnGap = "  "
+
+// renderAligned lines columns up with spaces, no borders. paint, when not
+// nil, styles a cell's text after the padding is measured (row -1 is the
+// header), so escape codes never disturb the alignment.
+func renderAligned(t Table, paint func(row, col int, text string) string) string {
+	rows := make([][]string, 0, len(t.Rows)+1)
+	first := 0
+	if len(t.Headers) > 0 {
+		rows = append(rows, t.Headers)
+		first = -1
+	}
+	rows = append(rows, t.Rows...)
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], lipgloss.Width(cellText(c)))
+		}
+	}
+	var b strings.Builder
+	for ri, r := range rows {
+		var line strings.Builder
+		pad := ""
+		for i, c := range r {
+			c = cellText(c)
+			line.WriteString(pad)
+			if paint != nil {
+				line.WriteString(paint(ri+first, i, c))
+			} else {
+				line.WriteString(c)
+			}
+			pad = strings.Repeat(" ", widths[i]-lipgloss.Width(c)) + columnGap
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (s *IO) renderStyled(t Table) string {
+	r := lipgloss.NewRenderer(s.Out)
+	// The colour decision is ours (ColorEnabled); lipgloss's own detection
+	// would turn colour off for a writer that is not an *os.File and read
+	// NO_COLOR differently. Every colour keyctl uses is one of the 16 ANSI
+	// colours, so the ANSI profile loses nothing.
+	r.SetColorProfile(termenv.ANSI)
+	header := r.NewStyle().Bold(true)
+	cell := r.NewStyle()
+	rows := make([][]string, len(t.Rows))
+	for i, row := range t.Rows {
+		rows[i] = make([]string, len(row))
+		for j, c := range row {
+			rows[i][j] = cellText(c)
+		}
+	}
+	styleOf := func(row, col int) lipgloss.Style {
+		if row == table.HeaderRow {
+			return header
+		}
+		if t.Style != nil && row >= 0 && row < len(rows) && col < len(rows[row]) {
+			// cell first: its renderer (ours) does the rendering; Inherit
+			// copies the colours and attributes over.
+			return cell.Inherit(t.Style(row, col, rows[row][col]))
+		}
+		return cell
+	}
+	out := table.New().
+		Headers(t.Headers...).
+		Rows(rows...).
+		Border(lipgloss.RoundedBorder()).
+		BorderStyle(r.NewStyle().Foreground(lipgloss.Color("8"))).
+		StyleFunc(func(row, col int) lipgloss.Style { return styleOf(row, col).Padding(0, 1) }).
+		Render() + "\n"
+	if w := s.TerminalWidth(); w > 0 && lipgloss.Width(out) > w {
+		// Too wide for the terminal with borders: drop them rather than
+		// wrap cells, so a kid stays on one line and can be copied.
+		out = renderAligned(Table{Headers: t.Headers, Rows: rows}, func(row, col int, text string) string {
+			st := styleOf(row, col)
+			if row == -1 {
+				st = header
+			}
+			return st.Render(text)
+		})
+	}
+	return out
+}
+
+// PrintJSON writes v as stable, 2-space indented JSON and a newline, with
+// <, > and & left as they are (tokens and URLs stay readable).
 func (s *IO) PrintJSON(v any) error {
 	enc := json.NewEncoder(s.Out)
 	enc.SetIndent("", "  ")
