@@ -13,6 +13,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/keyctl/keyctl/internal/supabasecompat"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
@@ -24,6 +25,7 @@ func init() {
 	scriptCmds["jwtheader"] = cmdJWTHeader
 	scriptCmds["jwtlifetime"] = cmdJWTLifetime
 	scriptCmds["jwtsorted"] = cmdJWTSorted
+	scriptCmds["supabaseauth"] = cmdSupabaseAuth
 }
 
 // supabaseOrder is the member order the Supabase CLI prints, per key type.
@@ -337,5 +339,28 @@ func cmdJWTSorted(ts *testscript.TestScript, neg bool, args []string) {
 		if !bytes.Equal(again, raw) {
 			ts.Fatalf("not canonical:\n%s\nwant\n%s", raw, again)
 		}
+	}
+}
+
+// supabaseauth FILE: Supabase Auth's key loader (lestrrat-go/jwx v2, exactly
+// one "sign" key) accepts FILE as GOTRUE_JWT_KEYS / signing_keys.json. A
+// file holding a single JWK is wrapped in an array first.
+func cmdSupabaseAuth(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: supabaseauth FILE")
+	}
+	data := bytes.TrimSpace([]byte(ts.ReadFile(args[0])))
+	if bytes.HasPrefix(data, []byte("{")) {
+		data = append(append([]byte("["), data...), ']')
+	}
+	err := supabasecompat.LoadAuthKeys(data)
+	if neg {
+		if err == nil {
+			ts.Fatalf("Supabase Auth would accept %s", args[0])
+		}
+		return
+	}
+	if err != nil {
+		ts.Fatalf("Supabase Auth would refuse %s: %v", args[0], err)
 	}
 }
