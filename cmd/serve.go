@@ -1,19 +1,190 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/serve"
+	"github.com/keyctl/keyctl/internal/ui"
+	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
-// TODO(issue): placeholder until the command lands.
+// defaultServeAddr is the port the Supabase CLI's local API listens on, so
+// a client configured with SUPABASE_URL=http://127.0.0.1:54321 finds the
+// keys at the same place.
+const defaultServeAddr = "127.0.0.1:54321"
+
+type serveOptions struct {
+	IO        *ui.IO
+	Now       func() time.Time
+	Factory   *Factory
+	Addr      string
+	MaxAge    time.Duration
+	KeysFile  string
+	LogFormat string
+}
+
 func newServeCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "serve",
-		Short:  "Serve the keyring's JWKS over HTTP",
-		Hidden: true,
+	o := &serveOptions{IO: f.IO, Now: f.Now, Factory: f}
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the keyring's public JWKS over HTTP, as Supabase Auth does",
+		Long: `Publish the public keys that verify keyctl's tokens, over HTTP.
+
+The JWKS is served at /.well-known/jwks.json and at
+/auth/v1/.well-known/jwks.json, the path Supabase's client libraries use, so
+a backend calling supabase.auth.getClaims() with its Supabase URL set to
+keyctl's address verifies keyctl's tokens. Responses carry
+Cache-Control: public, max-age=600 (--max-age) and a strong ETag; a request
+with a matching If-None-Match gets 304 Not Modified. /healthz reports the
+state of the key source.
+
+The keys are the keyring's published keys (standby, in use, previously used),
+or with --keys-file the keys of a Supabase signing_keys.json. Only public
+members are ever served: never a private key, never a shared secret.
+
+The source file is checked on every request: a rotation made with keyctl in
+another terminal is served on the next request, with no restart. If the file
+becomes unreadable or invalid, the last good set stays published and the
+error is logged.
+
+--addr 127.0.0.1:0 picks a free port; the address is printed on stderr.
+Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
+		Example: `  keyctl serve
+  keyctl serve --keys-file supabase/signing_keys.json
+  keyctl serve --addr 127.0.0.1:0 --max-age 1m --log-format json`,
+		Args: noArgs(nil),
 		RunE: func(c *cobra.Command, args []string) error {
-			return errors.New("serve is not built yet")
+			return runServe(c.Context(), o)
 		},
 	}
+	addKeyringFlag(c, f)
+	fl := c.Flags()
+	fl.StringVar(&o.Addr, "addr", defaultServeAddr, "address to listen on, HOST:PORT (port 0 picks a free one)")
+	fl.DurationVar(&o.MaxAge, "max-age", serve.DefaultMaxAge, "how long clients may cache the JWKS (Cache-Control max-age), whole seconds")
+	fl.StringVar(&o.KeysFile, "keys-file", "", "serve the public keys of this Supabase signing_keys.json instead of the keyring")
+	fl.StringVar(&o.LogFormat, "log-format", "text", "request log format on stderr: text or json")
+	config.Bind(fl, "addr", "serve_addr")
+	c.MarkFlagsMutuallyExclusive("keyring", "keys-file")
+	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func runServe(ctx context.Context, o *serveOptions) error {
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --addr %q: %v", o.Addr, err)}, "give HOST:PORT, for example --addr %s (port 0 picks a free port)", defaultServeAddr)
+	}
+	if o.MaxAge < 0 || o.MaxAge%time.Second != 0 {
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --max-age %s: want a whole number of seconds, 0 or more", o.MaxAge)}, "for example --max-age 10m (Supabase's value) or --max-age 0s")
+	}
+	var logger *slog.Logger
+	switch o.LogFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(o.IO.ErrOut, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(o.IO.ErrOut, nil))
+	default:
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --log-format %q", o.LogFormat)}, "use --log-format text or --log-format json")
+	}
+
+	path, load, source, err := serveSource(o)
+	if err != nil {
+		return err
+	}
+	h, err := serve.New(serve.Options{Path: path, Load: load, Source: source, MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
+	if err != nil {
+		return serveLoadError(o, source, path, err)
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", o.Addr, err), "pick another address with --addr HOST:PORT (port 0 picks a free one)")
+	}
+	base := "http://" + displayAddr(ln.Addr())
+	snap := h.Current()
+	// The first line is the one scripts read: the URL, nothing else after it.
+	o.IO.Infof("serving JWKS on %s%s", base, serve.JWKSPath)
+	o.IO.Infof("publishing %d key(s) from %s %s; Supabase clients: use %s as the Supabase URL", snap.Keys, source, path, base)
+	if snap.Keys == 0 {
+		o.IO.Warnf("the JWKS is empty: shared secrets (HS256) are never published")
+		o.IO.Hintf("add an asymmetric key (ES256 recommended) for verifiers to fetch")
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := serve.NewServer(h, logger, o.Now)
+	err = serve.Serve(ctx, srv, ln, serve.ShutdownGrace)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	o.IO.Infof("stopped")
+	return nil
+}
+
+// serveSource picks the file to publish and how to read it: --keys-file,
+// else the keyring.
+func serveSource(o *serveOptions) (path string, load func(string) (*jwk.Set, error), source string, err error) {
+	if o.KeysFile != "" {
+		return o.KeysFile, loadKeysFilePublicSet, "keys file", nil
+	}
+	path, err = keyringPath(o.Factory)
+	if errors.Is(err, errNoKeyring) {
+		return "", nil, "", withHint(errors.New("no keyring to serve"),
+			"serve a Supabase keys file with --keys-file supabase/signing_keys.json, or create a keyring with \"keyctl keys create\"")
+	}
+	if err != nil {
+		return "", nil, "", err
+	}
+	return path, loadKeyringPublicSet, "keyring", nil
+}
+
+// loadKeysFilePublicSet reads a Supabase signing_keys.json and returns the
+// public form of its asymmetric keys.
+func loadKeysFilePublicSet(path string) (*jwk.Set, error) {
+	keys, err := keysfile.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return jwk.PublicSet(keys)
+}
+
+func serveLoadError(o *serveOptions, source, path string, err error) error {
+	switch {
+	case errors.Is(err, keysfile.ErrNotFound), errors.Is(err, os.ErrNotExist) && source == "keys file":
+		return withHint(fmt.Errorf("keys file %s not found", path), "create one with: keyctl gen signing-key --keys-file %s", path)
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, errNoKeyring):
+		return withHint(fmt.Errorf("no keyring at %s", path), "create a key with \"keyctl keys create\", or serve a Supabase keys file with --keys-file PATH")
+	case source == "keys file":
+		return withHint(fmt.Errorf("read keys file %s: %w", path, err), "a keys file is a JSON array of private JWKs, as \"keyctl gen signing-key --keys-file %s\" writes", path)
+	}
+	return fmt.Errorf("load %s %s: %w", source, path, err)
+}
+
+// displayAddr turns a listener address into one a client can use: an
+// unspecified host (all interfaces) is shown as the loopback address.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		if ip.To4() == nil && ip != nil {
+			ip = net.IPv6loopback
+		} else {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
 }

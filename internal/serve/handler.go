@@ -1,0 +1,328 @@
+package serve
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+// The paths the JWKS is published at: the well-known path RFC 8414 clients
+// and panva/jose users point at, and the one Supabase's client libraries
+// derive from a project URL.
+const (
+	JWKSPath         = "/.well-known/jwks.json"
+	SupabaseJWKSPath = "/auth/v1/.well-known/jwks.json"
+	HealthPath       = "/healthz"
+)
+
+// DefaultMaxAge is what Supabase Auth sends: Cache-Control: public, max-age=600.
+const DefaultMaxAge = 10 * time.Minute
+
+// racyWindow is how long after a read a file's modification time is too
+// close to trust: a second write in the same timestamp tick leaves the size
+// and time unchanged, so while a file is that fresh its content is compared
+// too. Coarse filesystems tick once a second or two; Linux's every few ms.
+const racyWindow = 3 * time.Second
+
+// maxSourceBytes bounds the file read to detect content changes.
+const maxSourceBytes = 16 << 20
+
+// Options configure a Handler.
+type Options struct {
+	// Path is the file the keys come from; it is checked for changes on
+	// every request.
+	Path string
+	// Load reads the key set from Path. It may hand back private keys and
+	// shared secrets: only the public form of asymmetric keys is published.
+	Load func(path string) (*jwk.Set, error)
+	// Source names the kind of source in logs ("keyring", "keys file").
+	Source string
+	// MaxAge goes into Cache-Control as whole seconds.
+	MaxAge time.Duration
+	// Logger receives reload events; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Snapshot is one published version of the key set.
+type Snapshot struct {
+	Body     []byte // the JWKS document, one JSON line
+	ETag     string // strong, quoted
+	Keys     int    // number of keys published
+	LoadedAt time.Time
+}
+
+// Handler serves the JWKS, /healthz, and JSON errors for anything else.
+// It is safe for concurrent use.
+type Handler struct {
+	opts         Options
+	log          *slog.Logger
+	cacheControl string
+
+	mu       sync.Mutex
+	snap     *Snapshot // last good set; never nil after New
+	seen     stamp     // file version of the last load attempt
+	seenHash [sha256.Size]byte
+	haveSeen bool
+	readAt   time.Time
+	failure  string // error of the last attempt; "" when it succeeded
+}
+
+// New loads the source once and returns the handler. The first load must
+// succeed: a server that starts with nothing to publish helps nobody.
+func New(opts Options) (*Handler, error) {
+	if opts.Load == nil || opts.Path == "" {
+		return nil, errors.New("serve: no key source")
+	}
+	if opts.MaxAge < 0 || opts.MaxAge%time.Second != 0 {
+		return nil, fmt.Errorf("serve: max-age %s is not a whole number of seconds", opts.MaxAge)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &Handler{opts: opts, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.cacheControl = "public, max-age=" + strconv.FormatInt(int64(opts.MaxAge/time.Second), 10)
+	st, err := statStamp(opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.load(st); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Current returns the set being served, reloading the source first if its
+// file changed.
+func (h *Handler) Current() *Snapshot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refresh()
+	return h.snap
+}
+
+// Failure returns the error of the last reload attempt, or "".
+func (h *Handler) Failure() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failure
+}
+
+// refresh reloads the source when its file changed. A source that fails
+// keeps the last good set in place. Called with mu held.
+func (h *Handler) refresh() {
+	st, err := statStamp(h.opts.Path)
+	if err != nil {
+		// Gone or unreachable: whatever comes back next is a new version.
+		h.haveSeen = false
+		h.fail(err)
+		return
+	}
+	if h.haveSeen && st == h.seen {
+		if time.Unix(0, st.mtime).Before(h.readAt.Add(-racyWindow)) {
+			return
+		}
+		data, err := readBounded(h.opts.Path)
+		if err != nil {
+			h.fail(err)
+			return
+		}
+		if sha256.Sum256(data) == h.seenHash {
+			return
+		}
+	}
+	if err := h.load(st); err != nil {
+		h.fail(err)
+	}
+}
+
+// load reads the source at version st and, if it yields a publishable set,
+// makes it current. Called with mu held (or before the handler is shared).
+func (h *Handler) load(st stamp) error {
+	now := h.opts.Now()
+	data, err := readBounded(h.opts.Path)
+	if err != nil {
+		return err
+	}
+	h.seen, h.seenHash, h.haveSeen, h.readAt = st, sha256.Sum256(data), true, now
+	set, err := h.opts.Load(h.opts.Path)
+	if err != nil {
+		return err
+	}
+	body, n, err := Publish(set)
+	if err != nil {
+		return err
+	}
+	snap := &Snapshot{Body: body, ETag: ETag(body), Keys: n, LoadedAt: now}
+	switch {
+	case h.snap == nil:
+	case h.failure != "":
+		h.log.Info("keys readable again", "source", h.opts.Source, "path", h.opts.Path, "keys", n, "etag", snap.ETag, "changed", snap.ETag != h.snap.ETag)
+	case snap.ETag != h.snap.ETag:
+		h.log.Info("keys reloaded", "source", h.opts.Source, "path", h.opts.Path, "keys", n, "etag", snap.ETag)
+	}
+	h.failure = ""
+	if h.snap != nil && h.snap.ETag == snap.ETag {
+		// Same public keys (a state change that only touched private
+		// members, say): keep the original, and its load time.
+		return nil
+	}
+	h.snap = snap
+	return nil
+}
+
+// fail records a reload error and logs it once per distinct error, so a
+// broken file does not flood the log with one line per request.
+func (h *Handler) fail(err error) {
+	msg := err.Error()
+	if msg == h.failure {
+		return
+	}
+	h.failure = msg
+	if h.snap != nil {
+		h.log.Error("cannot reload keys; serving the last good set", "source", h.opts.Source, "path", h.opts.Path, "err", msg, "etag", h.snap.ETag, "keys", h.snap.Keys)
+	}
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSourceBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxSourceBytes)
+	}
+	return data, nil
+}
+
+// ServeHTTP routes the three paths. Anything else is a JSON 404 in the
+// shape Supabase Auth's errors have, so its clients report it readably.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case JWKSPath, SupabaseJWKSPath:
+		h.serveJWKS(w, r)
+	case HealthPath:
+		h.serveHealth(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "not_found",
+			fmt.Sprintf("no such path: keyctl serve publishes the JWKS at %s and %s", JWKSPath, SupabaseJWKSPath))
+	}
+}
+
+func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	// The JWKS is public: any web origin may read it (Supabase Auth allows
+	// it too), and no credentials are involved.
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		// A CORS preflight: auth-js in a browser sends custom headers.
+		hdr.Set("Allow", "GET, HEAD, OPTIONS")
+		hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			hdr.Set("Access-Control-Allow-Headers", req)
+		}
+		hdr.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		methodNotAllowed(w, r, "GET, HEAD, OPTIONS")
+		return
+	}
+	snap := h.Current()
+	hdr.Set("Cache-Control", h.cacheControl)
+	hdr.Set("ETag", snap.ETag)
+	hdr.Set("Access-Control-Expose-Headers", "ETag")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 && noneMatch(strings.Join(inm, ","), snap.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(snap.Body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(snap.Body)
+	}
+}
+
+// Health is the /healthz document. Status is "ok", or "stale" when the
+// source could not be read on the last attempt and the last good set is
+// still served (the response stays 200: verifiers are still being served).
+type Health struct {
+	Status   string    `json:"status"`
+	Source   string    `json:"source"`
+	Keys     int       `json:"keys"`
+	ETag     string    `json:"etag"`
+	LoadedAt time.Time `json:"loaded_at"`
+	Error    string    `json:"error,omitempty"`
+}
+
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, r, "GET, HEAD")
+		return
+	}
+	h.mu.Lock()
+	h.refresh()
+	doc := Health{Status: "ok", Source: h.opts.Source, Keys: h.snap.Keys, ETag: h.snap.ETag, LoadedAt: h.snap.LoadedAt.UTC(), Error: h.failure}
+	h.mu.Unlock()
+	if doc.Error != "" {
+		doc.Status = "stale"
+	}
+	body, _ := json.Marshal(doc)
+	body = append(body, '\n')
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method %s not allowed here (allowed: %s)", r.Method, allow))
+}
+
+// writeError answers with Supabase Auth's error shape:
+// {"code":404,"error_code":"not_found","msg":"..."}.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	body, _ := json.Marshal(struct {
+		Code      int    `json:"code"`
+		ErrorCode string `json:"error_code"`
+		Msg       string `json:"msg"`
+	}{status, code, msg})
+	body = append(body, '\n')
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(body)
+}
