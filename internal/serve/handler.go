@@ -70,6 +70,7 @@ type Handler struct {
 	opts         Options
 	log          *slog.Logger
 	cacheControl string
+	stat         func(string) (stamp, error) // statStamp; tests freeze it
 
 	mu       sync.Mutex
 	snap     *Snapshot // last good set; never nil after New
@@ -92,12 +93,12 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{opts: opts, log: opts.Logger}
+	h := &Handler{opts: opts, log: opts.Logger, stat: statStamp}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.cacheControl = "public, max-age=" + strconv.FormatInt(int64(opts.MaxAge/time.Second), 10)
-	st, err := statStamp(opts.Path)
+	st, err := h.stat(opts.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (h *Handler) Failure() string {
 // refresh reloads the source when its file changed. A source that fails
 // keeps the last good set in place. Called with mu held.
 func (h *Handler) refresh() {
-	st, err := statStamp(h.opts.Path)
+	st, err := h.stat(h.opts.Path)
 	if err != nil {
 		// Gone or unreachable: whatever comes back next is a new version.
 		h.haveSeen = false
