@@ -411,9 +411,9 @@ func TestBrokenSourceKeepsLastGoodSet(t *testing.T) {
 	}
 
 	steps := []struct {
-		name  string
+		name   string
 		break_ func()
-		err   string
+		err    string
 	}{
 		{"not JSON", func() { os.WriteFile(f.path, []byte("{not json"), 0o600) }, "not a JSON array"},
 		{"a public key only", func() {
