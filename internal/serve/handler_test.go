@@ -412,7 +412,7 @@ func TestBrokenSourceKeepsLastGoodSet(t *testing.T) {
 
 	steps := []struct {
 		name   string
-		break_ func()
+		damage func()
 		err    string
 	}{
 		{"not JSON", func() { os.WriteFile(f.path, []byte("{not json"), 0o600) }, "not a JSON array"},
@@ -425,7 +425,7 @@ func TestBrokenSourceKeepsLastGoodSet(t *testing.T) {
 		{"a directory", func() { os.Mkdir(f.path, 0o700) }, "directory"},
 	}
 	for i, s := range steps {
-		s.break_()
+		s.damage()
 		for range 3 {
 			r := f.do("GET", JWKSPath)
 			if b := body(t, r); b != good || r.Header.Get("ETag") != etag {
