@@ -1,0 +1,543 @@
+package jwt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+// Policy is what a token must satisfy beyond a good signature. The zero
+// value checks the time claims against the current time with no leeway
+// and allows every supported algorithm.
+type Policy struct {
+	// Now is the instant the time claims are checked at; zero means the
+	// time of each Verify call.
+	Now time.Time
+	// Leeway forgives clock skew on exp, nbf and iat. RFC 8725 leaves it to
+	// the verifier; keyctl defaults to none.
+	Leeway time.Duration
+	// Audience, when set, must be the aud claim or one of its elements.
+	Audience string
+	// Issuer, Role and Subject, when set, must equal those claims.
+	Issuer  string
+	Role    string
+	Subject string
+	// Require lists claims that must be present and not null, beyond exp,
+	// which is always required.
+	Require []string
+	// Algorithms narrows the allowed algorithms; empty allows all four.
+	// A key still verifies only with its own algorithm.
+	Algorithms []jwk.Algorithm
+}
+
+// Verifier checks tokens against a key set and a policy. It is safe for
+// concurrent use; build it once and verify many tokens.
+type Verifier struct {
+	keys    *KeySet
+	policy  Policy
+	allowed map[jwk.Algorithm]bool
+	list    string // the allowed algorithms, for messages
+}
+
+// NewVerifier binds a key set to a policy, refusing a policy that makes no
+// sense (negative leeway, unknown algorithm, empty required claim name).
+func NewVerifier(keys *KeySet, p Policy) (*Verifier, error) {
+	if keys == nil {
+		return nil, errors.New("no key set")
+	}
+	if p.Leeway < 0 {
+		return nil, fmt.Errorf("leeway must not be negative, not %s", p.Leeway)
+	}
+	for _, c := range p.Require {
+		if c == "" {
+			return nil, errors.New("a required claim name is empty")
+		}
+	}
+	algs := p.Algorithms
+	if len(algs) == 0 {
+		algs = jwk.Algorithms
+	}
+	v := &Verifier{keys: keys, policy: p, allowed: map[jwk.Algorithm]bool{}}
+	var names []string
+	for _, a := range algs {
+		if !slices.Contains(jwk.Algorithms, a) {
+			return nil, fmt.Errorf("%w %q", jwk.ErrUnsupportedAlgorithm, string(a))
+		}
+		if !v.allowed[a] {
+			names = append(names, string(a))
+		}
+		v.allowed[a] = true
+	}
+	v.list = strings.Join(names, ", ")
+	v.policy.Require = slices.Clone(p.Require)
+	return v, nil
+}
+
+// Keys returns the verifier's key set.
+func (v *Verifier) Keys() *KeySet { return v.keys }
+
+// Verified is a token that passed every check.
+type Verified struct {
+	// Header and Claims are the JSON exactly as signed (no duplicate
+	// members, valid UTF-8).
+	Header []byte
+	Claims []byte
+	// Alg and KID are from the header; KID is "" when the token has none.
+	Alg jwk.Algorithm
+	KID string
+	// Key is the key that verified the signature.
+	Key TrustedKey
+	// Subject, Role and Issuer are those claims, "" when absent.
+	Subject string
+	Role    string
+	Issuer  string
+	// Expiry, IssuedAt and NotBefore are the time claims; zero when absent
+	// (exp never is).
+	Expiry    time.Time
+	IssuedAt  time.Time
+	NotBefore time.Time
+}
+
+// ClaimsMap decodes the claims, numbers kept exact as json.Number.
+func (t *Verified) ClaimsMap() (map[string]any, error) {
+	return decodeObject(t.Claims)
+}
+
+func decodeObject(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Verify checks a compact JWS. It returns the verified token, or a
+// *ValidationError listing every check that failed (and no claims).
+func (v *Verifier) Verify(token string) (*Verified, error) {
+	return v.VerifyBytes([]byte(token))
+}
+
+// VerifyBytes is Verify for a token held as bytes; tok is not retained.
+func (v *Verifier) VerifyBytes(tok []byte) (*Verified, error) {
+	// Cheap structural checks first: nothing is decoded for a token that
+	// fails them.
+	if len(tok) > MaxTokenBytes {
+		return nil, &ValidationError{Failures: []Failure{{CheckSize,
+			fmt.Sprintf("token is %d bytes, over the %d-byte limit", len(tok), MaxTokenBytes)}}}
+	}
+	seg, f := splitCompact(tok)
+	if f != nil {
+		return nil, &ValidationError{Failures: []Failure{*f}}
+	}
+	var c checker
+	// One buffer holds the three decoded segments: decoding never grows.
+	buf := make([]byte, 0, len(tok))
+	var parts [3][]byte
+	ok := [3]bool{}
+	for i := range seg {
+		out, why := decodeSegment(buf[len(buf):], seg[i])
+		if why != "" {
+			c.fail(CheckEncoding, segmentNames[i]+" "+why)
+			continue
+		}
+		parts[i], ok[i] = out, true
+		buf = buf[:len(buf)+len(out)]
+	}
+
+	var h header
+	if ok[0] {
+		h = c.header(parts[0], v)
+	}
+	var key *keyEntry
+	if h.parsed {
+		var kf *Failure
+		key, kf = v.keys.resolve(h.kid, h.hasKID)
+		if kf != nil {
+			c.failures = append(c.failures, *kf)
+			if kf.Check == CheckKIDUnknown {
+				c.unknownKID = h.kid
+			}
+		}
+	}
+	if key != nil && h.algOK {
+		if h.alg != string(key.alg) {
+			c.fail(CheckAlgKey, fmt.Sprintf("alg %q does not match %s, which verifies %s only", h.alg, key.label, key.alg))
+		} else if ok[2] {
+			signingInput := tok[:len(seg[0])+1+len(seg[1])]
+			if sf := key.verify(signingInput, parts[2]); sf != nil {
+				c.failures = append(c.failures, *sf)
+			}
+		}
+	}
+	var cl claimValues
+	if ok[1] {
+		cl = c.claims(parts[1], &v.policy)
+	}
+	if len(c.failures) > 0 {
+		return nil, &ValidationError{Failures: c.failures, UnknownKID: c.unknownKID}
+	}
+	if key == nil || !ok[2] || !h.algOK {
+		// Unreachable: every path that leaves these unset records a failure.
+		return nil, &ValidationError{Failures: []Failure{{CheckSignature, "signature was not checked"}}}
+	}
+	return &Verified{
+		Header:    parts[0],
+		Claims:    parts[1],
+		Alg:       jwk.Algorithm(h.alg),
+		KID:       h.kid,
+		Key:       key.TrustedKey,
+		Subject:   cl.sub,
+		Role:      cl.role,
+		Issuer:    cl.iss,
+		Expiry:    cl.exp,
+		IssuedAt:  cl.iat,
+		NotBefore: cl.nbf,
+	}, nil
+}
+
+// checker collects failures.
+type checker struct {
+	failures   []Failure
+	unknownKID string
+}
+
+func (c *checker) fail(check Check, reason string) {
+	c.failures = append(c.failures, Failure{check, reason})
+}
+
+// jsonFailure records a header or claims object that did not scan.
+func (c *checker) jsonFailure(what string, err error, syntax Check) {
+	var je *jsonError
+	if errors.As(err, &je) && je.duplicate() {
+		c.fail(CheckDuplicate, fmt.Sprintf("%s has %s", what, je.Error()))
+		return
+	}
+	c.fail(syntax, fmt.Sprintf("%s is not one JSON object: %v", what, err))
+}
+
+// header is what Verify reads from the protected header.
+type header struct {
+	parsed bool // a JSON object without duplicates: kid and alg are known
+	alg    string
+	algOK  bool // alg is supported and allowed
+	kid    string
+	hasKID bool
+}
+
+func (c *checker) header(data []byte, v *Verifier) header {
+	var h header
+	var mbuf [8]member
+	members, err := scanObject(data, mbuf[:0])
+	if err != nil {
+		c.jsonFailure("header", err, CheckHeader)
+		return h
+	}
+	var alg, typ []byte
+	hasAlg, hasTyp, kidOK := false, false, true
+	for _, m := range members {
+		switch string(m.name) {
+		case "alg":
+			alg, hasAlg = m.value, true
+		case "kid":
+			s, ok := stringValue(m.value)
+			if !ok {
+				c.fail(CheckHeader, fmt.Sprintf("header kid is %s, not a string", jsonKind(m.value)))
+				kidOK = false
+				continue
+			}
+			h.kid, h.hasKID = s, true
+		case "typ":
+			typ, hasTyp = m.value, true
+		case "crit":
+			c.fail(CheckCrit, fmt.Sprintf("header has crit %s: keyctl understands no critical extensions (RFC 7515 section 4.1.11)", clip(m.value)))
+		case "jwk", "jku", "x5u", "x5c":
+			// Keys or pointers to keys: a token must not choose the key
+			// that verifies it (RFC 8725 section 3.10). keyctl never reads
+			// or fetches them, and refuses tokens that carry them so that
+			// nothing downstream is tempted to.
+			c.fail(CheckHeaderKey, fmt.Sprintf("header carries %q: keys named by the token itself are never used or fetched", m.name))
+		}
+	}
+	h.parsed = kidOK
+	switch {
+	case !hasAlg:
+		c.fail(CheckAlg, "header has no alg")
+	default:
+		raw, isStr := rawString(alg)
+		a, supported := supportedAlg(raw)
+		switch {
+		case !isStr:
+			c.fail(CheckAlg, fmt.Sprintf("header alg is %s, not a string", jsonKind(alg)))
+		case supported && v.allowed[a]:
+			h.alg, h.algOK = string(a), true
+		case supported:
+			c.fail(CheckAlg, fmt.Sprintf("alg %q is not allowed by the policy (allowed: %s)", a, v.list))
+		case strings.EqualFold(strings.TrimSpace(string(raw)), "none"):
+			c.fail(CheckAlgNone, fmt.Sprintf("alg %q: unsigned tokens are never accepted", raw))
+		default:
+			why := fmt.Sprintf("alg %q is not supported (keyctl verifies %s)", raw, jwk.AlgorithmList())
+			if a, err := jwk.ParseAlgorithm(string(raw)); err == nil {
+				why = fmt.Sprintf("alg %q is not supported: algorithm names are case-sensitive (did the signer mean %s?)", raw, a)
+			}
+			c.fail(CheckAlg, why)
+		}
+	}
+	if hasTyp {
+		s, isStr := rawString(typ)
+		switch {
+		case !isStr:
+			c.fail(CheckTyp, fmt.Sprintf("typ is %s, not a string", jsonKind(typ)))
+		case !typIsJWT(s):
+			c.fail(CheckTyp, fmt.Sprintf("typ %q is not JWT", s))
+		}
+	}
+	return h
+}
+
+// typIsJWT accepts "JWT" and its full media type, in any letter case, as
+// RFC 7515 section 4.1.9 and RFC 7519 section 5.1 allow. An absent typ is
+// also fine (it is optional); any other type, such as "at+jwt" or
+// "secevent+jwt", is a different kind of token.
+func typIsJWT(s []byte) bool {
+	return bytes.EqualFold(s, []byte("JWT")) || bytes.EqualFold(s, []byte("application/jwt"))
+}
+
+// supportedAlg matches the exact, case-sensitive name of a supported
+// algorithm (RFC 7515 section 4.1.1) without allocating.
+func supportedAlg(b []byte) (jwk.Algorithm, bool) {
+	switch string(b) {
+	case "ES256":
+		return jwk.ES256, true
+	case "RS256":
+		return jwk.RS256, true
+	case "HS256":
+		return jwk.HS256, true
+	case "EdDSA":
+		return jwk.EdDSA, true
+	}
+	return "", false
+}
+
+// clip shortens a raw JSON value for a message.
+func clip(raw []byte) string {
+	if len(raw) > 40 {
+		return string(raw[:37]) + "..."
+	}
+	return string(raw)
+}
+
+// stringValue reads a JSON string value.
+func stringValue(raw []byte) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	return unquote(raw)
+}
+
+// rawString reads a JSON string value without copying when it has no
+// escapes; the result may alias raw.
+func rawString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], true
+	}
+	s, ok := unquote(raw)
+	return []byte(s), ok
+}
+
+// claimValues is what Verify reads from the claims.
+type claimValues struct {
+	sub, role, iss string
+	exp, iat, nbf  time.Time
+}
+
+func (c *checker) claims(data []byte, p *Policy) claimValues {
+	var cv claimValues
+	var mbuf [16]member
+	members, err := scanObject(data, mbuf[:0])
+	if err != nil {
+		c.jsonFailure("claims", err, CheckClaims)
+		return cv
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	nowSec := float64(now.Unix()) + float64(now.Nanosecond())/1e9
+	leeway := p.Leeway.Seconds()
+	at := func() string { // only built for a message
+		return fmt.Sprintf("checked at %s, leeway %s", formatTime(now), p.Leeway)
+	}
+
+	var exp, nbf, iat, sub, role, iss, aud []byte
+	for _, m := range members {
+		switch string(m.name) {
+		case "exp":
+			exp = m.value
+		case "nbf":
+			nbf = m.value
+		case "iat":
+			iat = m.value
+		case "sub":
+			sub = m.value
+		case "role":
+			role = m.value
+		case "iss":
+			iss = m.value
+		case "aud":
+			aud = m.value
+		}
+	}
+
+	// exp: always required (RFC 8725 section 3.10 leaves it to the
+	// application; keyctl's tokens always carry one, and a token that never
+	// expires cannot be revoked by waiting).
+	if exp == nil {
+		c.fail(CheckExp, "exp is missing: every token must expire")
+	} else if t, ok := numericDate(exp); !ok {
+		c.fail(CheckExp, fmt.Sprintf("exp is %s, not a NumericDate (a number of seconds)", jsonKind(exp)))
+	} else {
+		cv.exp = secondsToTime(t)
+		if nowSec-leeway >= t {
+			c.fail(CheckExp, fmt.Sprintf("token expired at %s (%s)", formatTime(cv.exp), at()))
+		}
+	}
+	if nbf != nil {
+		if t, ok := numericDate(nbf); !ok {
+			c.fail(CheckNbf, fmt.Sprintf("nbf is %s, not a NumericDate (a number of seconds)", jsonKind(nbf)))
+		} else {
+			cv.nbf = secondsToTime(t)
+			if t > nowSec+leeway {
+				c.fail(CheckNbf, fmt.Sprintf("token is not valid before %s (%s)", formatTime(cv.nbf), at()))
+			}
+		}
+	}
+	if iat != nil {
+		if t, ok := numericDate(iat); !ok {
+			c.fail(CheckIat, fmt.Sprintf("iat is %s, not a NumericDate (a number of seconds)", jsonKind(iat)))
+		} else {
+			cv.iat = secondsToTime(t)
+			if t > nowSec+leeway {
+				c.fail(CheckIat, fmt.Sprintf("token was issued in the future, at %s (%s)", formatTime(cv.iat), at()))
+			}
+		}
+	}
+	cv.sub = c.nonEmptyString(CheckSub, "sub", sub, p.Subject)
+	cv.role = c.nonEmptyString(CheckRole, "role", role, p.Role)
+	if iss != nil {
+		s, ok := stringValue(iss)
+		switch {
+		case !ok:
+			c.fail(CheckIss, fmt.Sprintf("iss is %s, not a string", jsonKind(iss)))
+		case p.Issuer != "" && s != p.Issuer:
+			c.fail(CheckIss, fmt.Sprintf("iss is %q, want %q", s, p.Issuer))
+		default:
+			cv.iss = s
+		}
+	} else if p.Issuer != "" {
+		c.fail(CheckIss, fmt.Sprintf("iss is missing, want %q", p.Issuer))
+	}
+	c.audience(aud, p.Audience)
+	for _, name := range p.Require {
+		found := false
+		for _, m := range members {
+			if string(m.name) == name && string(m.value) != "null" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.fail(CheckRequired, fmt.Sprintf("required claim %q is missing", name))
+		}
+	}
+	return cv
+}
+
+// nonEmptyString checks sub and role: when present they must be non-empty
+// strings (an empty sub or role is how confused-deputy bugs start), and
+// equal to want when the policy sets one.
+func (c *checker) nonEmptyString(check Check, name string, raw []byte, want string) string {
+	if raw == nil {
+		if want != "" {
+			c.fail(check, fmt.Sprintf("%s is missing, want %q", name, want))
+		}
+		return ""
+	}
+	s, ok := stringValue(raw)
+	switch {
+	case !ok:
+		c.fail(check, fmt.Sprintf("%s is %s, not a string", name, jsonKind(raw)))
+	case s == "":
+		c.fail(check, fmt.Sprintf("%s is an empty string", name))
+	case want != "" && s != want:
+		c.fail(check, fmt.Sprintf("%s is %q, want %q", name, s, want))
+	default:
+		return s
+	}
+	return ""
+}
+
+// audience checks aud: a string or an array of strings (RFC 7519 section
+// 4.1.3), holding want when the policy names one.
+func (c *checker) audience(raw []byte, want string) {
+	if raw == nil {
+		if want != "" {
+			c.fail(CheckAud, fmt.Sprintf("aud is missing, want %q", want))
+		}
+		return
+	}
+	if s, ok := rawString(raw); ok {
+		if want != "" && string(s) != want {
+			c.fail(CheckAud, fmt.Sprintf("aud %s does not include %q", clip(raw), want))
+		}
+		return
+	}
+	auds, ok := stringList(raw)
+	if !ok {
+		c.fail(CheckAud, fmt.Sprintf("aud is %s, not a string or an array of strings", jsonKind(raw)))
+		return
+	}
+	if want != "" && !slices.Contains(auds, want) {
+		c.fail(CheckAud, fmt.Sprintf("aud %s does not include %q", clip(raw), want))
+	}
+}
+
+// stringList reads a string or an array of strings. encoding/json alone
+// would let null elements through as "".
+func stringList(raw []byte) ([]string, bool) {
+	if s, ok := stringValue(raw); ok {
+		return []string{s}, true
+	}
+	var elems []json.RawMessage
+	if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
+		return nil, false
+	}
+	out := make([]string, 0, len(elems))
+	for _, e := range elems {
+		s, ok := stringValue(e)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+// secondsToTime converts NumericDate seconds (already clamped) to a time.
+func secondsToTime(t float64) time.Time {
+	sec, frac := math.Modf(t)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,439 @@
+package jwt
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file holds the JSON reading the verifier does itself instead of
+// trusting encoding/json: encoding/json matches member names to struct
+// fields without regard to letter case and lets the last of two duplicate
+// members win, which are exactly the confusions RFC 8725 section 3.11 warns
+// about. One pass validates the object, refuses duplicate names at every
+// depth (and top-level names that differ only in case), and hands back the
+// top-level members as raw values.
+
+// maxJSONDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxJSONDepth = 64
+
+// member is one top-level member: its unescaped name and its raw value.
+type member struct {
+	name  []byte
+	value []byte
+}
+
+// jsonError says what is wrong with a header or claims object.
+type jsonError struct {
+	dup     string // a member name that repeats; "" when not a duplicate
+	foldA   string // two top-level names that differ only in letter case
+	foldB   string
+	message string // a syntax problem
+}
+
+func (e *jsonError) Error() string {
+	switch {
+	case e.dup != "":
+		return fmt.Sprintf("duplicate member %q", e.dup)
+	case e.foldA != "":
+		return fmt.Sprintf("members %q and %q differ only in letter case", e.foldA, e.foldB)
+	}
+	return e.message
+}
+
+// duplicate reports whether the error is about member names rather than
+// syntax, so it gets its own check.
+func (e *jsonError) duplicate() bool { return e.dup != "" || e.foldA != "" }
+
+type jsonScanner struct {
+	data []byte
+	pos  int
+}
+
+// scanObject checks that data is exactly one JSON object in valid UTF-8
+// with no repeated member names at any depth, and returns its top-level
+// members appended to dst[:0]. The top level is scanned here rather than
+// by the recursive object method so that dst, usually a caller's stack
+// array, does not escape to the heap.
+func scanObject(data []byte, dst []member) ([]member, error) {
+	if !utf8.Valid(data) {
+		return nil, &jsonError{message: "not valid UTF-8"}
+	}
+	s := jsonScanner{data: data}
+	out := dst[:0]
+	var big map[string]struct{}
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return nil, &jsonError{message: "not a JSON object"}
+	}
+	s.pos++
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+	} else {
+		for done := false; !done; {
+			s.skipSpace()
+			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+				return nil, s.errorf("expected a member name")
+			}
+			name, err := s.str()
+			if err != nil {
+				return nil, err
+			}
+			if big == nil {
+				for _, m := range out {
+					if bytes.Equal(m.name, name) {
+						return nil, &jsonError{dup: string(name)}
+					}
+				}
+				if len(out) >= 16 {
+					big = make(map[string]struct{}, 2*len(out))
+					for _, m := range out {
+						big[string(m.name)] = struct{}{}
+					}
+				}
+			}
+			if big != nil {
+				if _, dup := big[string(name)]; dup {
+					return nil, &jsonError{dup: string(name)}
+				}
+				big[string(name)] = struct{}{}
+			}
+			s.skipSpace()
+			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+				return nil, s.errorf("expected ':'")
+			}
+			s.pos++
+			s.skipSpace()
+			vstart := s.pos
+			if err := s.value(1); err != nil {
+				return nil, err
+			}
+			out = append(out, member{name: name, value: s.data[vstart:s.pos]})
+			s.skipSpace()
+			if s.pos >= len(s.data) {
+				return nil, s.errorf("unexpected end")
+			}
+			switch s.data[s.pos] {
+			case ',':
+				s.pos++
+			case '}':
+				s.pos++
+				done = true
+			default:
+				return nil, s.errorf("expected ',' or '}'")
+			}
+		}
+	}
+	s.skipSpace()
+	if s.pos != len(s.data) {
+		return nil, s.errorf("unexpected data after the object")
+	}
+	if err := foldDuplicates(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// foldDuplicates refuses top-level names equal but for letter case ("exp"
+// and "EXP"): a Go consumer that unmarshals verified claims into a struct
+// would read either one.
+func foldDuplicates(ms []member) error {
+	if len(ms) <= 16 {
+		for i := range ms {
+			for j := i + 1; j < len(ms); j++ {
+				if bytes.EqualFold(ms[i].name, ms[j].name) {
+					return &jsonError{foldA: string(ms[i].name), foldB: string(ms[j].name)}
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]int, len(ms))
+	for i, m := range ms {
+		k := string(bytes.ToLower(m.name))
+		if j, ok := seen[k]; ok {
+			return &jsonError{foldA: string(ms[j].name), foldB: string(m.name)}
+		}
+		seen[k] = i
+	}
+	return nil
+}
+
+func (s *jsonScanner) errorf(format string, args ...any) error {
+	return &jsonError{message: fmt.Sprintf("invalid JSON at offset %d: %s", s.pos, fmt.Sprintf(format, args...))}
+}
+
+func (s *jsonScanner) skipSpace() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (s *jsonScanner) value(depth int) error {
+	if depth > maxJSONDepth {
+		return s.errorf("nested too deeply")
+	}
+	s.skipSpace()
+	if s.pos >= len(s.data) {
+		return s.errorf("unexpected end")
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{':
+		return s.object(depth)
+	case c == '[':
+		return s.array(depth)
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	default:
+		return s.errorf("unexpected character %q", c)
+	}
+}
+
+func (s *jsonScanner) literal(word string) error {
+	if len(s.data)-s.pos < len(word) || string(s.data[s.pos:s.pos+len(word)]) != word {
+		return s.errorf("bad literal")
+	}
+	s.pos += len(word)
+	return nil
+}
+
+func (s *jsonScanner) digits() int {
+	n := 0
+	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+		s.pos++
+		n++
+	}
+	return n
+}
+
+func (s *jsonScanner) number() error {
+	if s.data[s.pos] == '-' {
+		s.pos++
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '0' {
+		s.pos++
+	} else if s.digits() == 0 {
+		return s.errorf("bad number")
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '.' {
+		s.pos++
+		if s.digits() == 0 {
+			return s.errorf("bad number")
+		}
+	}
+	if s.pos < len(s.data) && (s.data[s.pos] == 'e' || s.data[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.data) && (s.data[s.pos] == '+' || s.data[s.pos] == '-') {
+			s.pos++
+		}
+		if s.digits() == 0 {
+			return s.errorf("bad number")
+		}
+	}
+	return nil
+}
+
+// str scans a string and returns its unescaped contents; escapes are
+// decoded so that "alg" and "\u0061lg" count as the same member name.
+func (s *jsonScanner) str() ([]byte, error) {
+	start := s.pos
+	s.pos++ // opening quote
+	escaped := false
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			raw := s.data[start:s.pos]
+			if !escaped {
+				return raw[1 : len(raw)-1], nil
+			}
+			out, ok := unquote(raw)
+			if !ok {
+				return nil, s.errorf("bad string escape")
+			}
+			return []byte(out), nil
+		case c == '\\':
+			escaped = true
+			s.pos += 2
+		case c < 0x20:
+			return nil, s.errorf("control character in string")
+		default:
+			s.pos++
+		}
+	}
+	return nil, s.errorf("unterminated string")
+}
+
+func (s *jsonScanner) object(depth int) error {
+	s.pos++ // '{'
+	var names nameSet
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		s.skipSpace()
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return s.errorf("expected a member name")
+		}
+		name, err := s.str()
+		if err != nil {
+			return err
+		}
+		if names.seen(name) {
+			return &jsonError{dup: string(name)}
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return s.errorf("expected ':'")
+		}
+		s.pos++
+		s.skipSpace()
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return s.errorf("unexpected end")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.errorf("expected ',' or '}'")
+		}
+	}
+}
+
+func (s *jsonScanner) array(depth int) error {
+	s.pos++ // '['
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return s.errorf("unexpected end")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.errorf("expected ',' or ']'")
+		}
+	}
+}
+
+// nameSet finds repeated member names: a scan while the object is small,
+// a map once it is not, so a hostile object of thousands of members costs
+// linear time.
+type nameSet struct {
+	list [16][]byte // no allocation for the usual small object
+	n    int
+	set  map[string]struct{}
+}
+
+func (n *nameSet) seen(name []byte) bool {
+	if n.set == nil {
+		for _, x := range n.list[:n.n] {
+			if bytes.Equal(x, name) {
+				return true
+			}
+		}
+		if n.n < len(n.list) {
+			n.list[n.n] = name
+			n.n++
+			return false
+		}
+		n.set = make(map[string]struct{}, 64)
+		for _, x := range n.list {
+			n.set[string(x)] = struct{}{}
+		}
+	}
+	if _, dup := n.set[string(name)]; dup {
+		return true
+	}
+	n.set[string(name)] = struct{}{}
+	return false
+}
+
+// unquote decodes a JSON string literal (quotes included).
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var out string
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return "", false
+	}
+	return out, true
+}
+
+// jsonKind names the JSON type of a raw value for messages.
+func jsonKind(raw []byte) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// numericDate reads a NumericDate (RFC 7519 section 2): a JSON number of
+// seconds, fractions allowed. Values beyond any plausible date are clamped
+// so that the arithmetic that follows stays exact and overflow-free.
+func numericDate(raw []byte) (float64, bool) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && !math.IsInf(f, 0) {
+		return 0, false
+	}
+	const limit = 1e15 // about 31 million years either side of 1970
+	return math.Max(-limit, math.Min(limit, f)), true
+}
