@@ -112,7 +112,7 @@ func (s Setting) normalize(v string) (string, error) {
 		if d <= 0 {
 			return "", fmt.Errorf("%q: the duration must be positive", v)
 		}
-		return v, nil
+		return ShortDuration(d), nil
 	case KindAddress:
 		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
 			return "", fmt.Errorf("%q is not an address (write it as host:port, e.g. 127.0.0.1:54321)", v)
@@ -120,6 +120,19 @@ func (s Setting) normalize(v string) (string, error) {
 		return v, nil
 	}
 	return v, nil
+}
+
+// ShortDuration writes d as people write it: 30m, 1h, 1h30m, 90s (Go's
+// String writes 30m0s and 1h0m0s).
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Source says where an effective value came from.
@@ -489,7 +502,20 @@ func (c *Config) valueError(key string, src Source, err error) error {
 	if src == SourceFile {
 		return &FileError{Path: c.file, Line: c.lines[key], Msg: fmt.Sprintf("%s: %v", key, err)}
 	}
-	return fmt.Errorf("environment variable %s: %v", EnvName(key), err)
+	return &EnvError{Name: EnvName(key), Msg: err.Error()}
+}
+
+// EnvError is a bad value in a KEYCTL_* environment variable.
+type EnvError struct {
+	Name string
+	Msg  string
+}
+
+func (e *EnvError) Error() string { return fmt.Sprintf("environment variable %s: %s", e.Name, e.Msg) }
+
+// Hint returns the next step for the user.
+func (e *EnvError) Hint() string {
+	return fmt.Sprintf("fix it, or unset it (unset %s) to fall back to the config file or default", e.Name)
 }
 
 // Apply fills every annotated flag of cmd that the user did not set from

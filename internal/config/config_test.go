@@ -325,3 +325,21 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute:                "30m",
+		time.Hour:                       "1h",
+		90 * time.Minute:                "1h30m",
+		90 * time.Second:                "1m30s",
+		45 * time.Second:                "45s",
+		time.Hour + time.Second:         "1h0m1s",
+		1500 * time.Millisecond:         "1.5s",
+		87600 * time.Hour:               "87600h",
+		10*time.Minute + 30*time.Second: "10m30s",
+	} {
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
