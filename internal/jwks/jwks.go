@@ -1,0 +1,473 @@
+// Package jwks fetches remote JWK Sets for `keyctl verify --jwks URL` and
+// keeps them in an on-disk cache shared by every keyctl process of the
+// user, the way Supabase's client libraries keep theirs in memory: fresh
+// for ten minutes (or less when the server's Cache-Control says so),
+// revalidated with If-None-Match, and refetched early at most once per 30
+// seconds when a token names a kid the cached set lacks, so hostile tokens
+// cannot turn verification into a fetch amplifier.
+package jwks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyctl/keyctl/internal/store"
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+// Defaults, documented in docs/verification.md.
+const (
+	DefaultTTL         = 10 * time.Minute
+	DefaultTimeout     = 5 * time.Second
+	MinRefetchInterval = 30 * time.Second
+	MaxBytes           = jwk.MaxInputBytes
+	maxRedirects       = 3
+	// maxEntryBytes bounds a cache file: the body may grow when escaped
+	// inside the entry's JSON.
+	maxEntryBytes = 8 * MaxBytes
+	entryVersion  = 1
+)
+
+// Options configure a Fetcher. The zero value fetches with the defaults and
+// caches nothing on disk.
+type Options struct {
+	// Client makes the requests; nil means a client of its own. Tests
+	// inject one. Redirects are always checked against CheckURL.
+	Client *http.Client
+	// Timeout bounds each fetch, body included; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// CacheDir holds the cache files; "" keeps nothing on disk (the
+	// refetch rate limit then holds within the process only).
+	CacheDir string
+	// TTL is how long a fetched set is used without asking the server;
+	// a server's max-age shortens it, never lengthens it. 0 revalidates
+	// on every use (cheap with an ETag).
+	TTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MinRefetch spaces early refetches of one URL; 0 means
+	// MinRefetchInterval.
+	MinRefetch time.Duration
+	// Warn reports problems that do not stop verification (a cache file
+	// that cannot be written); nil drops them.
+	Warn func(format string, args ...any)
+}
+
+// Fetcher gets JWK Sets by URL through the cache. It is safe for
+// concurrent use.
+type Fetcher struct {
+	opts   Options
+	client *http.Client
+	mu     sync.Mutex
+	mem    map[string]*Entry // this process's view, used without a cache dir
+}
+
+// New returns a Fetcher with opts, defaults filled in.
+func New(opts Options) *Fetcher {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.TTL < 0 {
+		opts.TTL = 0
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MinRefetch <= 0 {
+		opts.MinRefetch = MinRefetchInterval
+	}
+	var c http.Client
+	if opts.Client != nil {
+		c = *opts.Client
+	} else {
+		c.Transport = http.DefaultTransport
+	}
+	if c.Timeout == 0 || c.Timeout > opts.Timeout {
+		c.Timeout = opts.Timeout
+	}
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		_, err := CheckURL(req.URL.String())
+		return err
+	}
+	return &Fetcher{opts: opts, client: &c, mem: map[string]*Entry{}}
+}
+
+// Set is a fetched JWKS, checked: public keys only, no shared secrets, no
+// duplicate kids, every key fit for signatures.
+type Set struct {
+	URL     string
+	Keys    []*jwk.Key
+	Skipped int // entries of a key type keyctl does not know
+	// FetchedAt is when the server last sent or confirmed this set.
+	FetchedAt time.Time
+	// FromCache is true when no request was made.
+	FromCache bool
+	// NotModified is true when the server answered 304 to If-None-Match.
+	NotModified bool
+}
+
+// RateLimitError says an early refetch was refused: the URL was fetched
+// less than MinRefetch ago, by this process or another.
+type RateLimitError struct {
+	URL      string
+	Last     time.Time
+	Interval time.Duration
+	Wait     time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%s was fetched less than %s ago; not fetching it again for %s", e.URL, e.Interval, e.Wait.Round(time.Second))
+}
+
+// ErrInsecureURL is wrapped by CheckURL's refusals.
+var ErrInsecureURL = errors.New("JWKS URLs must use https (http only for loopback hosts)")
+
+// CheckURL accepts https URLs, and http URLs whose host is a loopback
+// address (127.0.0.0/8, [::1]) or localhost: keys fetched over plain HTTP
+// from elsewhere could be swapped by anyone on the path.
+func CheckURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("JWKS URL %q: %v", raw, err)
+	}
+	if u.Host == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("JWKS URL %q has no host", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("JWKS URL %q: credentials in the URL are not supported", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return u, nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return u, nil
+		}
+		return nil, fmt.Errorf("%w: %s", ErrInsecureURL, u.Redacted())
+	}
+	return nil, fmt.Errorf("%w: scheme %q in %s", ErrInsecureURL, u.Scheme, u.Redacted())
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// DefaultCacheDir returns $XDG_CACHE_HOME/keyctl/jwks, or the OS user
+// cache directory's keyctl/jwks; "" when there is none.
+func DefaultCacheDir(env func(string) (string, bool)) string {
+	if env != nil {
+		if dir, ok := env("XDG_CACHE_HOME"); ok && dir != "" {
+			return filepath.Join(dir, "keyctl", "jwks")
+		}
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "keyctl", "jwks")
+}
+
+// CachePath names the cache file of a URL in dir: a hash, so any URL makes
+// a safe file name.
+func CachePath(dir, rawURL string) string {
+	sum := sha256.Sum256([]byte(rawURL))
+	return filepath.Join(dir, hex.EncodeToString(sum[:16])+".json")
+}
+
+// Entry is one cache file. Separate processes share it: LastAttempt is
+// what makes the refetch rate limit hold across them.
+type Entry struct {
+	Version int    `json:"version"`
+	URL     string `json:"url"`
+	// Body is the JWKS as the server sent it; "" when the server said
+	// no-store or nothing was fetched successfully yet.
+	Body string `json:"body,omitempty"`
+	ETag string `json:"etag,omitempty"`
+	// FetchedAt is when the server last sent or confirmed Body.
+	FetchedAt time.Time `json:"fetched_at,omitzero"`
+	// FreshUntil is when Body stops being used without asking the server.
+	FreshUntil time.Time `json:"fresh_until,omitzero"`
+	// LastAttempt is when a request was last made, successful or not.
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+}
+
+// ParseEntry reads a cache file strictly; a file that does not parse is
+// treated as absent by the Fetcher.
+func ParseEntry(data []byte) (*Entry, error) {
+	if len(data) > maxEntryBytes {
+		return nil, fmt.Errorf("cache entry larger than %d bytes", maxEntryBytes)
+	}
+	var e Entry
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("cache entry: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("cache entry: data after the object")
+	}
+	if e.Version != entryVersion {
+		return nil, fmt.Errorf("cache entry version %d, want %d", e.Version, entryVersion)
+	}
+	return &e, nil
+}
+
+// Get returns the JWKS at rawURL: from the cache while it is fresh, else
+// from the server (revalidated with If-None-Match when an ETag is known).
+// An error means the set could not be had; a stale copy is never used in
+// its place, since the server may have dropped a revoked key from it.
+func (f *Fetcher) Get(ctx context.Context, rawURL string) (*Set, error) {
+	u, err := CheckURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	key := u.String()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.load(key)
+	if e != nil && e.Body != "" && f.opts.Now().Before(e.FreshUntil) {
+		if set, err := parseBody(key, e.Body); err == nil {
+			set.FetchedAt, set.FromCache = e.FetchedAt, true
+			return set, nil
+		}
+	}
+	return f.fetch(ctx, key, e)
+}
+
+// Refresh fetches rawURL again before its cache expires, because a token
+// named a kid the cached set lacks. It refuses with *RateLimitError when
+// the URL was requested less than MinRefetch ago.
+func (f *Fetcher) Refresh(ctx context.Context, rawURL string) (*Set, error) {
+	u, err := CheckURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	key := u.String()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.load(key)
+	if e != nil && !e.LastAttempt.IsZero() {
+		since := f.opts.Now().Sub(e.LastAttempt)
+		// A last attempt in the future means a clock that jumped back;
+		// waiting for it could take forever, so it does not count.
+		if since >= 0 && since < f.opts.MinRefetch {
+			return nil, &RateLimitError{URL: u.Redacted(), Last: e.LastAttempt, Interval: f.opts.MinRefetch, Wait: f.opts.MinRefetch - since}
+		}
+	}
+	return f.fetch(ctx, key, e)
+}
+
+// load returns the entry for key: this process's own, else the cache file.
+func (f *Fetcher) load(key string) *Entry {
+	if e := f.mem[key]; e != nil {
+		return e
+	}
+	if f.opts.CacheDir == "" {
+		return nil
+	}
+	data, err := readCapped(CachePath(f.opts.CacheDir, key), maxEntryBytes)
+	if err != nil {
+		return nil
+	}
+	e, err := ParseEntry(data)
+	if err != nil || e.URL != key {
+		return nil
+	}
+	return e
+}
+
+func readCapped(path string, limit int64) ([]byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errors.New("too large")
+	}
+	return data, nil
+}
+
+// save keeps the entry for this process and, with a cache dir, on disk.
+func (f *Fetcher) save(key string, e *Entry) {
+	f.mem[key] = e
+	if f.opts.CacheDir == "" {
+		return
+	}
+	data, err := json.Marshal(e)
+	if err == nil {
+		if err = os.MkdirAll(f.opts.CacheDir, 0o700); err == nil {
+			err = store.WriteFileAtomic(CachePath(f.opts.CacheDir, key), append(data, '\n'), 0o600)
+		}
+	}
+	if err != nil && f.opts.Warn != nil {
+		f.opts.Warn("cannot write the JWKS cache: %v", err)
+	}
+}
+
+// fetch asks the server, conditionally when old has a body and an ETag,
+// records the attempt, and caches what came back.
+func (f *Fetcher) fetch(ctx context.Context, key string, old *Entry) (*Set, error) {
+	now := f.opts.Now()
+	next := &Entry{Version: entryVersion, URL: key, LastAttempt: now}
+	if old != nil {
+		// Until the server answers, the old body stays: a failed fetch
+		// must not erase it, only record the attempt.
+		next.Body, next.ETag, next.FetchedAt, next.FreshUntil = old.Body, old.ETag, old.FetchedAt, old.FreshUntil
+	}
+	set, err := f.request(ctx, key, next, now)
+	f.save(key, next)
+	return set, err
+}
+
+func (f *Fetcher) request(ctx context.Context, key string, e *Entry, now time.Time) (*Set, error) {
+	redacted := key
+	if u, err := url.Parse(key); err == nil {
+		redacted = u.Redacted()
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch JWKS %s: %v", redacted, err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	req.Header.Set("User-Agent", "keyctl")
+	conditional := e.Body != "" && e.ETag != ""
+	if conditional {
+		req.Header.Set("If-None-Match", e.ETag)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("fetch JWKS %s: no answer within %s", redacted, f.opts.Timeout)
+		}
+		return nil, fmt.Errorf("fetch JWKS %s: %w", redacted, err)
+	}
+	defer resp.Body.Close()
+	fresh, storable := freshness(resp.Header, f.opts.TTL)
+	switch {
+	case resp.StatusCode == http.StatusNotModified && conditional:
+		set, err := parseBody(key, e.Body)
+		if err != nil {
+			return nil, fmt.Errorf("JWKS %s: cached copy: %v", redacted, err)
+		}
+		if et := resp.Header.Get("ETag"); et != "" {
+			e.ETag = et
+		}
+		e.FetchedAt, e.FreshUntil = now, now.Add(fresh)
+		set.FetchedAt, set.NotModified = now, true
+		return set, nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("fetch JWKS %s: %s", redacted, resp.Status)
+	}
+	if resp.ContentLength > MaxBytes {
+		return nil, fmt.Errorf("JWKS %s: %d bytes, over the %d-byte limit", redacted, resp.ContentLength, MaxBytes)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBytes+1))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("fetch JWKS %s: no complete answer within %s", redacted, f.opts.Timeout)
+		}
+		return nil, fmt.Errorf("fetch JWKS %s: %v", redacted, err)
+	}
+	if len(body) > MaxBytes {
+		return nil, fmt.Errorf("JWKS %s: over the %d-byte limit", redacted, MaxBytes)
+	}
+	set, err := parseBody(key, string(body))
+	if err != nil {
+		return nil, fmt.Errorf("JWKS %s: %v", redacted, err)
+	}
+	e.Body, e.ETag, e.FetchedAt, e.FreshUntil = string(body), resp.Header.Get("ETag"), now, now.Add(fresh)
+	if !storable {
+		e.Body, e.ETag, e.FreshUntil = "", "", time.Time{}
+	}
+	set.FetchedAt = now
+	return set, nil
+}
+
+// parseBody checks a JWKS as pkg/jwk does for any set from outside: no
+// private members, no shared secrets, no duplicate kids, keys fit for
+// signatures; unknown key types skipped.
+func parseBody(key, body string) (*Set, error) {
+	ps, err := jwk.ParseSet([]byte(body), jwk.ParseSetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return &Set{URL: key, Keys: ps.Keys, Skipped: ps.Skipped}, nil
+}
+
+// freshness reads Cache-Control (RFC 9111 section 5.2): max-age (less
+// Age) shortens ttl, no-cache makes it zero, no-store keeps the body off
+// disk. Other directives do not concern a private cache like this one.
+func freshness(h http.Header, ttl time.Duration) (time.Duration, bool) {
+	maxAge, hasMaxAge, noStore, noCache := ParseCacheControl(h.Values("Cache-Control"))
+	fresh := ttl
+	if noCache {
+		fresh = 0
+	}
+	if hasMaxAge {
+		if age, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && age > 0 {
+			maxAge -= time.Duration(min(age, 1<<31)) * time.Second
+		}
+		fresh = max(0, min(fresh, maxAge))
+	}
+	return fresh, !noStore
+}
+
+// ParseCacheControl reads the directives that matter here from
+// Cache-Control header values. A malformed max-age is ignored, as RFC 9111
+// section 4.2.1 allows.
+func ParseCacheControl(values []string) (maxAge time.Duration, hasMaxAge, noStore, noCache bool) {
+	for _, v := range values {
+		for _, d := range strings.Split(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "max-age":
+				n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(arg), `"`), 10, 64)
+				if err != nil || n < 0 {
+					continue
+				}
+				secs := min(n, 1<<31) // RFC 9111 section 1.2.2: cap at 2^31
+				if !hasMaxAge || time.Duration(secs)*time.Second < maxAge {
+					maxAge = time.Duration(secs) * time.Second
+				}
+				hasMaxAge = true
+			case "no-store":
+				noStore = true
+			case "no-cache":
+				noCache = true
+			}
+		}
+	}
+	return maxAge, hasMaxAge, noStore, noCache
+}
