@@ -28,7 +28,9 @@ on Linux when XDG_CONFIG_HOME is unset). A missing default file is fine; a
 file named with --config or KEYCTL_CONFIG must exist. In the file, "~/" is
 your home directory and relative paths are relative to the file.
 
-Settings (environment variable, flag):
+Settings, with their environment variable and flag (docs/configuration.md
+says what each does):
+
 ` + settingsHelp(),
 		Args: groupArgs,
 		RunE: groupRunE,
@@ -54,7 +56,9 @@ Settings (environment variable, flag):
 func settingsHelp() string {
 	var b strings.Builder
 	for _, s := range config.Settings {
-		fmt.Fprintf(&b, "  %-19s %-27s --%-19s %s\n", s.Key, s.Env(), s.Flag, s.Help)
+		// Indented four spaces: a code block in the generated markdown and
+		// man pages, so the columns survive.
+		fmt.Fprintf(&b, "    %-19s %-26s --%s\n", s.Key, s.Env(), s.Flag)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
