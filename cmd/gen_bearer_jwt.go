@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyctl/keyctl/internal/bulk"
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
@@ -36,6 +41,14 @@ type genBearerJWTOptions struct {
 	Key      string
 	KeysFile string
 	KID      string
+
+	// Bulk minting: --count N tokens with distinct jti, or one token per
+	// line of --claims-from, on --workers goroutines.
+	Count      int64
+	ClaimsFrom string
+	Workers    int
+
+	countSet, workersSet bool // given on the command line, even as 0
 }
 
 func newGenBearerJWTCmd(f *Factory) *cobra.Command {
@@ -57,10 +70,24 @@ key_ops hold "sign", else the first), the keyring's key in use. --kid picks
 a key by its ID.
 
 --exp takes RFC 3339 or Unix seconds; with --exp, iat = exp - valid-for.
---jti given without a value (or --jti=random) sets a random UUID.`,
+--jti given without a value (or --jti=random) sets a random UUID.
+
+Bulk minting prints one token per line, streaming, on every core (--workers
+to choose), in a stable order:
+  --count N         N tokens with the same claims (iat and exp too) and a
+                    distinct random UUID as jti each; --jti=VALUE is refused.
+  --claims-from F   one token per line of F ("-" for stdin), each line one
+                    JSON object merged over the command-line claims (the line
+                    wins). is_anonymous follows each token's own role and sub.
+                    Output line k is the token for input line k. The first
+                    bad line (not a JSON object, duplicate names, blank) stops
+                    the run with an error naming it, exit 1; the tokens of the
+                    lines before it have been printed.`,
 		Example: `  keyctl gen bearer-jwt --role authenticated --key key.json
   keyctl gen bearer-jwt --role service_role --sub admin --valid-for 1h --keys-file supabase/signing_keys.json
-  keyctl gen bearer-jwt --role authenticated --key key.json --claim email=dev@example.com --aud authenticated`,
+  keyctl gen bearer-jwt --role authenticated --key key.json --claim email=dev@example.com --aud authenticated
+  keyctl gen bearer-jwt --role authenticated --key key.json --count 10000 > tokens.txt
+  jq -c '{sub: .id, email}' users.json | keyctl gen bearer-jwt --role authenticated --key key.json --claims-from -`,
 		Args: noArgs(func(string) string {
 			if o.JTI == randomJTI {
 				return "--jti alone takes no value: write --jti=VALUE to set one"
@@ -68,6 +95,8 @@ a key by its ID.
 			return ""
 		}),
 		RunE: func(c *cobra.Command, args []string) error {
+			o.countSet = c.Flags().Changed("count")
+			o.workersSet = c.Flags().Changed("workers")
 			return runGenBearerJWT(o)
 		},
 	}
@@ -85,14 +114,21 @@ a key by its ID.
 	fl.StringVar(&o.Key, "key", "", "private key file: JWK, PEM or signing_keys.json (- for stdin)")
 	fl.StringVar(&o.KeysFile, "keys-file", "", "Supabase signing_keys.json to take the signing key from")
 	fl.StringVar(&o.KID, "kid", "", "key ID of the key to sign with")
+	fl.Int64Var(&o.Count, "count", 0, "mint N tokens, one per line, each with its own random jti")
+	fl.StringVar(&o.ClaimsFrom, "claims-from", "", "mint one token per line of FILE (- for stdin): a JSON object of claims per line")
+	fl.IntVar(&o.Workers, "workers", 0, "goroutines minting in bulk (default: every core)")
 	_ = c.MarkFlagRequired("role")
 	c.MarkFlagsMutuallyExclusive("key", "keys-file")
+	c.MarkFlagsMutuallyExclusive("count", "claims-from")
 	config.Bind(fl, "valid-for", "valid_for")
 	_ = c.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{"authenticated", "anon", "service_role"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
 func runGenBearerJWT(o *genBearerJWTOptions) error {
+	if err := o.checkBulkFlags(); err != nil {
+		return err
+	}
 	claimOpts, err := o.claimOptions()
 	if err != nil {
 		return err
@@ -109,11 +145,116 @@ func runGenBearerJWT(o *genBearerJWTOptions) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case o.Count > 0:
+		return mintCount(o, signer, claims)
+	case o.ClaimsFrom != "":
+		return mintClaimsFrom(o, signer, claims, claimOpts)
+	}
 	tok, err := signer.Sign(claims)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(o.IO.Out, tok)
+	return err
+}
+
+// checkBulkFlags refuses the flag combinations bulk minting cannot honour.
+func (o *genBearerJWTOptions) checkBulkFlags() error {
+	bulkMode := o.Count != 0 || o.ClaimsFrom != ""
+	switch {
+	case o.Count < 0 || (o.Count == 0 && o.countSet):
+		return withHint(&UsageError{Err: fmt.Errorf("--count must be at least 1, not %d", o.Count)}, "leave --count out for a single token")
+	case o.Workers < 0 || (o.Workers == 0 && o.workersSet):
+		return withHint(&UsageError{Err: fmt.Errorf("--workers must be at least 1, not %d", o.Workers)}, "leave --workers out to use every core")
+	case o.workersSet && !bulkMode:
+		return withHint(&UsageError{Err: errors.New("--workers applies to bulk minting only")}, "add --count N or --claims-from FILE")
+	case bulkMode && o.JTI != "" && o.JTI != randomJTI:
+		return withHint(&UsageError{Err: errors.New("--jti=VALUE would give every token the same jti")},
+			"bulk tokens get a random jti each with --count (and with --jti alone for --claims-from); a line of --claims-from may set its own")
+	case o.ClaimsFrom == "-" && o.Key == "-":
+		return &UsageError{Err: errors.New("--claims-from - and --key - cannot both read stdin")}
+	}
+	return nil
+}
+
+// mintCount prints o.Count tokens with the same claims and a random jti each.
+func mintCount(o *genBearerJWTOptions, signer *jwt.Signer, claims map[string]any) error {
+	series, err := signer.NewSeries(claims, "jti", bulk.UUIDLen)
+	if err != nil {
+		return err
+	}
+	return bulk.MintCount(o.IO.Out, series, o.Count, o.Workers)
+}
+
+// mintClaimsFrom prints one token per line of --claims-from, each line's
+// claims merged over the command-line ones.
+func mintClaimsFrom(o *genBearerJWTOptions, signer *jwt.Signer, base map[string]any, co jwt.ClaimOptions) error {
+	var in io.Reader
+	name := o.ClaimsFrom
+	if name == "-" {
+		in, name = o.IO.In, "stdin"
+	} else {
+		f, err := os.Open(o.ClaimsFrom)
+		if err != nil {
+			return withHint(fmt.Errorf("--claims-from: %w", err), "pass a file with one JSON object of claims per line, or - for stdin")
+		}
+		defer f.Close()
+		in = f
+	}
+	// is_anonymous comes from Supabase's rule (role authenticated, no sub)
+	// unless the command line set it explicitly; then each line's own role
+	// and sub decide it, as if the line's claims had been given as flags.
+	_, anonSet := co.Payload["is_anonymous"]
+	if _, ok := co.Extra["is_anonymous"]; ok {
+		anonSet = true
+	}
+	freshJTI := o.JTI == randomJTI
+	scratch := sync.Pool{New: func() any { m := make(map[string]any, len(base)+8); return &m }}
+	mint := func(dst, line []byte) ([]byte, error) {
+		over, err := jwt.ParseClaims(line)
+		if err != nil {
+			return dst, err
+		}
+		mp := scratch.Get().(*map[string]any)
+		defer scratch.Put(mp)
+		c := *mp
+		clear(c)
+		maps.Copy(c, base)
+		if freshJTI {
+			c["jti"] = jwk.NewKID()
+		}
+		maps.Copy(c, over)
+		if !anonSet {
+			if _, lineSets := over["is_anonymous"]; !lineSets {
+				role, _ := c["role"].(string)
+				if jwt.IsAnonymousRole(role) && (c["sub"] == nil || c["sub"] == "") {
+					c["is_anonymous"] = true
+				} else {
+					delete(c, "is_anonymous")
+				}
+			}
+		}
+		// The claims JSON goes at the end of dst, the token after it, and
+		// the token then moves down over the JSON: no buffer per line.
+		start := len(dst)
+		withPayload, err := jwt.AppendClaims(dst, c)
+		if err != nil {
+			return dst, err
+		}
+		withToken, err := signer.AppendSigned(withPayload, withPayload[start:])
+		if err != nil {
+			return dst, err
+		}
+		n := copy(withToken[start:], withToken[len(withPayload):])
+		return withToken[:start+n], nil
+	}
+	err := bulk.MintLines(o.IO.Out, in, o.Workers, mint)
+	var le *bulk.LineError
+	if errors.As(err, &le) {
+		return withHint(fmt.Errorf("--claims-from %s %w", name, err),
+			"each line must be one JSON object of claims; the tokens of the %d line(s) before it were printed", le.Line-1)
+	}
 	return err
 }
 

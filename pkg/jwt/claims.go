@@ -1,102 +1,176 @@
 package jwt
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keyctl/keyctl/internal/strictjson"
 )
 
 // MarshalClaims encodes a claims object as compact JSON with sorted keys at
-// every depth, as encoding/json (and so go-jose and the Supabase CLI) does,
-// but without reflection for the types claims hold: string, bool, nil,
-// json.Number, the Go integer and float types, time.Time (as Unix seconds),
-// []string, []any and map[string]any. Anything else falls back to
-// encoding/json.
+// every depth. The bytes are exactly what encoding/json (and so go-jose and
+// the Supabase CLI) writes for the same map, HTML escapes and all, but
+// without reflection for the types claims hold: string, bool, nil,
+// json.Number, the Go integer and float types, []string, []any and
+// map[string]any. One deliberate difference: a time.Time is written as Unix
+// seconds (a JWT NumericDate), where encoding/json would write RFC 3339.
+// Any other type is handed to encoding/json.
 func MarshalClaims(claims map[string]any) ([]byte, error) {
-	return appendValue(make([]byte, 0, 256), claims, 0)
+	return appendClaimsValue(make([]byte, 0, 256), claims, 0)
 }
 
-const maxClaimsDepth = 64
+// AppendClaims is MarshalClaims appending to dst, so that a caller minting
+// many tokens reuses one buffer.
+func AppendClaims(dst []byte, claims map[string]any) ([]byte, error) {
+	return appendClaimsValue(dst, claims, 0)
+}
 
-func appendValue(dst []byte, v any, depth int) ([]byte, error) {
-	if depth > maxClaimsDepth {
-		return nil, errors.New("claims nested too deeply")
+// fastClaimsDepth bounds the recursion of the reflection-free encoder;
+// anything nested deeper goes to encoding/json, which writes the same bytes
+// and detects cycles.
+const fastClaimsDepth = 64
+
+// claimMember is one map member during encoding; sorting these avoids a
+// second map lookup per key.
+type claimMember struct {
+	key string
+	val any
+}
+
+func appendClaimsValue(dst []byte, v any, depth int) ([]byte, error) {
+	if depth > fastClaimsDepth {
+		return appendJSONFallback(dst, v)
 	}
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		return appendString(dst, x), nil
+		return appendJSONString(dst, x), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(dst, x, 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
 	case int32:
 		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
 	case uint64:
 		return strconv.AppendUint(dst, x, 10), nil
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("claim value %v is not valid JSON", x)
-		}
-		b, err := json.Marshal(x)
-		return append(dst, b...), err
+		return appendJSONFloat(dst, x, 64)
+	case float32:
+		return appendJSONFloat(dst, float64(x), 32)
 	case json.Number:
-		if !json.Valid([]byte(x)) || x == "" {
-			return nil, fmt.Errorf("claim value %q is not a JSON number", string(x))
+		s := string(x)
+		if s == "" {
+			s = "0" // encoding/json's rule for the zero Number
 		}
-		return append(dst, x...), nil
+		if !validJSONNumber(s) {
+			return nil, fmt.Errorf("claim value %q is not a JSON number", s)
+		}
+		return append(dst, s...), nil
 	case time.Time:
 		return strconv.AppendInt(dst, x.Unix(), 10), nil
 	case []string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, s := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, s)
+			dst = appendJSONString(dst, s)
 		}
 		return append(dst, ']'), nil
 	case []any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, e := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendValue(dst, e, depth+1); err != nil {
+			if dst, err = appendClaimsValue(dst, e, depth+1); err != nil {
 				return nil, err
 			}
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			var err error
-			if dst, err = appendValue(dst, x[k], depth+1); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, '}'), nil
+		return appendClaimsObject(dst, x, depth)
 	}
+	return appendJSONFallback(dst, v)
+}
+
+func appendClaimsObject(dst []byte, m map[string]any, depth int) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	// Claims objects are small: sort them in a stack array when they fit.
+	var stack [16]claimMember
+	members := stack[:0]
+	if len(m) > len(stack) {
+		members = make([]claimMember, 0, len(m))
+	}
+	for k, v := range m {
+		members = append(members, claimMember{k, v})
+	}
+	sortClaimMembers(members)
+	dst = append(dst, '{')
+	for i, mb := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, mb.key)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendClaimsValue(dst, mb.val, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// sortClaimMembers orders members by key, byte-wise as encoding/json does.
+// Claims objects hold a handful of members, where a plain insertion sort
+// beats the general one.
+func sortClaimMembers(m []claimMember) {
+	if len(m) > 24 {
+		slices.SortFunc(m, func(a, b claimMember) int { return strings.Compare(a.key, b.key) })
+		return
+	}
+	for i := 1; i < len(m); i++ {
+		for j := i; j > 0 && m[j].key < m[j-1].key; j-- {
+			m[j], m[j-1] = m[j-1], m[j]
+		}
+	}
+}
+
+func appendJSONFallback(dst []byte, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -104,24 +178,217 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-// appendString writes s as a JSON string exactly as encoding/json does
-// (HTML-safe escapes, invalid UTF-8 replaced, U+2028/U+2029 escaped).
-func appendString(dst []byte, s string) []byte {
-	simple := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			simple = false
-			break
+// appendJSONFloat writes f as encoding/json does: like ES6 number to string
+// conversion, %f between 1e-6 and 1e21, else %e with a short exponent.
+func appendJSONFloat(dst []byte, f float64, bits int) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, fmt.Errorf("claim value %v is not valid JSON", f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
 		}
 	}
-	if simple {
-		dst = append(dst, '"')
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// e-09 to e-9, as encoding/json
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}
+
+// validJSONNumber is the JSON number grammar (RFC 8259 section 6), which
+// encoding/json enforces for json.Number.
+func validJSONNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '-' {
+		if s = s[1:]; s == "" {
+			return false
+		}
+	}
+	switch {
+	case s[0] == '0':
+		s = s[1:]
+	case '1' <= s[0] && s[0] <= '9':
+		s = s[1:]
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	default:
+		return false
+	}
+	if len(s) >= 2 && s[0] == '.' && '0' <= s[1] && s[1] <= '9' {
+		s = s[2:]
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	}
+	if len(s) >= 2 && (s[0] == 'e' || s[0] == 'E') {
+		s = s[1:]
+		if s[0] == '+' || s[0] == '-' {
+			if s = s[1:]; s == "" {
+				return false
+			}
+		}
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	}
+	return s == ""
+}
+
+// jsonSafe marks the bytes encoding/json writes unescaped when it escapes
+// HTML (its default): printable ASCII but " \ < > &. Bytes from 0x80 up
+// are false: they start UTF-8 sequences, checked one rune at a time.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+// anyUnsafe8 reports whether any of the 8 bytes of s is not jsonSafe, a
+// word at a time (the "has zero byte" and "has byte less than" bit tricks;
+// each is exact about whether some byte matches).
+func anyUnsafe8(s string) bool {
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - lo) &^ v & hi }
+	return (x&hi |
+		(x-0x20*lo)&^x&hi | // a control byte
+		zero(x^('"'*lo)) | zero(x^('\\'*lo)) |
+		zero(x^('<'*lo)) | zero(x^('>'*lo)) | zero(x^('&'*lo))) != 0
+}
+
+const lowerHex = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string exactly as encoding/json does:
+// short escapes for \b \f \n \r \t, \u00XX for other control bytes and for
+// < > &, U+FFFD for invalid UTF-8, and \u2028 \u2029 escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	// Most claim strings need no escape at all: find the first byte that
+	// does before doing anything else, and copy everything up to it at once.
+	i := 0
+	for i+8 <= len(s) && !anyUnsafe8(s[i:i+8]) {
+		i += 8
+	}
+	for i < len(s) && jsonSafe[s[i]] {
+		i++
+	}
+	if i == len(s) {
 		dst = append(dst, s...)
 		return append(dst, '"')
 	}
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
+	start := 0
+	for i < len(s) {
+		if b := s[i]; b < utf8.RuneSelf {
+			if jsonSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', lowerHex[b>>4], lowerHex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', lowerHex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// ClaimsTemplate is a claims object serialised once with one member left
+// open, for minting many tokens that differ only in that member: the jti of
+// `keyctl gen bearer-jwt --count`. Filling it costs a copy and the encoding
+// of one string, where MarshalClaims would sort and encode every member.
+type ClaimsTemplate struct {
+	prefix []byte // `{...,"member":`
+	suffix []byte // `,...}` or `}`
+}
+
+// NewClaimsTemplate prepares claims with member open; any value claims hold
+// for member is ignored.
+func NewClaimsTemplate(claims map[string]any, member string) (*ClaimsTemplate, error) {
+	before, after := map[string]any{}, map[string]any{}
+	for k, v := range claims {
+		switch {
+		case k < member:
+			before[k] = v
+		case k > member:
+			after[k] = v
+		}
+	}
+	b, err := MarshalClaims(before)
+	if err != nil {
+		return nil, err
+	}
+	a, err := MarshalClaims(after)
+	if err != nil {
+		return nil, err
+	}
+	t := &ClaimsTemplate{}
+	t.prefix = b[:len(b)-1] // drop '}'
+	if len(before) > 0 {
+		t.prefix = append(t.prefix, ',')
+	}
+	t.prefix = appendJSONString(t.prefix, member)
+	t.prefix = append(t.prefix, ':')
+	if len(after) > 0 {
+		t.suffix = append([]byte{','}, a[1:]...) // drop '{'
+	} else {
+		t.suffix = []byte{'}'}
+	}
+	return t, nil
+}
+
+// AppendString appends the claims JSON with the open member set to the
+// string value.
+func (t *ClaimsTemplate) AppendString(dst []byte, value string) []byte {
+	dst = append(dst, t.prefix...)
+	dst = appendJSONString(dst, value)
+	return append(dst, t.suffix...)
 }
 
 // ClaimOptions describe the claims of a bearer token, as `keyctl gen
@@ -164,12 +431,10 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 	}
 	if o.Subject != "" {
 		c["sub"] = o.Subject
-	} else if strings.EqualFold(o.Role, "authenticated") {
+	} else if IsAnonymousRole(o.Role) {
 		c["is_anonymous"] = true
 	}
-	for k, v := range o.Payload {
-		c[k] = v
-	}
+	maps.Copy(c, o.Payload)
 	if o.Issuer != "" {
 		c["iss"] = o.Issuer
 	}
@@ -183,10 +448,40 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 	if o.JTI != "" {
 		c["jti"] = o.JTI
 	}
-	for k, v := range o.Extra {
-		c[k] = v
-	}
+	maps.Copy(c, o.Extra)
 	return c, nil
+}
+
+// IsAnonymousRole reports whether a token with role and no sub is an
+// anonymous user's, which Supabase marks with is_anonymous: true: the role
+// "authenticated" in any letter case.
+func IsAnonymousRole(role string) bool { return strings.EqualFold(role, "authenticated") }
+
+// ErrClaimsNotObject reports claims input that is not one JSON object.
+var ErrClaimsNotObject = errors.New("not a JSON object")
+
+// ParseClaims reads one JSON object of claims (a --payload, a line of
+// --claims-from), numbers kept exact as json.Number. Duplicate member names
+// at any depth are refused: which of the two a verifier would see is
+// undefined (RFC 8725 section 3.11).
+func ParseClaims(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the JSON object")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, ErrClaimsNotObject
+	}
+	if err := strictjson.CheckObject(data); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // ParseClaimFlag splits "key=value"; the value is JSON when it parses as

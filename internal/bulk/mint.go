@@ -1,0 +1,233 @@
+package bulk
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/keyctl/keyctl/pkg/jwt"
+)
+
+// Tokens are minted in batches: one batch is one unit of work for Ordered
+// and one write. A batch of ES256 tokens takes a few milliseconds, long
+// enough that handing it between goroutines costs nothing measurable, short
+// enough that the last batch leaves no core idle for long.
+const (
+	batchTokens = 128
+	batchBytes  = 256 << 10 // --claims-from: input bytes per batch at most
+)
+
+// MaxLineBytes bounds one line of claims; a longer line is an error rather
+// than a reason to buffer without limit.
+const MaxLineBytes = 1 << 20
+
+// UUIDLen is the length of a UUID in its text form.
+const UUIDLen = 36
+
+// chunk is the output of one batch: its tokens, one per line, and the
+// error that stopped it, if any (the tokens before it are still written).
+type chunk struct {
+	buf []byte
+	err error
+}
+
+var chunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, 64<<10)} }}
+
+func getChunk() *chunk {
+	c := chunks.Get().(*chunk)
+	c.buf, c.err = c.buf[:0], nil
+	return c
+}
+
+func putChunk(c *chunk) {
+	if cap(c.buf) <= 1<<20 {
+		chunks.Put(c)
+	}
+}
+
+// MintCount writes n tokens from ser to w, one per line, each with a fresh
+// random UUID v4 as the series' open member (the jti), on workers
+// goroutines (0: every core). Memory stays bounded whatever n is.
+func MintCount(w io.Writer, ser *jwt.Series, n int64, workers int) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	left := n
+	next := func() (int, bool) {
+		if left <= 0 {
+			return 0, false
+		}
+		b := int(min(left, batchTokens))
+		left -= int64(b)
+		return b, true
+	}
+	work := func(_ int, count int) *chunk {
+		c := getChunk()
+		var rnd [16 * batchTokens]byte
+		rand.Read(rnd[:16*count])
+		var id [UUIDLen]byte
+		for i := range count {
+			formatUUID(&id, rnd[16*i:16*i+16])
+			var err error
+			if c.buf, err = ser.Append(c.buf, id[:]); err != nil {
+				c.err = err
+				return c
+			}
+			c.buf = append(c.buf, '\n')
+		}
+		return c
+	}
+	err := Ordered(workers, next, work, func(_ int, c *chunk) error {
+		defer putChunk(c)
+		if _, err := bw.Write(c.buf); err != nil {
+			return err
+		}
+		return c.err
+	})
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// formatUUID writes 16 random bytes as a lowercase UUID v4 (RFC 9562),
+// the form jwk.NewKID gives kids.
+func formatUUID(dst *[UUIDLen]byte, b []byte) {
+	var u [16]byte
+	copy(u[:], b)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	hex.Encode(dst[0:8], u[0:4])
+	dst[8] = '-'
+	hex.Encode(dst[9:13], u[4:6])
+	dst[13] = '-'
+	hex.Encode(dst[14:18], u[6:8])
+	dst[18] = '-'
+	hex.Encode(dst[19:23], u[8:10])
+	dst[23] = '-'
+	hex.Encode(dst[24:], u[10:])
+}
+
+// LineError reports the input line (1-based) that could not become a token.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ErrEmptyLine reports a blank line: every line must yield a token, so that
+// output line k is always the token for input line k.
+var ErrEmptyLine = errors.New("empty line (each line must be one JSON object)")
+
+// lineBatch is a run of consecutive input lines, copied out of the reader.
+type lineBatch struct {
+	first int // line number of the first line
+	data  []byte
+	ends  []int // end offset of each line in data
+}
+
+// MintLines reads r line by line and writes, for each line, the token mint
+// makes of it, in input order, on workers goroutines (0: every core). A
+// trailing "\r" is dropped from each line. It stops at the first line that
+// is blank, longer than MaxLineBytes or refused by mint, after writing the
+// tokens of every line before it, and returns a *LineError naming it.
+// mint must be safe for concurrent use.
+func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte) ([]byte, error)) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	br := bufio.NewReaderSize(r, 64<<10)
+	lineNo := 0
+	var readErr error
+	var long []byte // a line longer than the reader's buffer, being assembled
+	readLine := func() ([]byte, bool) {
+		for {
+			frag, err := br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				if len(long)+len(frag) > MaxLineBytes {
+					readErr = &LineError{Line: lineNo + 1, Err: fmt.Errorf("longer than %d bytes", MaxLineBytes)}
+					return nil, false
+				}
+				long = append(long, frag...)
+				continue
+			}
+			if err != nil && err != io.EOF {
+				readErr = err
+				return nil, false
+			}
+			line := frag
+			if long != nil {
+				long = append(long, frag...)
+				line, long = long, nil
+			}
+			if len(line) == 0 && err == io.EOF {
+				return nil, false
+			}
+			lineNo++
+			line = bytes.TrimSuffix(line, []byte("\n"))
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if len(line) > MaxLineBytes {
+				readErr = &LineError{Line: lineNo, Err: fmt.Errorf("longer than %d bytes", MaxLineBytes)}
+				return nil, false
+			}
+			return line, true
+		}
+	}
+	done := false
+	next := func() (*lineBatch, bool) {
+		if done {
+			return nil, false
+		}
+		b := &lineBatch{first: lineNo + 1}
+		for len(b.ends) < batchTokens && len(b.data) < batchBytes {
+			line, ok := readLine()
+			if !ok {
+				done = true
+				break
+			}
+			b.data = append(b.data, line...)
+			b.ends = append(b.ends, len(b.data))
+		}
+		if len(b.ends) == 0 {
+			return nil, false
+		}
+		return b, true
+	}
+	work := func(_ int, b *lineBatch) *chunk {
+		c := getChunk()
+		start := 0
+		for i, end := range b.ends {
+			line := b.data[start:end]
+			start = end
+			var err error
+			if len(bytes.TrimSpace(line)) == 0 {
+				err = ErrEmptyLine
+			} else {
+				c.buf, err = mint(c.buf, line)
+			}
+			if err != nil {
+				c.err = &LineError{Line: b.first + i, Err: err}
+				return c
+			}
+			c.buf = append(c.buf, '\n')
+		}
+		return c
+	}
+	err := Ordered(workers, next, work, func(_ int, c *chunk) error {
+		defer putChunk(c)
+		if _, err := bw.Write(c.buf); err != nil {
+			return err
+		}
+		return c.err
+	})
+	if err == nil {
+		err = readErr
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}

@@ -1,0 +1,232 @@
+package bulk
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/jwt"
+)
+
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func newSeries(t testing.TB) (*jwt.Series, ed25519.PublicKey) {
+	t.Helper()
+	k, err := jwk.Generate(jwk.EdDSA, jwk.GenerateOptions{KID: "bulk-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jwt.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ser, err := s.NewSeries(map[string]any{"role": "anon", "exp": int64(4102444800)}, "jti", UUIDLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ser, k.PublicMaterial().(ed25519.PublicKey)
+}
+
+// checkToken verifies an EdDSA token and returns its claims.
+func checkToken(t *testing.T, tok string, pub ed25519.PublicKey) map[string]any {
+	t.Helper()
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil || !ed25519.Verify(pub, []byte(tok[:i]), sig) {
+		t.Fatalf("token does not verify: %q", tok)
+	}
+	parts := strings.Split(tok, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c map[string]any
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestMintCount(t *testing.T) {
+	ser, pub := newSeries(t)
+	for _, n := range []int64{0, 1, batchTokens - 1, batchTokens, batchTokens + 1, 1000} {
+		for _, workers := range []int{0, 1, 2, 5} {
+			t.Run(fmt.Sprintf("n=%d/workers=%d", n, workers), func(t *testing.T) {
+				var out bytes.Buffer
+				if err := MintCount(&out, ser, n, workers); err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					if out.Len() != 0 {
+						t.Fatalf("output for no tokens: %q", out.Bytes())
+					}
+					return
+				}
+				if !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
+					t.Fatal("no final newline")
+				}
+				lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+				if int64(len(lines)) != n {
+					t.Fatalf("%d tokens, want %d", len(lines), n)
+				}
+				seen := map[string]bool{}
+				for i, tok := range lines {
+					c := checkToken(t, tok, pub)
+					jti, _ := c["jti"].(string)
+					if !uuidV4.MatchString(jti) {
+						t.Fatalf("token %d: jti %q is not a UUID v4", i+1, jti)
+					}
+					if seen[jti] {
+						t.Fatalf("token %d repeats jti %s", i+1, jti)
+					}
+					seen[jti] = true
+					if c["role"] != "anon" || c["exp"] != float64(4102444800) {
+						t.Fatalf("token %d claims %v", i+1, c)
+					}
+				}
+			})
+		}
+	}
+}
+
+type failingWriter struct{ after int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.after <= 0 {
+		return 0, errors.New("disk full")
+	}
+	w.after--
+	return len(p), nil
+}
+
+func TestMintCountReportsWriteErrors(t *testing.T) {
+	ser, _ := newSeries(t)
+	err := MintCount(&failingWriter{after: 1}, ser, 100000, 2)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v, want the write error", err)
+	}
+}
+
+func TestFormatUUID(t *testing.T) {
+	var id [UUIDLen]byte
+	for _, b := range [][]byte{make([]byte, 16), bytes.Repeat([]byte{0xff}, 16), []byte("0123456789abcdef")} {
+		formatUUID(&id, b)
+		if !uuidV4.Match(id[:]) {
+			t.Errorf("%x gives %s, not a UUID v4", b, id)
+		}
+	}
+	formatUUID(&id, []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0})
+	if string(id[:]) != "12345678-9abc-4ef0-9234-56789abcdef0" {
+		t.Errorf("got %s", id)
+	}
+}
+
+// echoMint "mints" a line as "<line>" so that tests see what went where.
+func echoMint(dst, line []byte) ([]byte, error) {
+	if bytes.HasPrefix(line, []byte("bad")) {
+		return dst, errors.New("refused")
+	}
+	dst = append(dst, '<')
+	dst = append(dst, line...)
+	return append(dst, '>'), nil
+}
+
+func TestMintLines(t *testing.T) {
+	var big strings.Builder
+	var bigWant strings.Builder
+	for i := 1; i <= 3000; i++ {
+		fmt.Fprintf(&big, "line %d\n", i)
+		fmt.Fprintf(&bigWant, "<line %d>\n", i)
+	}
+	tests := []struct {
+		name, in, want string
+		errLine        int
+		errText        string
+	}{
+		{name: "empty input", in: "", want: ""},
+		{name: "one line", in: "a\n", want: "<a>\n"},
+		{name: "no final newline", in: "a\nb", want: "<a>\n<b>\n"},
+		{name: "CRLF", in: "a\r\nb\r\n", want: "<a>\n<b>\n"},
+		{name: "order over many batches", in: big.String(), want: bigWant.String()},
+		{name: "blank line", in: "a\n\nc\n", want: "<a>\n", errLine: 2, errText: "empty line"},
+		{name: "white space line", in: "a\nb\n \t\r\nd\n", want: "<a>\n<b>\n", errLine: 3, errText: "empty line"},
+		{name: "final blank line", in: "a\n\n", want: "<a>\n", errLine: 2, errText: "empty line"},
+		{name: "refused line", in: "a\nb\nbad\nd\n", want: "<a>\n<b>\n", errLine: 3, errText: "refused"},
+		{name: "refused line in a later batch", in: big.String()[:len(big.String())-len("line 3000\n")] + "bad\n", want: bigWant.String()[:len(bigWant.String())-len("<line 3000>\n")], errLine: 3000, errText: "refused"},
+		{name: "long line", in: "a\n" + strings.Repeat("x", MaxLineBytes+1) + "\nc\n", want: "<a>\n", errLine: 2, errText: "longer than"},
+		{name: "longest line", in: strings.Repeat("y", MaxLineBytes-1) + "\n", want: "<" + strings.Repeat("y", MaxLineBytes-1) + ">\n"},
+	}
+	for _, tt := range tests {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/workers=%d", tt.name, workers), func(t *testing.T) {
+				var out bytes.Buffer
+				err := MintLines(&out, strings.NewReader(tt.in), workers, echoMint)
+				if out.String() != tt.want {
+					g, w := out.String(), tt.want
+					if len(g) > 200 || len(w) > 200 {
+						t.Fatalf("output differs (%d bytes, want %d)", len(g), len(w))
+					}
+					t.Fatalf("output %q, want %q", g, w)
+				}
+				if tt.errLine == 0 {
+					if err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				var le *LineError
+				if !errors.As(err, &le) || le.Line != tt.errLine || !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("err = %v, want line %d: %s", err, tt.errLine, tt.errText)
+				}
+			})
+		}
+	}
+}
+
+// endless yields "line\n" forever and counts how many lines were taken.
+type endless struct{ read int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n+5 <= len(p) {
+		copy(p[n:], "line\n")
+		n += 5
+		e.read++
+	}
+	return n, nil
+}
+
+func TestMintLinesStopsReadingAtTheError(t *testing.T) {
+	src := &endless{}
+	calls := 0
+	err := MintLines(io.Discard, src, 1, func(dst, line []byte) ([]byte, error) {
+		if calls++; calls == 10 {
+			return dst, errors.New("stop")
+		}
+		return append(dst, line...), nil
+	})
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 10 {
+		t.Fatalf("err = %v, want line 10", err)
+	}
+	// One reader buffer ahead at most.
+	if src.read > 64<<10/5+1 {
+		t.Fatalf("read %d lines: not streaming", src.read)
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("device gone") }
+
+func TestMintLinesReportsReadErrors(t *testing.T) {
+	err := MintLines(io.Discard, io.MultiReader(strings.NewReader("a\n"), failingReader{}), 2, echoMint)
+	if err == nil || !strings.Contains(err.Error(), "device gone") {
+		t.Fatalf("err = %v, want the read error", err)
+	}
+}
