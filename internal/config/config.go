@@ -48,7 +48,7 @@ type Kind int
 const (
 	KindPath      Kind = iota // a file path; "~/" and paths relative to the config file are resolved
 	KindAlgorithm             // ES256, RS256, EdDSA or HS256, any letter case
-	KindDuration              // a positive Go duration: 30m, 1h, 90s
+	KindDuration              // a positive Go duration: 30m, 1h, 90s (zero too with AllowZero)
 	KindAddress               // host:port
 )
 
@@ -59,7 +59,7 @@ var Settings = []Setting{
 	{Key: "algorithm", Flag: "algorithm", Kind: KindAlgorithm, Help: "default algorithm for new keys"},
 	{Key: "valid_for", Flag: "valid-for", Kind: KindDuration, Help: "default lifetime of minted tokens"},
 	{Key: "max_token_lifetime", Flag: "max-token-lifetime", Kind: KindDuration, Help: "longest token lifetime, used to time safe revocation"},
-	{Key: "cache_ttl", Flag: "cache-ttl", Kind: KindDuration, Help: "how long a fetched JWKS is cached"},
+	{Key: "cache_ttl", Flag: "cache-ttl", Kind: KindDuration, AllowZero: true, Help: "how long a fetched JWKS is cached (0: always ask the server)"},
 	{Key: "serve_addr", Flag: "addr", Kind: KindAddress, Help: "address keyctl serve listens on"},
 }
 
@@ -69,6 +69,9 @@ type Setting struct {
 	Flag string
 	Help string
 	Kind Kind
+	// AllowZero accepts a zero duration (a cache TTL of 0 means "always
+	// revalidate"); durations are otherwise positive.
+	AllowZero bool
 }
 
 // Env returns the environment variable of the setting: KEYCTL_VALID_FOR.
@@ -109,7 +112,7 @@ func (s Setting) normalize(v string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%q is not a duration (write it like 30m, 1h or 90s)", v)
 		}
-		if d <= 0 {
+		if d < 0 || (d == 0 && !s.AllowZero) {
 			return "", fmt.Errorf("%q: the duration must be positive", v)
 		}
 		return ShortDuration(d), nil

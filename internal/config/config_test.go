@@ -52,6 +52,8 @@ func TestLoadMalformedNamesFileAndLine(t *testing.T) {
 		{"bad algorithm", "algorithm: PS256\n", 1, `algorithm: "PS256" is not an algorithm (want one of`},
 		{"bad duration", "# comment\nvalid_for: 30\n", 2, `valid_for: "30" is not a duration (write it like 30m, 1h or 90s)`},
 		{"negative duration", "valid_for: -5m\n", 1, "must be positive"},
+		{"zero lifetime", "valid_for: 0s\n", 1, "must be positive"},
+		{"negative ttl", "cache_ttl: -1s\n", 1, "must be positive"},
 		{"bad address", "serve_addr: localhost\n", 1, `serve_addr: "localhost" is not an address`},
 		{"top-level list", "- algorithm\n", 1, `want settings as "key: value" lines, found a list`},
 		{"top-level scalar", "\n\nalgorithm\n", 3, `want settings as "key: value" lines, found the value "algorithm"`},
@@ -89,6 +91,16 @@ func TestUnknownSettingSuggests(t *testing.T) {
 		if !errors.As(err, &fe) || !strings.Contains(fe.Hint(), want) {
 			t.Errorf("%s: error %v hint %q, want hint %q", key, err, fe.Hint(), want)
 		}
+	}
+}
+
+func TestZeroCacheTTL(t *testing.T) {
+	c, err := Load(writeConfig(t, "cache_ttl: 0s\n"), envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Effective(nil, nil)[4]; v.Key != "cache_ttl" || v.Value != "0s" || v.Err != nil {
+		t.Fatalf("cache_ttl 0s: %+v", v)
 	}
 }
 
