@@ -79,7 +79,7 @@ func (p *serveProc) next() (string, <-chan struct{}) {
 // outside testscript's exec: the variables Setup made, and the KEYCTL_*
 // ones a script may have set since, at their current values.
 func scriptEnviron(ts *testscript.TestScript, st *serveState) []string {
-	names := map[string]bool{"KEYCTL_CONFIG": true}
+	names := map[string]bool{"KEYCTL_CONFIG": true, "GORACE": true}
 	for _, kv := range st.env.Vars {
 		if name, _, ok := strings.Cut(kv, "="); ok {
 			names[name] = true
@@ -148,20 +148,13 @@ func cmdServeBG(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		p := st.proc
 		st.proc = nil
-		ts.Check(p.cmd.Process.Signal(sig))
-		select {
-		case <-p.done:
-		case <-time.After(scriptWait):
-			p.cmd.Process.Kill()
-			<-p.done
-			ts.Fatalf("keyctl serve did not stop within %s of %v; stderr:\n%s", scriptWait, sig, p.output())
-		}
+		err := p.stop(sig)
 		fmt.Fprint(ts.Stderr(), p.output())
-		if neg && p.waitErr == nil {
+		if neg && err == nil {
 			ts.Fatalf("keyctl serve exited 0")
 		}
-		if !neg && p.waitErr != nil {
-			ts.Fatalf("keyctl serve: %v", p.waitErr)
+		if !neg && err != nil {
+			ts.Fatalf("keyctl serve: %v", err)
 		}
 	default:
 		ts.Fatalf("servebg: unknown subcommand %q", args[0])
@@ -171,13 +164,33 @@ func cmdServeBG(ts *testscript.TestScript, neg bool, args []string) {
 func startServe(ts *testscript.TestScript, st *serveState, args []string) *serveProc {
 	bin, err := exec.LookPath("keyctl")
 	ts.Check(err)
+	p, base, err := launchServe(bin, ts.MkAbs("."), scriptEnviron(ts, st), args)
+	if p != nil {
+		ts.Defer(p.kill)
+	}
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ts.Setenv("SERVE", base)
+	ts.Setenv("SERVE_ADDR", strings.TrimPrefix(base, "http://"))
+	return p
+}
+
+// launchServe starts "keyctl serve ARGS..." and returns once it printed its
+// URL and /healthz answered, with the base URL (http://HOST:PORT). The
+// process, when it started, is returned even with an error, to be killed.
+func launchServe(bin, dir string, env, args []string) (*serveProc, string, error) {
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = scriptEnviron(ts, st)
+	cmd.Dir = dir
+	cmd.Env = env
 	pipe, err := cmd.StderrPipe()
-	ts.Check(err)
+	if err != nil {
+		return nil, "", err
+	}
 	p := &serveProc{cmd: cmd, changed: make(chan struct{}), url: make(chan string, 1), done: make(chan struct{})}
-	ts.Check(cmd.Start())
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
 	go func() {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
@@ -198,36 +211,53 @@ func startServe(ts *testscript.TestScript, st *serveState, args []string) *serve
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
-	ts.Defer(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
 	var url string
 	select {
 	case url = <-p.url:
 	case <-p.done:
-		ts.Fatalf("keyctl serve exited before serving: %v\n%s", p.waitErr, p.output())
+		return p, "", fmt.Errorf("keyctl serve exited before serving: %v\n%s", p.waitErr, p.output())
 	case <-time.After(scriptWait):
-		ts.Fatalf("keyctl serve printed no URL within %s:\n%s", scriptWait, p.output())
+		return p, "", fmt.Errorf("keyctl serve printed no URL within %s:\n%s", scriptWait, p.output())
 	}
 	base, ok := strings.CutSuffix(url, "/.well-known/jwks.json")
 	if !ok || !strings.HasPrefix(base, "http://") {
-		ts.Fatalf("unexpected URL line %q", url)
+		return p, "", fmt.Errorf("unexpected URL line %q", url)
 	}
-	ts.Setenv("SERVE", base)
-	ts.Setenv("SERVE_ADDR", strings.TrimPrefix(base, "http://"))
 	// The URL is printed once the port is bound: /healthz answers now.
 	resp, err := httpClient().Get(base + "/healthz")
-	ts.Check(err)
+	if err != nil {
+		return p, "", err
+	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		ts.Fatalf("/healthz: status %d", resp.StatusCode)
+		return p, "", fmt.Errorf("/healthz: status %d", resp.StatusCode)
 	}
-	return p
+	return p, base, nil
+}
+
+// stop signals the server and waits for it to exit; the error is its exit
+// status, or the guard running out.
+func (p *serveProc) stop(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	select {
+	case <-p.done:
+		return p.waitErr
+	case <-time.After(scriptWait):
+		p.kill()
+		return fmt.Errorf("keyctl serve did not stop within %s of %v", scriptWait, sig)
+	}
+}
+
+// kill ends the server if it still runs.
+func (p *serveProc) kill() {
+	select {
+	case <-p.done:
+	default:
+		p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 // waitServeLog waits for re to match the server's stderr; false if the

@@ -1,9 +1,10 @@
 """Verify keyctl tokens with Debian's python3-jwt (PyJWT).
 
-usage: /usr/bin/python3 pyjwt_verify.py (--jwks FILE | --url JWKS_URL)
+usage: /usr/bin/python3 pyjwt_verify.py [--aud AUD] (--jwks FILE | --url JWKS_URL)
 Reads one token per line on stdin and prints one JSON line per token:
 {"ok": true, "alg", "kid", "claims"} or {"ok": false, "code", "error"}.
-With --url, PyJWKClient fetches the JWKS from keyctl serve.
+With --url, PyJWKClient fetches the JWKS from keyctl serve. With --aud the
+aud claim must hold AUD (PyJWT refuses a token with an aud it was not told).
 """
 
 import argparse
@@ -20,6 +21,7 @@ def main():
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--jwks")
     g.add_argument("--url")
+    p.add_argument("--aud")
     args = p.parse_args()
 
     if args.url:
@@ -49,6 +51,7 @@ def main():
                 token,
                 key_for(token),
                 algorithms=ALGORITHMS,
+                audience=args.aud,
                 options={"require": ["exp", "iat"]},
             )
             out = {"ok": True, "alg": header["alg"], "kid": header.get("kid"), "claims": claims}
