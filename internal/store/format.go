@@ -1,0 +1,478 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// Version is the keyring document version this keyctl reads and writes.
+// A keyring of a higher version is refused (and never rewritten): an older
+// keyctl must not drop what a newer one recorded.
+const Version = 1
+
+// MaxFileBytes bounds the keyring file read (a thousand RSA keys with a
+// long history fit many times over).
+const MaxFileBytes = 64 << 20
+
+// The document on disk. Keys and history events are written one compact
+// object per line, so the file stays readable and diffs stay small.
+type diskDoc struct {
+	Version          int             `json:"version"`
+	MaxTokenLifetime string          `json:"max_token_lifetime"`
+	Encryption       *diskEncryption `json:"encryption,omitempty"`
+	Keys             []diskKey       `json:"keys"`
+	History          []diskEvent     `json:"history"`
+}
+
+type diskEncryption struct {
+	Scheme  string `json:"scheme"`
+	DataKey string `json:"data_key"`
+}
+
+type diskKey struct {
+	KID        string          `json:"kid"`
+	Alg        string          `json:"alg"`
+	State      string          `json:"state"`
+	Legacy     bool            `json:"legacy,omitempty"`
+	Origin     string          `json:"origin"`
+	Created    string          `json:"created_at"`
+	Updated    string          `json:"updated_at"`
+	RotatedOut string          `json:"rotated_out_at,omitempty"`
+	Public     json.RawMessage `json:"public,omitempty"`
+	Private    json.RawMessage `json:"private,omitempty"`
+}
+
+type diskEvent struct {
+	At     string `json:"at"`
+	Action string `json:"action"`
+	KID    string `json:"kid,omitempty"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+	By     string `json:"by,omitempty"`
+	Note   string `json:"note,omitempty"`
+}
+
+// FormatError explains why a keyring document cannot be read.
+type FormatError struct{ Reason string }
+
+func (e *FormatError) Error() string { return e.Reason }
+
+// VersionError reports a keyring written by a newer keyctl.
+type VersionError struct{ Version int }
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("keyring format version %d is newer than this keyctl reads (%d)", e.Version, Version)
+}
+
+func formatErr(format string, args ...any) error {
+	return &FormatError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// document is a parsed keyring file. The history is kept raw until asked
+// for: most commands never read it, and it is the longest part of an old
+// keyring.
+type document struct {
+	kr      *keyring.Keyring
+	vault   *vault
+	history []byte
+}
+
+// parse reads a keyring document cheaply: JSON syntax, no duplicate member
+// names in the document's own objects, version, field syntax and the
+// keyring's invariants, but no key material (see diskMaterial) and, unless
+// withHistory, no history. ask supplies the passphrase when a sealed key is
+// opened.
+func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document, error) {
+	r := &reader{data: data}
+	c, err := r.next()
+	if err != nil {
+		return nil, formatErr("the file is empty")
+	}
+	if c != '{' {
+		return nil, formatErr("not a JSON object")
+	}
+	raws := map[string][]byte{}
+	err = r.object(func(name string) error {
+		raw, err := r.raw()
+		raws[name] = raw
+		return err
+	})
+	if err == nil {
+		err = r.end()
+	}
+	if errors.Is(err, errTruncated) {
+		return nil, formatErr("%v", errTruncated)
+	}
+	if err != nil {
+		return nil, formatErr("%v", err)
+	}
+	rawVersion, ok := raws["version"]
+	if !ok {
+		return nil, formatErr("no format version: not a keyctl keyring")
+	}
+	version, err := (&reader{data: rawVersion}).integer()
+	if err != nil {
+		return nil, formatErr("version: %v", err)
+	}
+	if version > Version {
+		return nil, &VersionError{Version: version}
+	}
+	if version < 1 {
+		return nil, formatErr("format version %d is not valid", version)
+	}
+	for name := range raws {
+		switch name {
+		case "version", "max_token_lifetime", "encryption", "keys", "history":
+		default:
+			return nil, formatErr("unknown member %q", name)
+		}
+	}
+	kr := &keyring.Keyring{}
+	if raw, ok := raws["max_token_lifetime"]; ok {
+		s, err := (&reader{data: raw}).str()
+		d, perr := time.ParseDuration(s)
+		if err != nil || perr != nil || d <= 0 {
+			return nil, formatErr("max_token_lifetime %s is not a positive duration", raw)
+		}
+		kr.MaxTokenLifetime = d
+	}
+	var v *vault
+	if raw, ok := raws["encryption"]; ok {
+		enc, err := readEncryption(raw)
+		if err != nil {
+			return nil, formatErr("encryption: %v", err)
+		}
+		if enc.Scheme != SchemePBES2DataKey {
+			return nil, formatErr("unknown encryption scheme %q", enc.Scheme)
+		}
+		if err := checkWrapped(enc.DataKey); err != nil {
+			return nil, formatErr("%v", err)
+		}
+		v = &vault{wrapped: enc.DataKey, ask: ask}
+	}
+	rawKeys, ok := raws["keys"]
+	if !ok {
+		return nil, formatErr(`no "keys" array`)
+	}
+	kr.Keys = make([]*keyring.Entry, 0, 16)
+	kr2 := &reader{data: rawKeys}
+	if c, _ := kr2.next(); c != '[' {
+		return nil, formatErr(`"keys" is not an array`)
+	}
+	err = kr2.array(func() error {
+		i := len(kr.Keys)
+		d, err := readKey(kr2)
+		if err != nil {
+			return fmt.Errorf("key %d: %v", i, err)
+		}
+		e, err := d.entry(v)
+		if err != nil {
+			return fmt.Errorf("key %d (kid %q): %v", i, d.KID, err)
+		}
+		kr.Keys = append(kr.Keys, e)
+		return nil
+	})
+	if err != nil {
+		return nil, formatErr("%v", err)
+	}
+	doc := &document{kr: kr, vault: v, history: raws["history"]}
+	if doc.history == nil {
+		return nil, formatErr(`no "history" array`)
+	}
+	if c, _ := (&reader{data: doc.history}).next(); c != '[' {
+		return nil, formatErr(`"history" is not an array`)
+	}
+	if err := kr.Check(); err != nil {
+		return nil, formatErr("%v", strings.TrimPrefix(err.Error(), keyring.ErrInvalid.Error()+": "))
+	}
+	if withHistory {
+		if err := doc.loadHistory(); err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+// loadHistory parses the raw history into the keyring.
+func (d *document) loadHistory() error {
+	if d.kr.History != nil || d.history == nil {
+		return nil
+	}
+	r := &reader{data: d.history}
+	events := []keyring.Event{}
+	err := r.array(func() error {
+		var de diskEvent
+		err := r.object(func(name string) error {
+			var err error
+			switch name {
+			case "at":
+				de.At, err = r.str()
+			case "action":
+				de.Action, err = r.str()
+			case "kid":
+				de.KID, err = r.str()
+			case "from":
+				de.From, err = r.str()
+			case "to":
+				de.To, err = r.str()
+			case "by":
+				de.By, err = r.str()
+			case "note":
+				de.Note, err = r.str()
+			default:
+				err = fmt.Errorf("unknown member %q", name)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("history event %d: %v", len(events), err)
+		}
+		ev, err := de.event()
+		if err != nil {
+			return fmt.Errorf("history event %d: %v", len(events), err)
+		}
+		events = append(events, ev)
+		return nil
+	})
+	if err != nil {
+		return formatErr("%v", err)
+	}
+	d.kr.History = events
+	return nil
+}
+
+func readEncryption(raw []byte) (diskEncryption, error) {
+	var enc diskEncryption
+	r := &reader{data: raw}
+	err := r.object(func(name string) error {
+		var err error
+		switch name {
+		case "scheme":
+			enc.Scheme, err = r.str()
+		case "data_key":
+			enc.DataKey, err = r.str()
+		default:
+			err = fmt.Errorf("unknown member %q", name)
+		}
+		return err
+	})
+	return enc, err
+}
+
+func readKey(r *reader) (diskKey, error) {
+	var d diskKey
+	err := r.object(func(name string) error {
+		var err error
+		switch name {
+		case "kid":
+			d.KID, err = r.str()
+		case "alg":
+			d.Alg, err = r.str()
+		case "state":
+			d.State, err = r.str()
+		case "legacy":
+			d.Legacy, err = r.boolean()
+		case "origin":
+			d.Origin, err = r.str()
+		case "created_at":
+			d.Created, err = r.str()
+		case "updated_at":
+			d.Updated, err = r.str()
+		case "rotated_out_at":
+			d.RotatedOut, err = r.str()
+		case "public":
+			d.Public, err = r.raw()
+		case "private":
+			d.Private, err = r.raw()
+		default:
+			err = fmt.Errorf("unknown member %q", name)
+		}
+		return err
+	})
+	return d, err
+}
+
+func parseTime(field, s string, optional bool) (time.Time, error) {
+	if s == "" && optional {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time", field, s)
+	}
+	return t, nil
+}
+
+func (d *diskKey) entry(v *vault) (*keyring.Entry, error) {
+	e := &keyring.Entry{
+		KID: d.KID, Alg: jwk.Algorithm(d.Alg), State: keyring.State(d.State),
+		Legacy: d.Legacy, Origin: keyring.Origin(d.Origin),
+	}
+	var err error
+	if e.Created, err = parseTime("created_at", d.Created, false); err != nil {
+		return nil, err
+	}
+	if e.Updated, err = parseTime("updated_at", d.Updated, false); err != nil {
+		return nil, err
+	}
+	if e.RotatedOut, err = parseTime("rotated_out_at", d.RotatedOut, true); err != nil {
+		return nil, err
+	}
+	if e.Alg.Kty() == "" {
+		return nil, fmt.Errorf("unsupported algorithm %q", d.Alg)
+	}
+	if e.State == keyring.Deleted {
+		if d.Public != nil || d.Private != nil {
+			return nil, errors.New("deleted, but key material is still there")
+		}
+		return e, nil
+	}
+	switch {
+	case len(d.Private) == 0:
+		return nil, errors.New("no private key")
+	case e.Alg.Symmetric() && d.Public != nil:
+		return nil, errors.New("a shared secret has no public key")
+	case !e.Alg.Symmetric() && (len(d.Public) == 0 || d.Public[0] != '{'):
+		return nil, errors.New("no public key object")
+	}
+	switch sealed := d.Private[0] == '"'; {
+	case sealed && v == nil:
+		return nil, errors.New("private key is encrypted but the keyring has no encryption record")
+	case !sealed && v != nil:
+		return nil, errors.New("private key is in the clear in an encrypted keyring")
+	case !sealed && d.Private[0] != '{':
+		return nil, errors.New("private key is neither a JWK object nor an encrypted string")
+	}
+	e.Material = &diskMaterial{kid: d.KID, alg: e.Alg, public: d.Public, private: d.Private, vault: v}
+	return e, nil
+}
+
+func (d diskEvent) event() (keyring.Event, error) {
+	at, err := parseTime("at", d.At, false)
+	if err != nil {
+		return keyring.Event{}, err
+	}
+	ev := keyring.Event{At: at, Action: keyring.Action(d.Action), KID: d.KID, From: keyring.State(d.From), To: keyring.State(d.To), By: d.By, Note: d.Note}
+	if ev.Action == "" {
+		return ev, errors.New("no action")
+	}
+	for _, s := range []keyring.State{ev.From, ev.To} {
+		if s != "" && !s.Valid() {
+			return ev, fmt.Errorf("unknown state %q", s)
+		}
+	}
+	return ev, nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// marshal writes the keyring document. Keys loaded from the file keep their
+// stored bytes (no passphrase needed to rewrite an encrypted keyring); new
+// keys are encoded, and sealed when v is set.
+func marshal(kr *keyring.Keyring, v *vault) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("{\n")
+	fmt.Fprintf(&buf, "  \"version\": %d,\n", Version)
+	fmt.Fprintf(&buf, "  \"max_token_lifetime\": %q,\n", keyring.ShortDuration(kr.Lifetime()))
+	if v != nil {
+		enc, _ := json.Marshal(diskEncryption{Scheme: SchemePBES2DataKey, DataKey: v.wrapped})
+		fmt.Fprintf(&buf, "  \"encryption\": %s,\n", enc)
+	}
+	buf.WriteString("  \"keys\": [")
+	for i, e := range kr.Keys {
+		dk, err := diskKeyOf(e, v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", e.KID, err)
+		}
+		line, err := json.Marshal(dk)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", e.KID, err)
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n    ")
+		buf.Write(line)
+	}
+	if len(kr.Keys) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("],\n  \"history\": [")
+	for i, ev := range kr.History {
+		line, err := json.Marshal(diskEvent{
+			At: formatTime(ev.At), Action: string(ev.Action), KID: ev.KID,
+			From: string(ev.From), To: string(ev.To), By: ev.By, Note: ev.Note,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n    ")
+		buf.Write(line)
+	}
+	if len(kr.History) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("]\n}\n")
+	return buf.Bytes(), nil
+}
+
+func diskKeyOf(e *keyring.Entry, v *vault) (diskKey, error) {
+	dk := diskKey{
+		KID: e.KID, Alg: string(e.Alg), State: string(e.State), Legacy: e.Legacy, Origin: string(e.Origin),
+		Created: formatTime(e.Created), Updated: formatTime(e.Updated), RotatedOut: formatTime(e.RotatedOut),
+	}
+	if e.Material == nil {
+		return dk, nil
+	}
+	// Material read from this file in the same encryption mode is written
+	// back as it was.
+	if dm, ok := e.Material.(*diskMaterial); ok && dm.vault == v && dm.kid == e.KID {
+		dk.Public, dk.Private = dm.public, dm.private
+		return dk, nil
+	}
+	priv, err := e.Material.Private()
+	if err != nil {
+		return dk, err
+	}
+	if priv.KID != e.KID || priv.Alg != e.Alg {
+		return dk, fmt.Errorf("material is for kid %q (%s)", priv.KID, priv.Alg)
+	}
+	if !e.Alg.Symmetric() {
+		pub, err := e.Material.Public()
+		if err != nil {
+			return dk, err
+		}
+		if dk.Public, err = (&jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", Material: pub.Material}).MarshalJSON(); err != nil {
+			return dk, err
+		}
+	}
+	plain, err := (&jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", Material: priv.Material}).MarshalJSON()
+	if err != nil {
+		return dk, err
+	}
+	if v == nil {
+		dk.Private = plain
+		return dk, nil
+	}
+	sealed, err := v.seal(e.KID, plain)
+	if err != nil {
+		return dk, err
+	}
+	dk.Private, _ = json.Marshal(sealed)
+	return dk, nil
+}

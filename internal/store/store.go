@@ -1,0 +1,264 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// Permissions of what the store creates.
+const (
+	FilePerm = 0o600
+	DirPerm  = 0o700
+)
+
+// Options tune Load and Update.
+type Options struct {
+	// Passphrase is asked, at most once, when an encrypted keyring's
+	// private key must be opened or a new key sealed. Nil: such commands
+	// fail with ErrNeedPassphrase.
+	Passphrase func() ([]byte, error)
+	// LockTimeout bounds the wait for another writer (0: DefaultLockTimeout).
+	LockTimeout time.Duration
+	// Create makes Update start an empty keyring (and its directory, 0700)
+	// when none exists.
+	Create bool
+	// History makes Load read the history too (Update always does); without
+	// it Keyring.History stays nil until File.LoadHistory.
+	History bool
+}
+
+// File is a keyring read from disk.
+type File struct {
+	Path      string
+	Keyring   *keyring.Keyring
+	Encrypted bool
+
+	vault *vault
+	doc   *document
+}
+
+// LoadHistory reads the keyring's history into Keyring.History, if Load
+// left it out.
+func (f *File) LoadHistory() error {
+	if f.doc == nil {
+		return nil
+	}
+	if err := f.doc.loadHistory(); err != nil {
+		return &CorruptError{Path: f.Path, Err: err}
+	}
+	return nil
+}
+
+// ErrNotFound reports a keyring file that does not exist.
+var ErrNotFound = errors.New("no keyring")
+
+// ErrAlreadyEncrypted and ErrNotEncrypted refuse a pointless Encrypt or
+// Decrypt.
+var (
+	ErrAlreadyEncrypted = errors.New("the keyring is already encrypted")
+	ErrNotEncrypted     = errors.New("the keyring is not encrypted")
+)
+
+// PermissionError refuses a keyring others can read, as ssh refuses a
+// private key: the private keys inside are only as safe as the file.
+type PermissionError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("keyring %s is accessible by group or others (mode %04o)", e.Path, e.Mode.Perm())
+}
+
+// CorruptError reports a keyring that cannot be read or fails validation.
+// Such a keyring is never rewritten.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("keyring %s: %v", e.Path, e.Err) }
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Load reads the keyring at path without locking (writers replace the file
+// atomically, so a reader sees a whole version). It checks the document's
+// structure but parses no key material until a key is used, so listing or
+// signing with a large keyring stays fast.
+func Load(path string, opts Options) (*File, error) {
+	data, err := readKeyring(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseFile(path, data, opts)
+}
+
+// Parse reads a keyring document held in memory (path is for messages).
+func Parse(path string, data []byte, opts Options) (*File, error) { return parseFile(path, data, opts) }
+
+func parseFile(path string, data []byte, opts Options) (*File, error) {
+	doc, err := parse(data, opts.Passphrase, opts.History)
+	if err != nil {
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	return &File{Path: path, Keyring: doc.kr, Encrypted: doc.vault != nil, vault: doc.vault, doc: doc}, nil
+}
+
+// Marshal encodes the file's keyring as it would be written.
+func (f *File) Marshal() ([]byte, error) { return marshal(f.Keyring, f.vault) }
+
+func readKeyring(path string) ([]byte, error) {
+	file, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("keyring %s is not a regular file", path)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, &PermissionError{Path: path, Mode: st.Mode()}
+	}
+	if st.Size() > MaxFileBytes {
+		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
+	}
+	data, err := io.ReadAll(io.LimitReader(file, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
+	}
+	return data, nil
+}
+
+// Update changes the keyring at path under its exclusive lock: it loads
+// and fully validates the keyring (a damaged one is reported and left
+// untouched), calls fn, validates the result, and replaces the file
+// atomically (temporary file, fsync, rename, fsync of the directory). If fn
+// returns an error nothing is written.
+func Update(path string, opts Options, fn func(*keyring.Keyring) error) (*File, error) {
+	return update(path, opts, func(f *File) error { return fn(f.Keyring) })
+}
+
+// Encrypt protects every private key of the keyring at path with
+// passphrase (see SchemePBES2DataKey); public members stay readable.
+func Encrypt(path string, opts Options, passphrase []byte, s keyring.Stamp) (*File, error) {
+	return update(path, opts, func(f *File) error {
+		if f.vault != nil {
+			return ErrAlreadyEncrypted
+		}
+		v, err := newVault(passphrase)
+		if err != nil {
+			return err
+		}
+		f.vault = v
+		f.Encrypted = true
+		f.Keyring.Note(keyring.ActionEncrypt, s, fmt.Sprintf("private keys encrypted (%s, PBES2-HS256+A128KW, %d iterations)", SchemePBES2DataKey, PBES2Iterations))
+		return nil
+	})
+}
+
+// Decrypt removes the keyring's encryption; opts.Passphrase must unlock it.
+func Decrypt(path string, opts Options, s keyring.Stamp) (*File, error) {
+	return update(path, opts, func(f *File) error {
+		if f.vault == nil {
+			return ErrNotEncrypted
+		}
+		// Open every key now: a wrong passphrase fails before anything is
+		// written.
+		for _, e := range f.Keyring.Keys {
+			if e.Material == nil {
+				continue
+			}
+			if _, err := e.Material.Private(); err != nil {
+				return fmt.Errorf("key %q: %w", e.KID, err)
+			}
+		}
+		f.vault = nil
+		f.Encrypted = false
+		f.Keyring.Note(keyring.ActionDecrypt, s, "private keys stored in the clear")
+		return nil
+	})
+}
+
+func update(path string, opts Options, fn func(*File) error) (*File, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if !opts.Create {
+			return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), DirPerm); err != nil {
+			return nil, fmt.Errorf("create keyring directory: %w", err)
+		}
+	}
+	unlock, err := lock(path, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cleanTemps(path)
+
+	var f *File
+	data, err := readKeyring(path)
+	switch {
+	case errors.Is(err, ErrNotFound) && opts.Create:
+		f = &File{Path: path, Keyring: &keyring.Keyring{}}
+	case err != nil:
+		return nil, err
+	default:
+		opts.History = true
+		if f, err = parseFile(path, data, opts); err != nil {
+			return nil, err
+		}
+		if err := f.Keyring.Validate(); err != nil {
+			return nil, &CorruptError{Path: path, Err: errors.New(strings.TrimPrefix(err.Error(), keyring.ErrInvalid.Error()+": "))}
+		}
+	}
+	if err := fn(f); err != nil {
+		return nil, err
+	}
+	if err := f.Keyring.Validate(); err != nil {
+		return nil, fmt.Errorf("refusing to write an invalid keyring: %w", err)
+	}
+	out, err := marshal(f.Keyring, f.vault)
+	if err != nil {
+		return nil, err
+	}
+	// What is written must read back: a last guard against a bug that
+	// would leave an unreadable keyring.
+	if _, err := parse(out, nil, true); err != nil {
+		return nil, fmt.Errorf("refusing to write a keyring that would not load: %w", err)
+	}
+	if err := WriteFileAtomic(path, out, FilePerm); err != nil {
+		return nil, fmt.Errorf("write keyring %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// cleanTemps removes temporary files a killed writer left next to the
+// keyring. Only called under the lock, when no writer is mid-write.
+func cleanTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+escapeGlob(filepath.Base(path))+"-*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
+func escapeGlob(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
+	return r.Replace(s)
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// PBES2Iterations is the PBKDF2 count of the passphrase (600,000, as step
+// uses and OWASP recommends for PBKDF2-HMAC-SHA256). A variable so the
+// package's own tests can run quickly; decryption reads the count from the
+// JWE header.
+var PBES2Iterations = 600_000
+
+// The encryption scheme, recorded in the keyring so a later version can
+// add others.
+const (
+	// SchemePBES2DataKey: a random 256-bit data key wrapped by the
+	// passphrase as a compact JWE (PBES2-HS256+A128KW, A256GCM); each key's
+	// private JWK is a compact JWE under the data key (A256KW, A256GCM)
+	// whose protected header names the key's kid. One passphrase derivation
+	// unlocks every key, and adding a key needs no re-encryption.
+	SchemePBES2DataKey = "pbes2-data-key"
+
+	dataKeyType  = "keyctl-data-key"
+	privateType  = "jwk+json"
+	dataKeyBytes = 32
+)
+
+// Errors about encryption.
+var (
+	// ErrWrongPassphrase: the passphrase does not unwrap the data key.
+	ErrWrongPassphrase = errors.New("wrong passphrase")
+	// ErrNeedPassphrase: the keyring is encrypted and no passphrase source
+	// was given (no KEYCTL_PASSPHRASE, no --passphrase-file, no terminal).
+	ErrNeedPassphrase = errors.New("the keyring is encrypted and no passphrase was given")
+	// ErrEmptyPassphrase: an empty passphrase protects nothing.
+	ErrEmptyPassphrase = errors.New("the passphrase is empty")
+)
+
+// vault holds the data key of an encrypted keyring, unwrapped on first use.
+type vault struct {
+	wrapped string
+	ask     func() ([]byte, error)
+
+	once sync.Once
+	key  []byte
+	err  error
+}
+
+// newVault makes a fresh data key wrapped by passphrase.
+func newVault(passphrase []byte) (*vault, error) {
+	if len(passphrase) == 0 {
+		return nil, ErrEmptyPassphrase
+	}
+	key := make([]byte, dataKeyBytes)
+	rand.Read(key)
+	enc, err := jose.NewEncrypter(jose.A256GCM,
+		jose.Recipient{Algorithm: jose.PBES2_HS256_A128KW, Key: passphrase, PBES2Count: PBES2Iterations},
+		(&jose.EncrypterOptions{}).WithContentType(dataKeyType))
+	if err != nil {
+		return nil, err
+	}
+	obj, err := enc.Encrypt(key)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := obj.CompactSerialize()
+	if err != nil {
+		return nil, err
+	}
+	v := &vault{wrapped: wrapped}
+	v.once.Do(func() { v.key = key })
+	return v, nil
+}
+
+// checkWrapped validates the wrapped data key's shape without a passphrase.
+func checkWrapped(wrapped string) error {
+	obj, err := jose.ParseEncryptedCompact(wrapped, []jose.KeyAlgorithm{jose.PBES2_HS256_A128KW}, []jose.ContentEncryption{jose.A256GCM})
+	if err != nil {
+		return fmt.Errorf("encrypted data key: %v", err)
+	}
+	if obj.Header.ExtraHeaders[jose.HeaderContentType] != dataKeyType {
+		return errors.New("encrypted data key: wrong content type")
+	}
+	return nil
+}
+
+// unlock returns the data key, asking for the passphrase once.
+func (v *vault) unlock() ([]byte, error) {
+	v.once.Do(func() {
+		if v.ask == nil {
+			v.err = ErrNeedPassphrase
+			return
+		}
+		pass, err := v.ask()
+		if err != nil {
+			v.err = err
+			return
+		}
+		if len(pass) == 0 {
+			v.err = ErrEmptyPassphrase
+			return
+		}
+		obj, err := jose.ParseEncryptedCompact(v.wrapped, []jose.KeyAlgorithm{jose.PBES2_HS256_A128KW}, []jose.ContentEncryption{jose.A256GCM})
+		if err != nil {
+			v.err = fmt.Errorf("encrypted data key: %v", err)
+			return
+		}
+		key, err := obj.Decrypt(pass)
+		if err != nil {
+			v.err = ErrWrongPassphrase
+			return
+		}
+		if len(key) != dataKeyBytes {
+			v.err = errors.New("encrypted data key: wrong size")
+			return
+		}
+		v.key = key
+	})
+	return v.key, v.err
+}
+
+// unlocked reports whether the data key is at hand without asking.
+func (v *vault) unlocked() bool { return v.key != nil }
+
+// seal encrypts one private JWK under the data key, binding it to kid.
+func (v *vault) seal(kid string, plaintext []byte) (string, error) {
+	key, err := v.unlock()
+	if err != nil {
+		return "", err
+	}
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.A256KW, Key: key, KeyID: kid},
+		(&jose.EncrypterOptions{}).WithContentType(privateType))
+	if err != nil {
+		return "", err
+	}
+	obj, err := enc.Encrypt(plaintext)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+// parseSealed reads a sealed private key's header and checks it names kid.
+func parseSealed(kid, sealed string) (*jose.JSONWebEncryption, error) {
+	if strings.Count(sealed, ".") != 4 {
+		return nil, errors.New("encrypted private key: not a compact JWE")
+	}
+	obj, err := jose.ParseEncryptedCompact(sealed, []jose.KeyAlgorithm{jose.A256KW}, []jose.ContentEncryption{jose.A256GCM})
+	if err != nil {
+		return nil, fmt.Errorf("encrypted private key: %v", err)
+	}
+	if obj.Header.KeyID != kid {
+		return nil, fmt.Errorf("encrypted private key belongs to kid %q", obj.Header.KeyID)
+	}
+	return obj, nil
+}
+
+// open decrypts a sealed private JWK and checks it belongs to kid.
+func (v *vault) open(kid, sealed string) ([]byte, error) {
+	obj, err := parseSealed(kid, sealed)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.unlock()
+	if err != nil {
+		return nil, err
+	}
+	out, err := obj.Decrypt(key)
+	if err != nil {
+		return nil, errors.New("encrypted private key: does not decrypt with the keyring's data key")
+	}
+	return out, nil
+}
