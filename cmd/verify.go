@@ -1,19 +1,737 @@
 package cmd
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
+
+	"github.com/keyctl/keyctl/internal/bulk"
+	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/jwks"
+	"github.com/keyctl/keyctl/internal/ui"
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/jwt"
 )
 
-// TODO(issue): placeholder until the command lands.
+type verifyOptions struct {
+	IO      *ui.IO
+	Now     func() time.Time
+	Factory *Factory
+
+	Args     []string
+	JWKS     string
+	Key      string
+	Aud      string
+	Iss      string
+	Role     string
+	Sub      string
+	Require  []string
+	Leeway   time.Duration
+	At       string
+	Algs     []string
+	CacheTTL time.Duration
+	NoCache  bool
+	EachLine bool
+	Workers  int
+	Output   string
+
+	// HTTPClient, when set, fetches --jwks URLs (tests).
+	HTTPClient *http.Client
+}
+
 func newVerifyCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:    "verify",
-		Short:  "Verify a token strictly against a JWKS, a key or the keyring",
-		Hidden: true,
+	o := &verifyOptions{IO: f.IO, Now: f.Now, Factory: f}
+	c := &cobra.Command{
+		Use:   "verify [TOKEN | -]",
+		Short: "Verify a token strictly against a JWKS, a key or the keyring",
+		Long: `Verify a JWT (compact JWS) and print its claims.
+
+The token is the argument, or stdin with "-" (or when stdin is not a
+terminal). On success the verified claims go to stdout: one compact JSON line
+when piped, indented JSON with -o json, a readable summary on a terminal
+(-o table) or as tab-separated fields (-o text).
+
+On failure nothing goes to stdout: every failed check is listed on stderr and
+the exit code is 3. Exit code 1 means the token could not be checked (the
+JWKS URL is down, a key file is unreadable), 2 a command-line mistake.
+
+Keys, the first that applies:
+  --key FILE     one JWK or PEM key (a private key or secret verifies with
+                 its public half); a token without a kid is fine
+  --jwks FILE    a JWK Set file: public keys only
+  --jwks URL     a JWK Set over https (http only for 127.0.0.1, localhost,
+                 [::1]), cached on disk for --cache-ttl, honouring the
+                 server's Cache-Control and ETag; a kid missing from the
+                 cached set triggers one refetch, at most once per 30s
+  the keyring    standby, in-use and previously used keys, shared secrets and
+                 the legacy secret (which verifies kid-less HS256 tokens)
+
+Checks, all strict and none optional: the token is at most 16 KiB in three
+canonical base64url segments; no alg "none", no crit, no key material in the
+header (jwk, jku, x5u, x5c), typ JWT when present, no duplicate members; the
+kid names a trusted key and the alg is that key's own; the signature
+verifies (ES256 as exactly 64 bytes r||s); exp is present and in the future,
+nbf and iat are not in the future (--leeway forgives clock skew); sub and
+role, when present, are non-empty strings. --aud, --iss, --role, --sub and
+--require add expectations; --alg narrows the algorithms. See
+docs/verification.md for every check and its reason.
+
+--each-line reads one token per line from stdin and prints one JSON result
+per line in order ({"line":N,"valid":true,"claims":{...}} or
+{"line":N,"valid":false,"reasons":[...]}), using every core (--workers);
+the exit code is 3 if any token failed.`,
+		Example: `  keyctl verify "$TOKEN"
+  keyctl verify --jwks http://127.0.0.1:54321/auth/v1/.well-known/jwks.json --aud authenticated "$TOKEN"
+  keyctl verify --key key.json --role service_role - < token.txt
+  keyctl verify --jwks jwks.json --at 2026-01-01T00:00:00Z "$TOKEN"
+  keyctl verify --jwks jwks.json --each-line < tokens.txt | jq -c 'select(.valid | not)'`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return withHint(&UsageError{Err: fmt.Errorf("verify takes one token (got %d arguments)", len(args))},
+					"verify several tokens with --each-line, one per line on stdin")
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			return errors.New("verify is not built yet")
+			o.Args = args
+			return runVerify(c.Context(), o)
 		},
 	}
+	fl := c.Flags()
+	fl.StringVar(&o.JWKS, "jwks", "", "JWK Set to verify with: a FILE, or an https URL (http for loopback hosts)")
+	fl.StringVar(&o.Key, "key", "", "one key to verify with: a JWK or PEM file")
+	fl.StringVar(&o.Aud, "aud", "", "require this audience in the aud claim")
+	fl.StringVar(&o.Iss, "iss", "", "require this issuer (iss claim)")
+	fl.StringVar(&o.Role, "role", "", "require this role claim")
+	fl.StringVar(&o.Sub, "sub", "", "require this subject (sub claim)")
+	fl.StringSliceVar(&o.Require, "require", nil, "require this claim to be present, beyond exp (repeatable)")
+	fl.DurationVar(&o.Leeway, "leeway", 0, "clock skew forgiven on exp, nbf and iat")
+	fl.StringVar(&o.At, "at", "", "check the time claims at this instant: RFC 3339 or Unix seconds (default now)")
+	fl.StringSliceVar(&o.Algs, "alg", nil, "allow only these algorithms: ES256, RS256, EdDSA, HS256 (repeatable or comma-separated)")
+	fl.DurationVar(&o.CacheTTL, "cache-ttl", jwks.DefaultTTL, "how long a JWKS fetched from a URL is used before asking the server again")
+	fl.BoolVar(&o.NoCache, "no-cache", false, "fetch a JWKS URL afresh, without reading or writing the cache")
+	fl.BoolVar(&o.EachLine, "each-line", false, "verify one token per line of stdin; one JSON result per line")
+	fl.IntVar(&o.Workers, "workers", 0, "tokens verified in parallel with --each-line (default: every core)")
+	fl.StringVarP(&o.Output, "output", "o", "", "output format: json, table or text (default compact JSON when piped, table on a terminal)")
+	addKeyringFlag(c, f)
+	config.Bind(fl, "cache-ttl", "cache_ttl")
+	c.MarkFlagsMutuallyExclusive("jwks", "key", "keyring")
+	_ = c.RegisterFlagCompletionFunc("output", completeOutputFormats)
+	_ = c.RegisterFlagCompletionFunc("alg", completeAlgorithms)
+	return c
+}
+
+func runVerify(ctx context.Context, o *verifyOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	format, err := o.format()
+	if err != nil {
+		return err
+	}
+	policy, err := o.policy()
+	if err != nil {
+		return err
+	}
+	if o.EachLine {
+		if len(o.Args) > 0 {
+			return withHint(&UsageError{Err: errors.New("--each-line reads the tokens from stdin and takes no argument")},
+				"pipe the tokens in: keyctl verify --each-line < tokens.txt")
+		}
+		if o.Workers < 0 {
+			return &UsageError{Err: fmt.Errorf("--workers must not be negative, not %d", o.Workers)}
+		}
+		if o.Key == "-" {
+			return &UsageError{Err: errors.New("--key - and --each-line both want stdin")}
+		}
+	}
+	var tok []byte
+	if !o.EachLine {
+		if tok, err = readTokenArg(o.IO, o.Args, jwt.MaxDecodeBytes); err != nil {
+			return err
+		}
+		if o.Key == "-" && (len(o.Args) == 0 || o.Args[0] == "-") {
+			return &UsageError{Err: errors.New("--key - and the token cannot both come from stdin")}
+		}
+	}
+	src, err := o.keySource(ctx, policy)
+	if err != nil {
+		return err
+	}
+	if o.EachLine {
+		return runVerifyEachLine(ctx, o, src)
+	}
+	res, err := src.verify(ctx, tok)
+	var ve *jwt.ValidationError
+	if errors.As(err, &ve) {
+		for _, r := range ve.Reasons() {
+			o.IO.Infof("rejected: %s", r)
+		}
+		return &ExitError{Code: ExitRejected, Err: ve, Silent: true}
+	}
+	if err != nil {
+		return err
+	}
+	return printVerified(o.IO, res, format, policy.Now, src.label)
+}
+
+// format resolves -o: "" is compact JSON when piped (one line, for jq and
+// scripts) and the readable summary on a terminal.
+func (o *verifyOptions) format() (string, error) {
+	f := strings.ToLower(strings.TrimSpace(o.Output))
+	if f == "" {
+		if o.EachLine || !o.IO.IsStdoutTTY() {
+			return "", nil
+		}
+		return ui.FormatTable, nil
+	}
+	if _, err := o.IO.ResolveFormat(f); err != nil {
+		return "", withHint(&UsageError{Err: fmt.Errorf("-o: %w", err)}, "-o json prints the claims as indented JSON")
+	}
+	if o.EachLine && f != ui.FormatJSON {
+		return "", &UsageError{Err: fmt.Errorf("--each-line prints JSON lines; -o %s does not apply", f)}
+	}
+	return f, nil
+}
+
+// policy turns the flags into a jwt.Policy; every mistake is a usage error.
+func (o *verifyOptions) policy() (jwt.Policy, error) {
+	p := jwt.Policy{Audience: o.Aud, Issuer: o.Iss, Role: o.Role, Subject: o.Sub, Leeway: o.Leeway}
+	if o.Leeway < 0 {
+		return p, &UsageError{Err: fmt.Errorf("--leeway must not be negative, not %s", o.Leeway)}
+	}
+	if o.CacheTTL < 0 {
+		return p, &UsageError{Err: fmt.Errorf("--cache-ttl must not be negative, not %s", o.CacheTTL)}
+	}
+	for _, c := range o.Require {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return p, &UsageError{Err: errors.New("--require needs a claim name")}
+		}
+		p.Require = append(p.Require, c)
+	}
+	for _, s := range o.Algs {
+		if strings.EqualFold(strings.TrimSpace(s), "none") {
+			return p, &UsageError{Err: errors.New(`--alg none: unsigned tokens are never accepted`)}
+		}
+		a, err := jwk.ParseAlgorithm(strings.TrimSpace(s))
+		if err != nil {
+			return p, &UsageError{Err: fmt.Errorf("--alg: %w", err)}
+		}
+		p.Algorithms = append(p.Algorithms, a)
+	}
+	p.Now = o.Now()
+	if o.At != "" {
+		t, err := parseTime(o.At)
+		if err != nil {
+			return p, withHint(&UsageError{Err: fmt.Errorf("--at: %w", err)}, "for example --at 2026-01-02T15:04:05Z or --at 1767366245")
+		}
+		p.Now = t
+	}
+	return p, nil
+}
+
+// readTokenArg reads the token from the argument, or from stdin for "-" or
+// when there is no argument and stdin is not a terminal. One trailing line
+// ending (from echo or a file) is dropped; any other white space stays, for
+// the verifier to refuse.
+func readTokenArg(s *ui.IO, args []string, limit int) ([]byte, error) {
+	if len(args) == 1 && args[0] != "-" {
+		return []byte(args[0]), nil
+	}
+	if len(args) == 0 && s.IsStdinTTY() {
+		return nil, withHint(&UsageError{Err: errors.New("no token given")}, `pass the token as the argument, or "-" to read it from stdin`)
+	}
+	data, err := io.ReadAll(io.LimitReader(s.In, int64(limit)+3))
+	if err != nil {
+		return nil, fmt.Errorf("read the token from stdin: %w", err)
+	}
+	data = trimLineEnding(data)
+	if len(data) > limit {
+		return nil, fmt.Errorf("the token on stdin is over %d bytes", limit)
+	}
+	if len(data) == 0 {
+		return nil, withHint(errors.New("no token on stdin"), "pipe one token in, or use --each-line for one per line")
+	}
+	return data, nil
+}
+
+func trimLineEnding(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+// verifySource is the verifier in use and, for a JWKS URL, the one refetch
+// an unknown kid may trigger.
+type verifySource struct {
+	label   string // where the keys came from, for messages
+	policy  jwt.Policy
+	current atomic.Pointer[jwt.Verifier]
+
+	// refresh refetches the keys; nil unless they came from a URL.
+	refresh    func(ctx context.Context) ([]jwt.TrustedKey, error)
+	mu         sync.Mutex
+	tried      bool
+	refreshErr error
+	note       func(format string, args ...any)
+}
+
+func newVerifySource(label string, keys []jwt.TrustedKey, p jwt.Policy) (*verifySource, error) {
+	s := &verifySource{label: label, policy: p}
+	if err := s.install(keys); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *verifySource) install(keys []jwt.TrustedKey) error {
+	ks, err := jwt.NewKeySet(keys)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.label, err)
+	}
+	v, err := jwt.NewVerifier(ks, s.policy)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	s.current.Store(v)
+	return nil
+}
+
+// verify checks tok; when its kid is unknown and the keys came from a URL,
+// the set is fetched again once (per run, and per 30 s across runs) and
+// the token checked against the new set.
+func (s *verifySource) verify(ctx context.Context, tok []byte) (*jwt.Verified, error) {
+	v := s.current.Load()
+	res, err := v.VerifyBytes(tok)
+	var ve *jwt.ValidationError
+	if err == nil || s.refresh == nil || !errors.As(err, &ve) || ve.UnknownKID == "" {
+		return res, err
+	}
+	nv, rerr := s.refreshOnce(ctx, ve.UnknownKID)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if nv == v {
+		return nil, err
+	}
+	return nv.VerifyBytes(tok)
+}
+
+func (s *verifySource) refreshOnce(ctx context.Context, kid string) (*jwt.Verifier, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tried {
+		s.tried = true
+		keys, err := s.refresh(ctx)
+		var rl *jwks.RateLimitError
+		switch {
+		case errors.As(err, &rl):
+			s.note("kid %q is not in the JWKS, which was fetched %s ago: not fetching it again within %s",
+				kid, ui.Duration(rl.Interval-rl.Wait), ui.Duration(rl.Interval))
+		case err != nil:
+			s.refreshErr = withHint(fmt.Errorf("kid %q is not in the cached JWKS and fetching it again failed: %w", kid, err),
+				"try again when the server is back; exit code 1 means the token was not checked")
+		default:
+			s.refreshErr = s.install(keys)
+		}
+	}
+	return s.current.Load(), s.refreshErr
+}
+
+// keySource loads the keys the flags name.
+func (o *verifyOptions) keySource(ctx context.Context, p jwt.Policy) (*verifySource, error) {
+	switch {
+	case o.Key != "":
+		keys, err := o.singleKey()
+		if err != nil {
+			return nil, err
+		}
+		return newVerifySource("key "+o.Key, keys, p)
+	case o.JWKS != "" && strings.Contains(o.JWKS, "://"):
+		return o.remoteJWKS(ctx, p)
+	case o.JWKS != "":
+		keys, err := jwksFile(o.JWKS)
+		if err != nil {
+			return nil, err
+		}
+		return newVerifySource("JWKS "+o.JWKS, keys, p)
+	}
+	keys, err := keyringVerificationKeys(o.Factory)
+	if errors.Is(err, errNoKeyring) {
+		return nil, withHint(errors.New("no keys to verify with: pass --jwks FILE|URL or --key FILE, or set up a keyring"),
+			`for a Supabase project: keyctl verify --jwks https://PROJECT.supabase.co/auth/v1/.well-known/jwks.json TOKEN`)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newVerifySource("the keyring", keys, p)
+}
+
+// singleKey reads --key: exactly one key, used through its public half
+// (a shared secret stays a secret: HMAC has no public half).
+func (o *verifyOptions) singleKey() ([]jwt.TrustedKey, error) {
+	const hint = "--key takes one JWK or PEM key; for a set of keys use --jwks"
+	data, err := readKeyInput(o.Factory, o.Key)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("read key %s: %w", o.Key, err), hint)
+	}
+	keys, err := jwk.ParseAny(data)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("key %s: %w", o.Key, err), hint)
+	}
+	if len(keys) != 1 {
+		return nil, withHint(fmt.Errorf("key %s holds %d keys, not one", o.Key, len(keys)), hint)
+	}
+	k := keys[0]
+	if !k.IsSymmetric() && k.IsPrivate() {
+		if k, err = k.Public(); err != nil {
+			return nil, err
+		}
+	}
+	return []jwt.TrustedKey{{Key: k}}, nil
+}
+
+// jwksFile reads a JWK Set file: public keys only, checked by jwk.ParseSet.
+func jwksFile(path string) ([]jwt.TrustedKey, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("read JWKS %s: %w", path, err), "--jwks takes a JWK Set file or an https URL")
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, jwk.MaxInputBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read JWKS %s: %w", path, err)
+	}
+	if len(data) > jwk.MaxInputBytes {
+		return nil, fmt.Errorf("JWKS %s is over the %d-byte limit", path, jwk.MaxInputBytes)
+	}
+	set, err := jwk.ParseSet(data, jwk.ParseSetOptions{})
+	if err != nil {
+		return nil, withHint(fmt.Errorf("JWKS %s: %w", path, err), "a JWKS for verifying holds public keys only, as \"keyctl jwks\" prints it")
+	}
+	return trustedFromSet(path, set.Keys, set.Skipped)
+}
+
+func trustedFromSet(source string, keys []*jwk.Key, skipped int) ([]jwt.TrustedKey, error) {
+	if len(keys) == 0 {
+		why := fmt.Errorf("JWKS %s holds no keys", source)
+		if skipped > 0 {
+			why = fmt.Errorf("JWKS %s holds no keys keyctl can use (%d of an unknown type skipped)", source, skipped)
+		}
+		return nil, withHint(why, "keyctl verifies ES256, RS256 and EdDSA keys from a JWKS")
+	}
+	out := make([]jwt.TrustedKey, len(keys))
+	for i, k := range keys {
+		out[i] = jwt.TrustedKey{Key: k}
+	}
+	return out, nil
+}
+
+// remoteJWKS fetches the JWKS at --jwks URL through the cache.
+func (o *verifyOptions) remoteJWKS(ctx context.Context, p jwt.Policy) (*verifySource, error) {
+	if _, err := jwks.CheckURL(o.JWKS); err != nil {
+		return nil, withHint(&UsageError{Err: err}, "use https://, or http:// only for 127.0.0.1, localhost or [::1]")
+	}
+	opts := jwks.Options{Client: o.HTTPClient, TTL: o.CacheTTL, Now: o.Now, Warn: o.IO.Warnf}
+	if !o.NoCache {
+		opts.CacheDir = jwks.DefaultCacheDir(o.IO.Env)
+	}
+	fetcher := jwks.New(opts)
+	set, err := fetcher.Get(ctx, o.JWKS)
+	if err != nil {
+		return nil, withHint(err, "check the URL and that the server is up; exit code 1 means the token was not checked")
+	}
+	keys, err := trustedFromSet(o.JWKS, set.Keys, set.Skipped)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newVerifySource("JWKS "+o.JWKS, keys, p)
+	if err != nil {
+		return nil, err
+	}
+	src.note = o.IO.Infof
+	src.refresh = func(ctx context.Context) ([]jwt.TrustedKey, error) {
+		set, err := fetcher.Refresh(ctx, o.JWKS)
+		if err != nil {
+			return nil, err
+		}
+		return trustedFromSet(o.JWKS, set.Keys, set.Skipped)
+	}
+	return src, nil
+}
+
+// printVerified writes a verified token's claims in the chosen format.
+func printVerified(s *ui.IO, v *jwt.Verified, format string, now time.Time, source string) error {
+	switch format {
+	case "":
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v.Claims); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err := s.Out.Write(buf.Bytes())
+		return err
+	case ui.FormatJSON:
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, v.Claims, "", "  "); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err := s.Out.Write(buf.Bytes())
+		return err
+	}
+	return s.RenderTable(verifiedTable(v, format, now, source), format)
+}
+
+// verifiedTable is the readable view: who the token is for, when it
+// expires, and which key vouched for it.
+func verifiedTable(v *jwt.Verified, format string, now time.Time, source string) ui.Table {
+	orDash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	when := func(t time.Time) string {
+		if format == ui.FormatTable && !t.IsZero() {
+			return t.UTC().Format(time.RFC3339) + " (" + ui.Relative(t, now) + ")"
+		}
+		return ui.FormatTime(t, now, format)
+	}
+	key := "(no kid)"
+	if v.Key.Key != nil && v.Key.Key.KID != "" {
+		key = v.Key.Key.KID
+	}
+	key += " · " + string(v.Alg)
+	state := v.Key.State
+	if state != "" {
+		key += " · " + ui.StateLabel(state)
+	} else {
+		key += " · from " + source
+	}
+	if v.Key.Legacy {
+		key += " · legacy secret"
+	}
+	claims := v.Claims
+	var compact bytes.Buffer
+	if json.Compact(&compact, v.Claims) == nil {
+		claims = compact.Bytes()
+	}
+	rows := [][]string{
+		{"status", "verified"},
+		{"subject", orDash(v.Subject)},
+		{"role", orDash(v.Role)},
+		{"issuer", orDash(v.Issuer)},
+		{"issued", orDash(when(v.IssuedAt))},
+		{"expires", when(v.Expiry)},
+	}
+	if !v.NotBefore.IsZero() {
+		rows = append(rows, []string{"not before", when(v.NotBefore)})
+	}
+	rows = append(rows, []string{"key", key}, []string{"claims", string(claims)})
+	return ui.Table{
+		Headers: []string{"FIELD", "VALUE"},
+		Rows:    rows,
+		Style: func(row, col int, value string) lipgloss.Style {
+			st := lipgloss.NewStyle()
+			if col != 1 {
+				return st
+			}
+			switch rows[row][0] {
+			case "status":
+				return st.Foreground(lipgloss.Color("2")).Bold(true)
+			case "key":
+				return ui.StateStyle(state)
+			}
+			return st
+		},
+	}
+}
+
+// tokenLine is one line of --each-line input.
+type tokenLine struct {
+	n    int    // line number, from 1
+	tok  []byte // at most MaxTokenBytes+1 bytes
+	size int    // the line's real length
+}
+
+// lineResult is the JSON line printed for one token.
+type lineResult struct {
+	out      []byte
+	rejected bool
+	failed   bool // could not check
+}
+
+// runVerifyEachLine verifies one token per line of stdin on every core and
+// prints one JSON result per line, in input order, with memory bounded by
+// the tokens in flight.
+func runVerifyEachLine(ctx context.Context, o *verifyOptions, src *verifySource) error {
+	in := bufio.NewReaderSize(o.IO.In, 64<<10)
+	var readErr error
+	n := 0
+	next := func() (tokenLine, bool) {
+		for {
+			line, size, err := readBoundedLine(in, jwt.MaxTokenBytes)
+			if err != nil {
+				if err != io.EOF {
+					readErr = err
+				}
+				return tokenLine{}, false
+			}
+			n++
+			if size <= jwt.MaxTokenBytes && len(bytes.TrimSpace(line)) == 0 {
+				continue // blank lines are not tokens
+			}
+			return tokenLine{n: n, tok: line, size: size}, true
+		}
+	}
+	work := func(_ int, t tokenLine) lineResult {
+		var res *jwt.Verified
+		var err error
+		if t.size > jwt.MaxTokenBytes {
+			err = &jwt.ValidationError{Failures: []jwt.Failure{{Check: jwt.CheckSize,
+				Reason: fmt.Sprintf("token is %d bytes, over the %d-byte limit", t.size, jwt.MaxTokenBytes)}}}
+		} else {
+			res, err = src.verify(ctx, t.tok)
+		}
+		return encodeLineResult(t.n, res, err)
+	}
+	out := bufio.NewWriterSize(o.IO.Out, 64<<10)
+	tty := o.IO.IsStdoutTTY()
+	var rejected, failed int
+	emit := func(_ int, r lineResult) error {
+		if r.rejected {
+			rejected++
+		}
+		if r.failed {
+			failed++
+		}
+		if _, err := out.Write(r.out); err != nil {
+			return err
+		}
+		if tty {
+			return out.Flush()
+		}
+		return nil
+	}
+	err := bulk.Ordered(o.Workers, next, work, emit)
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if readErr != nil {
+		return fmt.Errorf("read tokens from stdin: %w", readErr)
+	}
+	switch {
+	case failed > 0:
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d tokens could not be checked", failed)}
+	case rejected > 0:
+		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("%d tokens rejected", rejected), Silent: true}
+	}
+	return nil
+}
+
+// readBoundedLine reads one line, keeping at most limit+1 bytes of it (so
+// a hostile line cannot take memory) and reporting its real length. The
+// line ending is dropped.
+func readBoundedLine(r *bufio.Reader, limit int) ([]byte, int, error) {
+	var line []byte
+	size := 0
+	for {
+		chunk, err := r.ReadSlice('\n')
+		size += len(chunk)
+		if room := limit + 2 - len(line); room > 0 {
+			line = append(line, chunk[:min(len(chunk), room)]...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && size > 0:
+			// a last line without a newline
+		case err != nil:
+			return nil, 0, err
+		}
+		break
+	}
+	if bytes.HasSuffix(line, []byte("\n")) {
+		size--
+		line = line[:len(line)-1]
+		if bytes.HasSuffix(line, []byte("\r")) {
+			size--
+			line = line[:len(line)-1]
+		}
+	}
+	if len(line) > limit {
+		line = line[:limit+1]
+	}
+	return line, size, nil
+}
+
+// encodeLineResult writes {"line":N,"valid":true,"kid":...,"claims":{...}}
+// or {"line":N,"valid":false,"checks":[...],"reasons":[...]}, or with
+// "error" when the token could not be checked.
+func encodeLineResult(n int, res *jwt.Verified, err error) lineResult {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"line":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	var ve *jwt.ValidationError
+	switch {
+	case err == nil:
+		b = append(b, `,"valid":true`...)
+		if res.KID != "" {
+			b = append(b, `,"kid":`...)
+			b = appendJSONString(b, res.KID)
+		}
+		b = append(b, `,"alg":`...)
+		b = appendJSONString(b, string(res.Alg))
+		b = append(b, `,"claims":`...)
+		var buf bytes.Buffer
+		buf.Grow(len(res.Claims))
+		_ = json.Compact(&buf, res.Claims) // verified: valid JSON
+		b = append(b, buf.Bytes()...)
+		b = append(b, "}\n"...)
+		return lineResult{out: b}
+	case errors.As(err, &ve):
+		b = append(b, `,"valid":false,"checks":[`...)
+		for i, c := range ve.Checks() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, string(c))
+		}
+		b = append(b, `],"reasons":[`...)
+		for i, r := range ve.Reasons() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, r)
+		}
+		b = append(b, "]}\n"...)
+		return lineResult{out: b, rejected: true}
+	}
+	b = append(b, `,"valid":false,"error":`...)
+	b = appendJSONString(b, oneLine(err.Error()))
+	b = append(b, "}\n"...)
+	return lineResult{out: b, failed: true}
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
 }
