@@ -1,0 +1,303 @@
+package cmd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/store"
+	"github.com/keyctl/keyctl/internal/ui"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// --- keys export ---
+
+type keysExportOptions struct {
+	*keysCommon
+	Format string
+	Out    string
+	Force  bool
+}
+
+func newKeysExportCmd(kc *keysCommon) *cobra.Command {
+	o := &keysExportOptions{keysCommon: kc}
+	c := &cobra.Command{
+		Use:   "export --format supabase [--out PATH]",
+		Short: "Write the keys Supabase Auth loads (signing_keys.json)",
+		Long: `Export the keyring as the JSON array of private JWKs that the Supabase CLI
+and Supabase Auth load (supabase/signing_keys.json, GOTRUE_JWT_KEYS): the
+key in use with key_ops ["sign","verify"], standby and previously used keys
+with ["verify"], revoked and deleted keys left out, so Auth starts with
+exactly one signing key. The legacy JWT secret is left out too (Supabase
+reads it from [auth] jwt_secret).
+
+Without --out the array is printed on stdout. --out writes it atomically,
+mode 0600; an existing file is replaced after a question on a terminal, or
+with --force. Restart Supabase Auth (supabase stop && supabase start) to
+load it.`,
+		Example: `  keyctl keys export --format supabase --out supabase/signing_keys.json
+  GOTRUE_JWT_KEYS="$(keyctl keys export --format supabase)"`,
+		Args: noArgs(nil),
+		RunE: func(c *cobra.Command, args []string) error { return runKeysExport(o) },
+	}
+	addKeyringFlag(c, kc.F)
+	fl := c.Flags()
+	fl.StringVar(&o.Format, "format", "supabase", "export format: supabase (signing_keys.json)")
+	fl.StringVar(&o.Out, "out", "", "write to this file instead of stdout")
+	fl.BoolVarP(&o.Force, "force", "f", false, "replace an existing --out file without asking")
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"supabase\tSupabase signing_keys.json"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func runKeysExport(o *keysExportOptions) error {
+	if o.Format != "supabase" {
+		return &UsageError{Err: fmt.Errorf("--format %q: the only export format is supabase", o.Format)}
+	}
+	f, err := o.load(false)
+	if err != nil {
+		return err
+	}
+	keys, err := f.Keyring.SupabaseExport()
+	if err != nil {
+		return keyringError(f.Path, err)
+	}
+	if legacy := f.Keyring.Legacy(); legacy != nil && legacy.State.Trusted() {
+		o.IO.Warnf("the legacy JWT secret %s is not exported: Supabase reads it from [auth] jwt_secret", legacy.KID)
+	}
+	if o.Out == "" {
+		data, err := keysfile.Marshal(keys)
+		if err != nil {
+			return err
+		}
+		_, err = o.IO.Out.Write(data)
+		return err
+	}
+	if err := confirmOverwrite(o.IO, o.Out, o.Force); err != nil {
+		return err
+	}
+	if err := keysfile.Write(o.Out, keys); err != nil {
+		return fmt.Errorf("write %s: %w", o.Out, err)
+	}
+	cur, _ := f.Keyring.SigningKey()
+	o.IO.Infof("wrote %d key(s) to %s; %s signs", len(keys), o.Out, cur.KID)
+	if ignored, known := gitIgnored(o.Out); known && !ignored {
+		o.IO.Warnf("%s holds private keys and is not ignored by git", o.Out)
+		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.Out))
+	}
+	return nil
+}
+
+// confirmOverwrite lets an existing non-empty file be replaced: with
+// force, or after a yes on a terminal. Scripts never wait on stdin.
+func confirmOverwrite(io *ui.IO, path string, force bool) error {
+	st, err := os.Stat(path)
+	if err != nil || st.Size() == 0 || force {
+		return nil
+	}
+	if !io.CanPrompt() {
+		return withHint(fmt.Errorf("%s already exists", path), "replace it with --force")
+	}
+	ok, err := ui.Confirm(io, fmt.Sprintf("Replace %s?", path), false)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("nothing written")
+	}
+	return nil
+}
+
+// --- keys encrypt / decrypt ---
+
+type keysEncryptOptions struct {
+	*keysCommon
+}
+
+func newKeysEncryptCmd(kc *keysCommon) *cobra.Command {
+	o := &keysEncryptOptions{keysCommon: kc}
+	c := &cobra.Command{
+		Use:   "encrypt",
+		Short: "Protect the keyring's private keys with a passphrase",
+		Long: `Encrypt every private key of the keyring (d, k and the other private
+members) with a passphrase: PBES2-HS256+A128KW with 600,000 PBKDF2
+iterations wraps a random data key, which encrypts each private JWK
+(A256KW, A256GCM). Public members stay readable, so "keys list",
+"keyctl jwks" and "keyctl serve" never need the passphrase; signing,
+creating or importing keys, exporting and decrypting do.
+
+The passphrase comes from --passphrase-file, KEYCTL_PASSPHRASE_FILE,
+KEYCTL_PASSPHRASE, or a prompt on a terminal (asked twice).
+"keyctl keys decrypt" undoes it.`,
+		Example: `  keyctl keys encrypt
+  KEYCTL_PASSPHRASE_FILE=~/.keyctl-pass keyctl keys encrypt`,
+		Args: noArgs(nil),
+		RunE: func(c *cobra.Command, args []string) error { return runKeysEncrypt(o) },
+	}
+	addKeyringFlag(c, kc.F)
+	return c
+}
+
+func runKeysEncrypt(o *keysEncryptOptions) error {
+	path, err := o.path()
+	if err != nil {
+		return err
+	}
+	// Refuse an encrypted keyring before asking for a new passphrase.
+	if f, err := store.Load(path, store.Options{}); err != nil {
+		return keyringError(path, err)
+	} else if f.Encrypted {
+		return withHint(fmt.Errorf("keyring %s: %w", path, store.ErrAlreadyEncrypted), "to change the passphrase: keyctl keys decrypt, then keyctl keys encrypt")
+	}
+	pass, err := newPassphrase(o.keysCommon, path)
+	if err != nil {
+		return err
+	}
+	opts := o.options(path, false)
+	if _, err := store.Encrypt(path, opts, pass, o.stamp()); err != nil {
+		if errors.Is(err, store.ErrAlreadyEncrypted) {
+			return fmt.Errorf("keyring %s: %w", path, err)
+		}
+		return keyringError(path, err)
+	}
+	o.IO.Infof("encrypted the private keys of %s; public keys stay readable", path)
+	o.IO.Hintf("commands that sign or add keys now need the passphrase: KEYCTL_PASSPHRASE, --passphrase-file or the prompt")
+	return nil
+}
+
+// newPassphrase reads the passphrase to encrypt with: a file or the
+// environment as for unlocking, else a prompt asked twice.
+func newPassphrase(kc *keysCommon, path string) ([]byte, error) {
+	file := kc.PassphraseFile
+	if file == "" {
+		file = envValue(kc.F, "KEYCTL_PASSPHRASE_FILE")
+	}
+	if file != "" || envValue(kc.F, "KEYCTL_PASSPHRASE") != "" || !kc.IO.CanPrompt() {
+		p, err := keyringPassphrase(kc.F, path, file)()
+		if errors.Is(err, store.ErrNeedPassphrase) {
+			return nil, withHint(errors.New("no passphrase to encrypt with"), "set KEYCTL_PASSPHRASE, or pass --passphrase-file FILE")
+		}
+		return p, err
+	}
+	p, err := promptPassphrase(kc.IO, fmt.Sprintf("New passphrase for keyring %s: ", path))
+	if err != nil {
+		return nil, err
+	}
+	if len(p) == 0 {
+		return nil, store.ErrEmptyPassphrase
+	}
+	again, err := promptPassphrase(kc.IO, "Repeat the passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(p, again) {
+		return nil, withHint(errors.New("the passphrases differ"), "nothing was changed; try again")
+	}
+	return p, nil
+}
+
+type keysDecryptOptions struct {
+	*keysCommon
+}
+
+func newKeysDecryptCmd(kc *keysCommon) *cobra.Command {
+	o := &keysDecryptOptions{keysCommon: kc}
+	c := &cobra.Command{
+		Use:   "decrypt",
+		Short: "Store the keyring's private keys in the clear again",
+		Long: `Remove the keyring's encryption: every private key is decrypted with the
+passphrase (--passphrase-file, KEYCTL_PASSPHRASE_FILE, KEYCTL_PASSPHRASE or
+a prompt) and stored in the clear; the file stays mode 0600. A wrong
+passphrase changes nothing.`,
+		Args: noArgs(nil),
+		RunE: func(c *cobra.Command, args []string) error { return runKeysDecrypt(o) },
+	}
+	addKeyringFlag(c, kc.F)
+	return c
+}
+
+func runKeysDecrypt(o *keysDecryptOptions) error {
+	path, err := o.path()
+	if err != nil {
+		return err
+	}
+	if _, err := store.Decrypt(path, o.options(path, false), o.stamp()); err != nil {
+		if errors.Is(err, store.ErrNotEncrypted) {
+			return fmt.Errorf("keyring %s: %w", path, err)
+		}
+		return keyringError(path, err)
+	}
+	o.IO.Infof("decrypted the private keys of %s", path)
+	return nil
+}
+
+// --- keys max-token-lifetime ---
+
+type keysMaxTokenLifetimeOptions struct {
+	*keysCommon
+	Set string
+}
+
+func newKeysMaxTokenLifetimeCmd(kc *keysCommon) *cobra.Command {
+	o := &keysMaxTokenLifetimeOptions{keysCommon: kc}
+	c := &cobra.Command{
+		Use:   "max-token-lifetime [DURATION]",
+		Short: "Show or set the longest token lifetime, which times safe revocation",
+		Long: `Show the keyring's max token lifetime, or set it to DURATION (a Go
+duration: 30m, 1h, 24h). It is the longest lifetime of the tokens the
+keyring's keys sign (default 1h, Supabase Auth's default access-token
+lifetime): "keyctl keys revoke" waits this long plus 15 minutes after a key
+is rotated out. Raise it if you mint longer-lived tokens. For a single
+revocation, --max-token-lifetime (or KEYCTL_MAX_TOKEN_LIFETIME, or
+max_token_lifetime in the config file) overrides it.`,
+		Example: `  keyctl keys max-token-lifetime
+  keyctl keys max-token-lifetime 24h`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &UsageError{Err: fmt.Errorf("keys max-token-lifetime takes at most one DURATION (got %d arguments)", len(args))}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Set = args[0]
+			}
+			return runKeysMaxTokenLifetime(o)
+		},
+	}
+	addKeyringFlag(c, kc.F)
+	return c
+}
+
+func runKeysMaxTokenLifetime(o *keysMaxTokenLifetimeOptions) error {
+	if o.Set == "" {
+		f, err := o.load(false)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(o.IO.Out, keyring.ShortDuration(f.Keyring.Lifetime()))
+		return err
+	}
+	d, err := time.ParseDuration(o.Set)
+	if err != nil {
+		return withHint(&UsageError{Err: fmt.Errorf("%q is not a duration", o.Set)}, "write it as Go does: 30m, 1h, 24h")
+	}
+	if d < keyring.MinMaxTokenLifetime || d > keyring.MaxMaxTokenLifetime {
+		return &UsageError{Err: fmt.Errorf("max token lifetime %s is out of range (%s to %s)", o.Set, keyring.MinMaxTokenLifetime, keyring.ShortDuration(keyring.MaxMaxTokenLifetime))}
+	}
+	var old time.Duration
+	_, err = o.update(false, func(kr *keyring.Keyring) error {
+		old = kr.Lifetime()
+		return kr.SetMaxTokenLifetime(d, o.stamp())
+	})
+	if err != nil {
+		return err
+	}
+	o.IO.Infof("max token lifetime is %s (was %s): a key rotated out can be revoked %s later", keyring.ShortDuration(d), keyring.ShortDuration(old), keyring.ShortDuration(d+keyring.RevocationGrace))
+	return nil
+}
