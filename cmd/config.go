@@ -138,7 +138,9 @@ func settingDefaults(f *Factory, root *cobra.Command) map[string]string {
 	walk = func(c *cobra.Command) {
 		visit := func(fl *pflag.Flag) {
 			keys := fl.Annotations[config.Annotation]
-			if len(keys) == 0 || fl.DefValue == "" || defs[keys[0]] != "" {
+			// A zero default means "not set here": keys revoke's
+			// --max-token-lifetime 0 defers to the keyring's own value.
+			if len(keys) == 0 || fl.DefValue == "" || fl.DefValue == "0s" || fl.DefValue == "0" || defs[keys[0]] != "" {
 				return
 			}
 			defs[keys[0]] = fl.DefValue
@@ -173,6 +175,12 @@ func defaultKeyringPath(f *Factory) string {
 		return p
 	}
 	return filepath.Join(config.Dir(f.IO.Env), "keyring.json")
+}
+
+// defaultNotes say, in the table, what applies when a setting has no
+// default of its own.
+var defaultNotes = map[string]string{
+	"max_token_lifetime": "the keyring's (keys max-token-lifetime)",
 }
 
 // configShowJSON is the stable JSON form of `config show`.
@@ -226,6 +234,9 @@ func runConfigShow(o *configShowOptions) error {
 		value := v.Value
 		if value == "" && format == ui.FormatTable {
 			value = "-"
+			if note, ok := defaultNotes[v.Key]; ok && v.Source == config.SourceDefault {
+				value = note
+			}
 		}
 		row := []string{v.Key, value, src}
 		if format == ui.FormatText {
