@@ -293,7 +293,8 @@ func forgeMangle(ts *testscript.TestScript, tok, mode string) string {
 // jwksof [-private|-single|-pem] OUT KEYFILE...: write a JWKS of the
 // keys' public forms (with -private, the keys as they are: secrets and
 // private members too; with -single, the first key's public JWK alone;
-// with -pem, its PKIX public key PEM).
+// with -pem, its PKIX public key PEM). A FILE named *.entry goes into the
+// set verbatim.
 func cmdJWKSOf(ts *testscript.TestScript, neg bool, args []string) {
 	mode := ""
 	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
@@ -319,8 +320,12 @@ func cmdJWKSOf(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(os.WriteFile(ts.MkAbs(args[0]), out, 0o644))
 		return
 	}
-	set := &jwk.Set{Keys: []*jwk.Key{}}
+	entries := []json.RawMessage{}
 	for _, f := range args[1:] {
+		if strings.HasSuffix(f, ".entry") { // verbatim, e.g. an unknown kty
+			entries = append(entries, json.RawMessage(strings.TrimSpace(ts.ReadFile(f))))
+			continue
+		}
 		keys, err := jwk.ParseAny([]byte(ts.ReadFile(f)))
 		ts.Check(err)
 		for _, k := range keys {
@@ -329,10 +334,12 @@ func cmdJWKSOf(ts *testscript.TestScript, neg bool, args []string) {
 					ts.Fatalf("%s: %v", f, err)
 				}
 			}
-			set.Keys = append(set.Keys, k)
+			b, err := k.MarshalJSON()
+			ts.Check(err)
+			entries = append(entries, b)
 		}
 	}
-	b, err := json.Marshal(set)
+	b, err := json.Marshal(map[string]any{"keys": entries})
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), append(b, '\n'), 0o644))
 }

@@ -81,14 +81,18 @@ func runDecode(o *decodeOptions) error {
 		if problems == nil {
 			problems = []string{}
 		}
-		return o.IO.PrintJSON(map[string]any{
-			"verified": false,
-			"header":   u.Header,
-			"claims":   u.Claims,
-			"problems": problems,
-		})
+		return o.IO.PrintJSON(decodedJSON{Verified: false, Header: u.Header, Claims: u.Claims, Problems: problems})
 	}
 	return o.IO.RenderTable(decodedTable(u, format, o.Now()), format)
+}
+
+// decodedJSON is decode's -o json output; "verified": false comes first so
+// nobody mistakes it for the output of verify.
+type decodedJSON struct {
+	Verified bool           `json:"verified"`
+	Header   map[string]any `json:"header"`
+	Claims   map[string]any `json:"claims"`
+	Problems []string       `json:"problems"`
 }
 
 // timeClaims are the NumericDate claims shown as dates.

@@ -161,11 +161,11 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 	}
 	var tok []byte
 	if !o.EachLine {
-		if tok, err = readTokenArg(o.IO, o.Args, jwt.MaxDecodeBytes); err != nil {
-			return err
-		}
 		if o.Key == "-" && (len(o.Args) == 0 || o.Args[0] == "-") {
 			return &UsageError{Err: errors.New("--key - and the token cannot both come from stdin")}
+		}
+		if tok, err = readTokenArg(o.IO, o.Args, jwt.MaxDecodeBytes); err != nil {
+			return err
 		}
 	}
 	src, err := o.keySource(ctx, policy)

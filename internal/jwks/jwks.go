@@ -246,13 +246,22 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) (*Set, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e := f.load(key)
-	if e != nil && e.Body != "" && f.opts.Now().Before(e.FreshUntil) {
+	if e != nil && e.Body != "" && f.fresh(e) {
 		if set, err := parseBody(key, e.Body); err == nil {
 			set.FetchedAt, set.FromCache = e.FetchedAt, true
 			return set, nil
 		}
 	}
 	return f.fetch(ctx, key, e)
+}
+
+// fresh reports whether a cached body may be used without asking the
+// server: within the freshness the server allowed when it sent it, and
+// within this run's TTL, so a shorter --cache-ttl applies to sets cached
+// with a longer one.
+func (f *Fetcher) fresh(e *Entry) bool {
+	now := f.opts.Now()
+	return now.Before(e.FreshUntil) && now.Before(e.FetchedAt.Add(f.opts.TTL))
 }
 
 // Refresh fetches rawURL again before its cache expires, because a token

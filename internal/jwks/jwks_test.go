@@ -476,3 +476,19 @@ func FuzzParseCacheControl(f *testing.F) {
 		}
 	})
 }
+
+func TestShorterTTLAppliesToCachedSets(t *testing.T) {
+	e := setup(t, publicJWKS(t, "a"))
+	ctx := context.Background()
+	if _, err := e.fetcher(time.Hour).Get(ctx, e.url); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(2 * time.Minute)
+	if s, _ := e.fetcher(time.Hour).Get(ctx, e.url); !s.FromCache {
+		t.Fatal("not fresh under the TTL it was cached with")
+	}
+	if s, _ := e.fetcher(time.Minute).Get(ctx, e.url); s.FromCache {
+		t.Fatal("a shorter TTL did not apply to the cached set")
+	}
+	e.want(t, 1, 1)
+}

@@ -1,0 +1,217 @@
+package jwt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/jwk"
+)
+
+// The fixtures are throw-away keys and tokens signed with them
+// (testdata/verify), valid until 2100.
+const fixtureDir = "../../testdata/verify"
+
+var fixtureNow = time.Unix(1767225600+3600, 0)
+
+func fixtureKeys(t testing.TB) []TrustedKey {
+	t.Helper()
+	var out []TrustedKey
+	for _, name := range []string{"es256", "rs256", "ed25519", "hs256"} {
+		data, err := os.ReadFile(filepath.Join(fixtureDir, "throwaway-"+name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := jwk.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.IsSymmetric() {
+			if k, err = k.Public(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, TrustedKey{Key: k})
+	}
+	return out
+}
+
+func fixtureTokens(t testing.TB) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(fixtureDir, "tokens", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixture tokens: %v", err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".txt")] = strings.TrimSpace(string(data))
+	}
+	return out
+}
+
+func TestFixtures(t *testing.T) {
+	v := newVerifier(t, fixtureKeys(t), Policy{Now: fixtureNow, Audience: "authenticated"})
+	for name, tok := range fixtureTokens(t) {
+		_, err := v.Verify(tok)
+		if valid := strings.HasPrefix(name, "valid-"); valid != (err == nil) {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+}
+
+// FuzzVerify: nothing panics, every rejection is a *ValidationError with
+// reasons and no claims, and nothing verifies that was not signed: a
+// token that passes must carry the signing input of one of the genuine
+// seeds (a fuzzer cannot forge a signature), be canonical, and verify
+// with go-jose too.
+func FuzzVerify(f *testing.F) {
+	keys := fixtureKeys(f)
+	toks := fixtureTokens(f)
+	genuine := map[string]bool{}
+	for name, tok := range toks {
+		f.Add(tok)
+		if strings.HasPrefix(name, "valid-") {
+			genuine[tok[:strings.LastIndexByte(tok, '.')]] = true
+		}
+	}
+	for _, s := range []string{"", ".", "..", "a.b.c", "e30.e30.", "eyJhbGciOiJub25lIn0.e30.", strings.Repeat("A", MaxTokenBytes+1)} {
+		f.Add(s)
+	}
+	ks, err := NewKeySet(keys)
+	if err != nil {
+		f.Fatal(err)
+	}
+	v, err := NewVerifier(ks, Policy{Now: fixtureNow})
+	if err != nil {
+		f.Fatal(err)
+	}
+	known := []Check{CheckSize, CheckSegments, CheckEncoding, CheckHeader, CheckDuplicate, CheckAlgNone, CheckAlg,
+		CheckHeaderKey, CheckCrit, CheckTyp, CheckKIDUnknown, CheckKIDMissing, CheckKeyState, CheckAlgKey, CheckSigFormat,
+		CheckSignature, CheckClaims, CheckExp, CheckNbf, CheckIat, CheckSub, CheckRole, CheckIss, CheckAud, CheckRequired}
+	f.Fuzz(func(t *testing.T, tok string) {
+		_, _ = DecodeUnverified(tok) // must not panic either
+		res, err := v.Verify(tok)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || len(ve.Failures) == 0 || res != nil {
+				t.Fatalf("err %v (%T), result %v", err, err, res)
+			}
+			for _, fl := range ve.Failures {
+				if fl.Reason == "" || !slices.Contains(known, fl.Check) {
+					t.Fatalf("failure %+v", fl)
+				}
+			}
+			return
+		}
+		dot := strings.LastIndexByte(tok, '.')
+		if !genuine[tok[:dot]] {
+			t.Fatalf("verified a token that was never signed: %q", tok)
+		}
+		p := strings.Split(tok, ".")
+		for _, seg := range p {
+			b, err := b64Strict.DecodeString(seg)
+			if err != nil || b64.EncodeToString(b) != seg {
+				t.Fatalf("verified a non-canonical segment %q", seg)
+			}
+		}
+		obj, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.HS256, jose.EdDSA})
+		if err != nil {
+			t.Fatalf("go-jose cannot parse a token keyctl verified: %v", err)
+		}
+		if _, err := obj.Verify(res.Key.Key.PublicMaterial()); err != nil {
+			t.Fatalf("go-jose rejects a token keyctl verified: %v", err)
+		}
+	})
+}
+
+// FuzzParseSet: a set jwk.ParseSet accepts from outside holds only public
+// keys that the verifier can always index, each under its kid.
+func FuzzParseSet(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join(fixtureDir, "throwaway-public-jwks.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	for _, name := range []string{"es256", "rs256", "ed25519", "hs256"} {
+		k, err := os.ReadFile(filepath.Join(fixtureDir, "throwaway-"+name+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(`{"keys":[` + strings.TrimSpace(string(k)) + `]}`))
+	}
+	f.Add([]byte(`{"keys":[{"kty":"AKP","pub":"AA"},{"kty":"EC","kid":"a","crv":"P-256","x":"AETSBTwx8wQWzfq6u93QjUBtuto7AKR7QQrea8MQZJs","y":"zrijjcKh6RiQ8X-EQq5v2HoXEf8vUo_wHyl5uAnEjjs"}]}`))
+	f.Add([]byte(`{"keys":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := jwk.ParseSet(data, jwk.ParseSetOptions{})
+		if err != nil {
+			return
+		}
+		tks := make([]TrustedKey, len(set.Keys))
+		for i, k := range set.Keys {
+			if k.IsPrivate() {
+				t.Fatalf("key %d is private", i)
+			}
+			tks[i] = TrustedKey{Key: k}
+		}
+		ks, err := NewKeySet(tks)
+		if err != nil {
+			t.Fatalf("ParseSet accepted a set NewKeySet refuses: %v", err)
+		}
+		for _, k := range set.Keys {
+			if k.KID == "" {
+				continue
+			}
+			if got, ok := ks.Lookup(k.KID); !ok || got.Key != k {
+				t.Fatalf("kid %q not indexed", k.KID)
+			}
+		}
+	})
+}
+
+// FuzzScanObject cross-checks the verifier's JSON scanner with
+// encoding/json and internal/strictjson: it accepts exactly the valid
+// UTF-8 JSON objects without duplicate names, less those whose top-level
+// names differ only in letter case.
+func FuzzScanObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"a":{"b":[1,{"c":null}]}}`, `{"a":1,"A":2}`,
+		`{"\u0061":1,"a":2}`, ` {"exp":1.5e9} `, `{"a":"\ud800"}`, `[]`, `{"a":}`, "{\"a\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		members, err := scanObject(data, nil)
+		strict := strictjson.CheckObject(data) == nil && json.Valid(data) && utf8.Valid(data)
+		if err == nil {
+			if !strict {
+				t.Fatalf("scanObject accepted %q, strictjson or encoding/json did not", data)
+			}
+			var m map[string]json.RawMessage
+			if json.Unmarshal(data, &m) != nil || len(m) != len(members) {
+				t.Fatalf("%q: %d members, encoding/json sees %d", data, len(members), len(m))
+			}
+			for _, mb := range members {
+				if !bytes.Equal(bytes.TrimSpace(m[string(mb.name)]), mb.value) {
+					t.Fatalf("%q: member %q = %q, encoding/json says %q", data, mb.name, mb.value, m[string(mb.name)])
+				}
+			}
+			return
+		}
+		var je *jsonError
+		if strict && (!errors.As(err, &je) || je.foldA == "") {
+			t.Fatalf("scanObject refused %q (%v), which strictjson accepts", data, err)
+		}
+	})
+}
