@@ -1,0 +1,102 @@
+package store
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// crashHelperEnv makes the test binary a writer that adds keys to the
+// keyring it names, as fast as it can, until it is killed.
+const crashHelperEnv = "KEYCTL_STORE_CRASH_HELPER"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashHelperEnv); path != "" {
+		crashWriter(path)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func crashWriter(path string) {
+	for i := 0; ; i++ {
+		k, err := jwk.Generate(jwk.ES256, jwk.GenerateOptions{})
+		if err != nil {
+			panic(err)
+		}
+		_, err = Update(path, Options{}, func(kr *keyring.Keyring) error {
+			_, err := kr.Create(k, keyring.Stamp{At: time.Now().UTC().Truncate(time.Second), By: "crash@test"})
+			return err
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// TestKilledWritersLeaveAWholeKeyring kills a writer that rewrites the
+// keyring in a tight loop with SIGKILL at random moments, many times:
+// every time, the keyring on disk is a whole, valid version, never fewer
+// keys than before, and the next writer cleans the temporary file a kill
+// left behind.
+func TestKilledWritersLeaveAWholeKeyring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts many processes")
+	}
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	writeLargeKeyring(t, path, 300, 0) // big enough that a write takes a while
+	f, err := Load(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := len(f.Keyring.Keys)
+	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
+	const rounds = 60
+	leftovers := 0
+	for i := range rounds {
+		c := exec.Command(os.Args[0], "-test.run=^$")
+		c.Env = append(os.Environ(), crashHelperEnv+"="+path)
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(5_000+rng.IntN(60_000)) * time.Microsecond)
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("round %d: the writer was not killed: %v", i, c.ProcessState)
+		}
+		temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+"*"))
+		leftovers += len(temps)
+		f, err := Load(path, Options{History: true})
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if err := f.Keyring.Validate(); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if got := len(f.Keyring.Keys); got < keys {
+			t.Fatalf("round %d: %d keys, had %d", i, got, keys)
+		}
+		keys = len(f.Keyring.Keys)
+	}
+	t.Logf("%d kills, %d keys written, %d kills caught a temporary file", rounds, keys, leftovers)
+	if leftovers == 0 {
+		t.Error("no kill landed inside a write; the test proved little")
+	}
+	if _, err := Update(path, Options{}, func(*keyring.Keyring) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+"*")); len(temps) > 0 {
+		t.Fatalf("temporary files left after a clean write: %v", temps)
+	}
+}
