@@ -104,17 +104,24 @@ func (e *keyEntry) kid() string {
 // and previously used keys verify; revoked, deleted and unknown states
 // never do.
 func (e *keyEntry) isTrusted() bool {
-	switch e.State {
+	return trustedState(e.State) && e.Key != nil && e.Key.Material != nil
+}
+
+func trustedState(state string) bool {
+	switch state {
 	case "", StateStandby, StateInUse, StatePreviouslyUsed:
-		return e.Key != nil && e.Key.Material != nil
+		return true
 	}
 	return false
 }
 
 func prepare(tk TrustedKey) (*keyEntry, error) {
 	e := &keyEntry{TrustedKey: tk, label: "the key"}
+	// A key that is not trusted (revoked, deleted) may come without
+	// material: it is only there so a token naming it is told why.
+	untrusted := !trustedState(tk.State)
 	if tk.Key == nil {
-		if tk.State != StateDeleted {
+		if !untrusted {
 			return nil, errors.New("no key material")
 		}
 		return e, nil
@@ -123,7 +130,7 @@ func prepare(tk TrustedKey) (*keyEntry, error) {
 		e.label = fmt.Sprintf("key %q", tk.Key.KID)
 	}
 	if tk.Key.Material == nil {
-		if tk.State != StateDeleted {
+		if !untrusted {
 			return nil, errors.New("no key material")
 		}
 		return e, nil

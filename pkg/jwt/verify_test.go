@@ -411,6 +411,7 @@ func TestVerifyKeySelection(t *testing.T) {
 		{Key: k.es2, State: StateInUse},
 		{Key: k.rs, State: StateRevoked},
 		{Key: &jwk.Key{KID: "gone"}, State: StateDeleted},
+		{Key: &jwk.Key{KID: "old-secret", Alg: jwk.HS256}, State: StateRevoked}, // a revoked secret is not decrypted
 		{Key: k.hs, State: StateStandby, Legacy: true},
 		{Key: k.ed, State: "compromised"},
 	}
@@ -420,6 +421,7 @@ func TestVerifyKeySelection(t *testing.T) {
 	rejected(t, v, forge(hdr("RS256", "rs"), good, signer(t, k.rs)), map[Check]string{CheckKeyState: `kid "rs" names a revoked key`})
 	rejected(t, v, forge(hdr("ES256", "gone"), good, es), map[Check]string{CheckKeyState: `kid "gone" names a deleted key`})
 	rejected(t, v, forge(hdr("EdDSA", "ed"), good, signer(t, k.ed)), map[Check]string{CheckKeyState: `state "compromised"`})
+	rejected(t, v, forge(hdr("HS256", "old-secret"), good, hs), map[Check]string{CheckKeyState: `kid "old-secret" names a revoked key`})
 	// Kid-less HS256 means the legacy secret.
 	got = accepted(t, v, forge(hdr("HS256", ""), good, hs))
 	if !got.Key.Legacy {
@@ -428,7 +430,7 @@ func TestVerifyKeySelection(t *testing.T) {
 	// ... and only HS256.
 	rejected(t, v, kidless, map[Check]string{CheckAlgKey: `does not match key "hs", which verifies HS256 only`})
 	// A revoked legacy secret verifies nothing.
-	ring[4].State = StateRevoked
+	ring[5].State = StateRevoked
 	rejected(t, newVerifier(t, ring, Policy{}), forge(hdr("HS256", ""), good, hs), map[Check]string{CheckKeyState: "legacy secret that verifies such tokens is revoked"})
 	// A lone revoked key says so for kid-less tokens too.
 	rejected(t, newVerifier(t, []TrustedKey{{Key: k.es, State: StateRevoked}}, Policy{}), kidless, map[Check]string{CheckKeyState: `the only key, key "es", is revoked`})
