@@ -8,6 +8,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -205,6 +207,8 @@ type clientResult struct {
 	Token  string         `json:"token"`
 	Type   string         `json:"type"`
 	Public map[string]any `json:"public"`
+	JWK    map[string]any `json:"jwk"`
+	PEM    string         `json:"pem"`
 }
 
 // lineClient is a running interop script: one request per line in, one
@@ -499,7 +503,8 @@ func TestInteropPyJWT(t *testing.T) {
 
 // TestInteropJoseImportsKeyctlKeys: private keys from keyctl gen
 // signing-key load in jose as private keys (importJWK, importPKCS8) and
-// sign tokens that verify with keyctl's public form of the same key.
+// sign tokens that verify, with go-jose and with keyctl verify, under
+// keyctl's public form of the same key.
 func TestInteropJoseImportsKeyctlKeys(t *testing.T) {
 	t.Parallel()
 	node := needNode(t, "jose")
@@ -532,10 +537,16 @@ func TestInteropJoseImportsKeyctlKeys(t *testing.T) {
 			json.Unmarshal([]byte(lines[0]), &m)
 			delete(m, "key_ops")
 			noOps, _ := json.Marshal(m)
-			checkJoseToken(t, c.ask(string(noOps)), pub)
+			tok := checkJoseToken(t, c.ask(string(noOps)), pub)
 			m["key_ops"] = []string{"sign"}
 			signOnly, _ := json.Marshal(m)
 			checkJoseToken(t, c.ask(string(signOnly)), pub)
+
+			// keyctl verify agrees, with the public key keyctl printed.
+			pubFile := writeFile(t, k.path("pub-"+string(alg)+".json"), lines[1]+"\n")
+			if out, errOut, code := k.exec(tok+"\n", "verify", "--key", pubFile, "-"); code != 0 || !strings.Contains(out, `"sub":"jose-interop"`) {
+				t.Errorf("keyctl verify --key of jose's %s token: exit %d %s%s", alg, code, out, errOut)
+			}
 
 			// The PEM (PKCS#8) form loads with importPKCS8.
 			pem := k.run("gen", "signing-key", "--algorithm", string(alg), "--format", "pem")
@@ -553,11 +564,10 @@ func TestInteropJoseImportsKeyctlKeys(t *testing.T) {
 
 // checkJoseToken checks that jose imported a private key and that the
 // token it signed verifies, with go-jose, under keyctl's public key.
-func checkJoseToken(t *testing.T, r clientResult, pub *jwk.Key) {
+func checkJoseToken(t *testing.T, r clientResult, pub *jwk.Key) string {
 	t.Helper()
 	if !r.OK || r.Type != "private" {
-		t.Errorf("jose did not import a private key: %+v", r)
-		return
+		t.Fatalf("jose did not import a private key: %+v", r)
 	}
 	obj, err := jose.ParseSigned(r.Token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(pub.Alg)})
 	if err != nil {
@@ -582,4 +592,151 @@ func checkJoseToken(t *testing.T, r clientResult, pub *jwk.Key) {
 	if !theirs.Equal(pub) {
 		t.Errorf("jose derives another public key: %s", pubJSON)
 	}
+	return r.Token
+}
+
+// TestInteropJoseSignsKeyctlVerifies: jose as the issuer. Keys jose
+// generates (exported as JWK or PKCS#8 PEM) and a shared secret go into the
+// keyring with keyctl keys import; the tokens jose signs with them verify
+// with keyctl verify, against the keyring and against keyctl serve; forged
+// and revoked ones exit 3.
+func TestInteropJoseSignsKeyctlVerifies(t *testing.T) {
+	t.Parallel()
+	node := needNode(t, "jose")
+	k := newKeyctlEnv(t)
+	c := startClient(t, node, "jose-sign.mjs")
+	ask := func(req map[string]any) clientResult {
+		t.Helper()
+		line, _ := json.Marshal(req)
+		r := c.ask(string(line))
+		if !r.OK {
+			t.Fatalf("jose: %v %s", r.Code, r.Error)
+		}
+		return r
+	}
+	claims := func(sub string) map[string]any {
+		return map[string]any{"role": "authenticated", "sub": sub, "aud": "authenticated"}
+	}
+	verify := func(token string, args ...string) (map[string]any, string, int) {
+		t.Helper()
+		out, errOut, code := k.exec(token+"\n", append(append([]string{"verify"}, args...), "-")...)
+		var got map[string]any
+		if code == 0 {
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("keyctl verify printed %q: %v", out, err)
+			}
+		} else if out != "" {
+			t.Errorf("keyctl verify exit %d printed on stdout: %q", code, out)
+		}
+		return got, errOut, code
+	}
+
+	type issued struct{ kid, alg, token string }
+	var tokens []issued
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		for _, form := range []string{"jwk", "pem"} {
+			kid := "jose-" + strings.ToLower(alg) + "-" + form
+			gen := ask(map[string]any{"op": "generate", "alg": alg})
+			var data []byte
+			if form == "jwk" {
+				data, _ = json.Marshal(gen.JWK)
+			} else {
+				data = []byte(gen.PEM + "\n")
+			}
+			file := k.path(kid + "." + form)
+			if err := os.WriteFile(file, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			k.run("keys", "import", "--kid", kid, file)
+			tok := ask(map[string]any{"op": "sign", "alg": alg, "kid": kid, "jwk": gen.JWK, "claims": claims("user-" + kid)}).Token
+			tokens = append(tokens, issued{kid, alg, tok})
+		}
+	}
+	// A shared secret, imported with --secret-file, signs HS256 in jose.
+	// Printable, so no trailing newline byte is trimmed from the file.
+	secret := []byte(rand.Text() + rand.Text())
+	secretFile := k.path("hs256.secret")
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.run("keys", "import", "--secret-file", secretFile, "--kid", "jose-hs256")
+	octJWK := map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(secret)}
+	tokens = append(tokens, issued{"jose-hs256", "HS256",
+		ask(map[string]any{"op": "sign", "alg": "HS256", "kid": "jose-hs256", "jwk": octJWK, "claims": claims("user-jose-hs256")}).Token})
+
+	for _, it := range tokens {
+		got, errOut, code := verify(it.token)
+		if code != 0 {
+			t.Errorf("keyctl verify of jose's %s token (%s): exit %d\n%s", it.alg, it.kid, code, errOut)
+			continue
+		}
+		if got["sub"] != "user-"+it.kid || got["role"] != "authenticated" {
+			t.Errorf("keyctl verify of jose's %s token: claims %v", it.alg, got)
+		}
+		if _, errOut, code := verify(tamper(it.token)); code != 3 {
+			t.Errorf("a tampered jose %s token: exit %d, want 3\n%s", it.alg, code, errOut)
+		}
+	}
+
+	// The same tokens verify against the keyring's JWKS on keyctl serve
+	// (asymmetric keys only: the secret is never published).
+	_, base := k.serve()
+	for _, it := range tokens {
+		_, errOut, code := verify(it.token, "--jwks", base+"/.well-known/jwks.json", "--no-cache")
+		want := 0
+		if it.alg == "HS256" {
+			want = 3
+		}
+		if code != want {
+			t.Errorf("keyctl verify --jwks <serve> of jose's %s token: exit %d, want %d\n%s", it.alg, code, want, errOut)
+		}
+	}
+
+	// A key jose made but nobody imported, under an imported key's kid.
+	rogue := ask(map[string]any{"op": "generate", "alg": "ES256"})
+	forged := ask(map[string]any{"op": "sign", "alg": "ES256", "kid": "jose-es256-jwk", "jwk": rogue.JWK, "claims": claims("mallory")}).Token
+	if _, errOut, code := verify(forged); code != 3 {
+		t.Errorf("a token from a rogue key: exit %d, want 3\n%s", code, errOut)
+	}
+	// Revoked in the keyring: refused from then on.
+	k.run("keys", "revoke", "--force", "jose-es256-pem")
+	if _, errOut, code := verify(tokens[1].token); code != 3 || !strings.Contains(errOut, "revoked") {
+		t.Errorf("a token of a revoked key: exit %d, want 3 saying revoked\n%s", code, errOut)
+	}
+}
+
+// TestInteropPyJWTKeyctlJWKS: PyJWT verifies keyring tokens against the
+// output of keyctl jwks saved to a file, for every asymmetric algorithm.
+func TestInteropPyJWTKeyctlJWKS(t *testing.T) {
+	t.Parallel()
+	py := needPyJWT(t)
+	k := newKeyctlEnv(t)
+	kids := map[jwk.Algorithm]string{}
+	for i, alg := range []jwk.Algorithm{jwk.ES256, jwk.RS256, jwk.EdDSA} {
+		kid := "py-" + strings.ToLower(string(alg))
+		k.run("keys", "create", "--algorithm", string(alg), "--kid", kid)
+		if i == 0 {
+			k.run("keys", "rotate", kid)
+		}
+		kids[alg] = kid
+	}
+	k.run("keys", "import", "--secret-file", writeFile(t, k.path("s.txt"), "a-secret-that-is-never-published"), "--kid", "py-hs")
+	jwksFile := writeFile(t, k.path("jwks.json"), k.run("jwks")+"\n")
+	c := startClient(t, py, "pyjwt_verify.py", "--aud", "authenticated", "--jwks", jwksFile)
+	for _, alg := range []jwk.Algorithm{jwk.ES256, jwk.RS256, jwk.EdDSA} {
+		tok := k.run("gen", "bearer-jwt", "--role", "authenticated", "--sub", "user-"+string(alg), "--aud", "authenticated",
+			"--claim", "email=dev@example.com", "--kid", kids[alg])
+		wantVerified(t, "PyJWT", c.ask(tok), alg, kids[alg], "user-"+string(alg))
+		wantRejected(t, "PyJWT", "a tampered "+string(alg)+" token", c.ask(tamper(tok)), "InvalidSignatureError")
+	}
+	hs := k.run("gen", "bearer-jwt", "--role", "authenticated", "--aud", "authenticated", "--kid", "py-hs")
+	wantRejected(t, "PyJWT", "an HS256 token (no key published for it)", c.ask(hs), "no key with kid")
+}
+
+func writeFile(t *testing.T, path, data string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
