@@ -47,9 +47,10 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
-## docs: regenerate the command reference in docs/
+## docs: regenerate the command reference in docs/ and the help and completion goldens
 docs:
 	$(GO) run ./internal/docgen -out docs/reference
+	UPDATE_SCRIPTS=1 $(GO) test -count=1 . -run 'TestScripts/(help_|completion_)'
 
 docs-check:
 	$(GO) test -run TestDocsUpToDate ./internal/docgen

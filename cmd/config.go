@@ -70,6 +70,9 @@ func groupArgs(c *cobra.Command, args []string) error {
 		return nil
 	}
 	err := &UsageError{Err: fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
 	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
 		return withHint(err, "did you mean %q?", c.CommandPath()+" "+s[0])
 	}

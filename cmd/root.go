@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -81,11 +82,14 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	err := root.ExecuteContext(ctx)
+	ran, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	return reportError(f.IO, root, err)
+	if ran == nil {
+		ran = root
+	}
+	return reportError(f.IO, ran, err)
 }
 
 // NewRootCmd builds the whole command tree.
@@ -114,9 +118,7 @@ as a JWKS and verify tokens strictly.`,
 	}
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "config file (default $XDG_CONFIG_HOME/keyctl/config.yaml)")
 	root.PersistentFlags().BoolVar(&f.IO.NoColor, "no-color", false, "never style output")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &UsageError{Err: err}
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddGroup(
 		&cobra.Group{ID: "keys", Title: "Keys and tokens:"},
 		&cobra.Group{ID: "verify", Title: "Publishing and verifying:"},
@@ -133,6 +135,15 @@ as a JWKS and verify tokens strictly.`,
 	add("other", newConfigCmd(f), newVersionCmd(f))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
+	// cobra adds "completion" lazily; add it now so an unknown shell is a
+	// usage error rather than a help page and exit 0.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = groupArgs
+			c.RunE = groupRunE
+		}
+	}
 	return root
 }
 
@@ -182,7 +193,7 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-func reportError(io *ui.IO, root *cobra.Command, err error) int {
+func reportError(io *ui.IO, ran *cobra.Command, err error) int {
 	code := ExitFailure
 	var ee *ExitError
 	var ue *UsageError
@@ -195,12 +206,16 @@ func reportError(io *ui.IO, root *cobra.Command, err error) int {
 	case errors.As(err, &ue) || isCobraUsage(err):
 		code = ExitUsage
 	}
-	fmt.Fprintf(io.ErrOut, "keyctl: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(io.ErrOut, "keyctl: %s\n", oneLine(plainCobraError(err.Error())))
 	var he *HintError
-	if errors.As(err, &he) && he.Hint != "" {
+	var hinter interface{ Hint() string }
+	switch {
+	case errors.As(err, &he) && he.Hint != "":
 		io.Hintf("%s", he.Hint)
-	} else if code == ExitUsage {
-		io.Hintf("run \"keyctl --help\" or \"keyctl COMMAND --help\" for usage")
+	case errors.As(err, &hinter) && hinter.Hint() != "":
+		io.Hintf("%s", hinter.Hint())
+	case code == ExitUsage:
+		io.Hintf("run \"%s --help\" for usage", ran.CommandPath())
 	}
 	return code
 }
@@ -215,6 +230,73 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+var (
+	reFlagGroupExclusive = regexp.MustCompile(`^if any flags in the group \[([^\]]*)\] are set none of the others can be; \[([^\]]*)\] were all set$`)
+	reFlagGroupOneOf     = regexp.MustCompile(`^at least one of the flags in the group \[([^\]]*)\] is required$`)
+	reFlagGroupTogether  = regexp.MustCompile(`^if any flags in the group \[([^\]]*)\] are set they must all be set; missing \[([^\]]*)\]$`)
+	reRequiredFlags      = regexp.MustCompile(`^required flag\(s\) (.*) not set$`)
+	reInvalidFlagValue   = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: `)
+)
+
+// dashed turns cobra's "[key keys-file]" into "--key, --keys-file".
+func dashed(list string, sep string) string {
+	names := strings.Fields(strings.ReplaceAll(list, `"`, ""))
+	for i, n := range names {
+		names[i] = "--" + n
+	}
+	return strings.Join(names, sep)
+}
+
+// plainCobraError rewrites cobra's flag-group messages in keyctl's words.
+func plainCobraError(msg string) string {
+	if m := reFlagGroupExclusive.FindStringSubmatch(msg); m != nil {
+		return dashed(m[2], " and ") + " cannot be used together"
+	}
+	if m := reFlagGroupOneOf.FindStringSubmatch(msg); m != nil {
+		return "one of " + dashed(m[1], ", ") + " is required"
+	}
+	if m := reFlagGroupTogether.FindStringSubmatch(msg); m != nil {
+		return dashed(m[1], ", ") + " go together; missing " + dashed(m[2], ", ")
+	}
+	if m := reRequiredFlags.FindStringSubmatch(msg); m != nil {
+		names := dashed(m[1], ", ")
+		if strings.Contains(names, ",") {
+			return names + " are required"
+		}
+		return names + " is required"
+	}
+	return msg
+}
+
+// flagError turns pflag's parse errors, which quote Go internals
+// ("strconv.ParseInt: parsing ..."), into one plain usage error.
+func flagError(c *cobra.Command, err error) error {
+	msg := err.Error()
+	if m := reInvalidFlagValue.FindStringSubmatch(msg); m != nil {
+		value, flag := m[1], m[2]
+		want := "a valid value"
+		name := strings.TrimLeft(flag, "-")
+		if i := strings.Index(name, ", --"); i >= 0 { // "-o, --output"
+			name = name[i+4:]
+		}
+		if fl := c.Flags().Lookup(name); fl != nil {
+			switch fl.Value.Type() {
+			case "duration":
+				want = "a duration such as 30s, 15m or 1h30m"
+			case "int", "int64", "int32", "uint", "uint64":
+				want = "a whole number"
+			case "bool":
+				want = "true or false"
+			case "float64", "float32":
+				want = "a number"
+			}
+			flag = "--" + fl.Name
+		}
+		return &UsageError{Err: fmt.Errorf("%s: %q is not %s", flag, value, want)}
+	}
+	return &UsageError{Err: err}
 }
 
 func oneLine(s string) string {
