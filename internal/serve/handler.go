@@ -52,7 +52,7 @@ type Options struct {
 	MaxAge time.Duration
 	// Logger receives reload events; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
+	// Now is the clock for load times; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -156,11 +156,14 @@ func (h *Handler) refresh() {
 // makes it current. Called with mu held (or before the handler is shared).
 func (h *Handler) load(st stamp) error {
 	now := h.opts.Now()
+	// readAt is compared with the file's modification time, which the
+	// filesystem takes from the real clock, not from an injected one.
+	readAt := time.Now()
 	data, err := readBounded(h.opts.Path)
 	if err != nil {
 		return err
 	}
-	h.seen, h.seenHash, h.haveSeen, h.readAt = st, sha256.Sum256(data), true, now
+	h.seen, h.seenHash, h.haveSeen, h.readAt = st, sha256.Sum256(data), true, readAt
 	set, err := h.opts.Load(h.opts.Path)
 	if err != nil {
 		return err
