@@ -123,7 +123,10 @@ func runGenSigningKey(o *genSigningKeyOptions) error {
 	key, err := jwk.Generate(alg, jwk.GenerateOptions{KID: o.KID, RSABits: o.RSABits, SecretBytes: o.SecretBytes})
 	if err != nil {
 		if errors.Is(err, jwk.ErrWeakKey) {
-			return &UsageError{Err: err}
+			if alg == jwk.RS256 {
+				return withHint(&UsageError{Err: err}, "use --rsa-bits 2048, 3072 or 4096")
+			}
+			return withHint(&UsageError{Err: err}, "use --secret-bytes %d or more", jwk.MinSecretBytes)
 		}
 		return err
 	}

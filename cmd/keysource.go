@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/keyctl/keyctl/internal/keysfile"
@@ -13,6 +14,16 @@ import (
 // errNoKeyring is returned by keyringSigningKey when there is no keyring.
 var errNoKeyring = errors.New("no keyring")
 
+// pathless drops the path from an *fs.PathError whose path the message
+// already names ("read key /tmp: is a directory", not "... read /tmp: ...").
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // readKeyInput reads FILE, or stdin for "-", bounded in size.
 func readKeyInput(f *Factory, path string) ([]byte, error) {
 	var r io.Reader
@@ -21,14 +32,14 @@ func readKeyInput(f *Factory, path string) ([]byte, error) {
 	} else {
 		file, err := os.Open(path)
 		if err != nil {
-			return nil, err
+			return nil, pathless(err)
 		}
 		defer file.Close()
 		r = file
 	}
 	data, err := io.ReadAll(io.LimitReader(r, jwk.MaxInputBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, pathless(err)
 	}
 	if len(data) > jwk.MaxInputBytes {
 		return nil, fmt.Errorf("larger than %d bytes", jwk.MaxInputBytes)

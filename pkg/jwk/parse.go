@@ -367,7 +367,7 @@ func ParseArray(data []byte) ([]*Key, error) {
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
-		return nil, fmt.Errorf("not a JSON array of JWKs: %v", err)
+		return nil, fmt.Errorf("not a JSON array of JWKs: %s", describeJSON(data, err))
 	}
 	if raws == nil {
 		return nil, errors.New("not a JSON array of JWKs: null")
@@ -381,6 +381,30 @@ func ParseArray(data []byte) ([]*Key, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// describeJSON says in plain words why data is not the JSON array wanted,
+// without encoding/json's Go type names.
+func describeJSON(data []byte, err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	}
+	t := bytes.TrimSpace(data)
+	switch {
+	case len(t) == 0:
+		return "empty"
+	case t[0] == '{':
+		return "a single JSON object (a JWK or JWKS), not an array"
+	case t[0] == '"':
+		return "a JSON string, not an array"
+	case t[0] == 'n':
+		return "null"
+	}
+	if !json.Valid(t) {
+		return "invalid JSON"
+	}
+	return "a JSON value that is not an array"
 }
 
 func indexed(i int, err error) error {
