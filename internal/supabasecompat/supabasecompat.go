@@ -53,4 +53,3 @@ func LoadAuthKeys(data []byte) error {
 	}
 	return nil
 }
-
