@@ -653,11 +653,19 @@ func runVerifyEachLine(ctx context.Context, o *verifyOptions, src *verifySource)
 func readBoundedLine(r *bufio.Reader, limit int) ([]byte, int, error) {
 	var line []byte
 	size := 0
+	var last2 [2]byte // the line's last two bytes, however long it is
 	for {
 		chunk, err := r.ReadSlice('\n')
 		size += len(chunk)
 		if room := limit + 2 - len(line); room > 0 {
 			line = append(line, chunk[:min(len(chunk), room)]...)
+		}
+		switch len(chunk) {
+		case 0:
+		case 1:
+			last2 = [2]byte{last2[1], chunk[0]}
+		default:
+			last2 = [2]byte{chunk[len(chunk)-2], chunk[len(chunk)-1]}
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
@@ -669,13 +677,14 @@ func readBoundedLine(r *bufio.Reader, limit int) ([]byte, int, error) {
 		}
 		break
 	}
-	if bytes.HasSuffix(line, []byte("\n")) {
+	if size > 0 && last2[1] == '\n' {
 		size--
-		line = line[:len(line)-1]
-		if bytes.HasSuffix(line, []byte("\r")) {
+		if size > 0 && last2[0] == '\r' {
 			size--
-			line = line[:len(line)-1]
 		}
+	}
+	if len(line) > size {
+		line = line[:size]
 	}
 	if len(line) > limit {
 		line = line[:limit+1]
