@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/keyctl/keyctl/cmd.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
 FUZZTIME  ?= 20s
 
-.PHONY: all build test race vet fmt-check lint fuzz bench docs docs-check tidy-check clean
+.PHONY: all build test race vet fmt-check lint fuzz bench bench-peers docs docs-check tidy-check clean
 
 all: build test
 
@@ -43,9 +43,14 @@ fuzz:
 	  done; \
 	done
 
-## bench: benchmarks beside their raw crypto baselines
+## bench: benchmarks, then each figure beside its raw crypto baseline as a ratio (BENCHTIME=1s)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1s) ./pkg/... ./internal/bulk/... 2>&1 || echo FAIL; } | \
+	  $(GO) run ./testdata/bench/benchtable
+
+## bench-peers: time keyctl against go-jose, the C jose tool and panva/jose (docs/performance.md)
+bench-peers:
+	bash testdata/bench/peers.sh
 
 ## docs: regenerate the command reference in docs/ and the help and completion goldens
 docs:

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Times keyctl against the JWT signing tools available on this machine, in
+# one run, and prints the tables docs/performance.md shows. Run it with
+# `make bench-peers`.
+#
+#   one token  keyctl gen bearer-jwt --key key.json --role authenticated
+#              beside a minimal go-jose v4 program built here and now
+#              (testdata/bench/gojose), the C `jose` tool (Debian package
+#              jose) and panva/jose on Node (npm package jose, the version
+#              pinned below, installed in a temporary directory). Ratios are
+#              to the go-jose program.
+#   bulk       keyctl gen bearer-jwt --count N, and --claims-from with N
+#              lines, beside testdata/bench/rawsign, which computes the same
+#              N ES256 signatures on every core and nothing else: the time of
+#              N x raw sign / cores.
+#
+# The machine is shared, so the tools are timed in alternation: ROUNDS
+# rounds, each timing every tool in turn, and the ratio reported is the
+# median of the per-round ratios. CPU time (user + system) is shown beside
+# wall time for bulk runs: it does not depend on how many cores were free.
+#
+# Missing tools are skipped with a note. Debian: apt-get install -y
+# hyperfine jose time. Node and npm come with the machine; the npm registry
+# must be reachable for panva/jose. Environment: RUNS (runs of each one-token
+# tool per round, default 60), ROUNDS (default 5), BULK (default 100000),
+# BULK_ROUNDS (default 5), JOSE_NPM_VERSION.
+set -euo pipefail
+
+JOSE_NPM_VERSION=${JOSE_NPM_VERSION:-6.2.18}
+RUNS=${RUNS:-60}
+ROUNDS=${ROUNDS:-5}
+BULK=${BULK:-100000}
+BULK_ROUNDS=${BULK_ROUNDS:-5}
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/keyctl-peers.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+note() { printf '%s\n' "$*" >&2; }
+
+command -v hyperfine >/dev/null || { note "peers.sh: hyperfine is needed (apt-get install -y hyperfine)"; exit 1; }
+if ! { [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; }; then
+	note "peers.sh: GNU time is needed for peak RSS and bulk timing (apt-get install -y time)"
+	exit 1
+fi
+gnutime=/usr/bin/time
+
+note "building keyctl and the go-jose and raw-sign programs ..."
+(cd "$root" && go build -trimpath -ldflags '-s -w' -o "$work/keyctl" . &&
+	go build -trimpath -ldflags '-s -w' -o "$work/gojose" ./testdata/bench/gojose &&
+	go build -trimpath -ldflags '-s -w' -o "$work/rawsign" ./testdata/bench/rawsign)
+
+kid=peers-es256
+./keyctl gen signing-key --algorithm ES256 --kid "$kid" > key.json
+# The C tool signs a claims file made here (it has no clock of its own for
+# iat and exp) with a header template naming the kid and typ.
+now=$(date +%s)
+printf '{"exp":%d,"iat":%d,"is_anonymous":true,"role":"authenticated"}' $((now + 1800)) "$now" > claims.json
+printf '{"protected":{"typ":"JWT","kid":"%s"}}' "$kid" > sig.json
+
+# name|command; the go-jose program first: it is the reference.
+peers=("go-jose v4.1.9 program|./gojose key.json authenticated"
+	"keyctl|./keyctl gen bearer-jwt --key key.json --role authenticated")
+if command -v jose >/dev/null; then
+	peers+=("C jose $(dpkg-query -W -f '${Version}' jose 2>/dev/null || echo '?')|jose jws sig -I claims.json -k key.json -s sig.json -c -o -")
+else
+	note "skipping the C jose tool: not installed (apt-get install -y jose)"
+fi
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	mkdir node && cp "$root/testdata/bench/jose-sign.mjs" node/
+	if (cd node && npm init -y >/dev/null && npm install --no-audit --no-fund --silent "jose@$JOSE_NPM_VERSION" >/dev/null 2>&1); then
+		peers+=("panva/jose $JOSE_NPM_VERSION on node $(node --version)|node node/jose-sign.mjs key.json authenticated")
+	else
+		note "skipping panva/jose: npm install jose@$JOSE_NPM_VERSION failed"
+	fi
+else
+	note "skipping panva/jose: node or npm not found"
+fi
+
+# Every tool must print an ES256 token before it is timed.
+for p in "${peers[@]}"; do
+	tok=$(${p#*|} 2>/dev/null) || { note "${p%%|*} failed: ${p#*|}"; exit 1; }
+	[[ $tok =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}$ ]] || { note "${p%%|*} printed no ES256 token: $tok"; exit 1; }
+done
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# One-token rounds: hyperfine times every tool RUNS times; keep each tool's
+# median per round (ms) in single.<i>, and its ratio to tool 0 in ratio.<i>.
+note "timing one token: $ROUNDS rounds of $RUNS runs per tool ..."
+for ((r = 0; r < ROUNDS; r++)); do
+	args=()
+	for p in "${peers[@]}"; do args+=(-n "${p%%|*}" "${p#*|}"); done
+	hyperfine -N -w 10 -r "$RUNS" --export-csv round.csv "${args[@]}" >/dev/null 2>&1
+	# CSV columns: command,mean,stddev,median,user,system,min,max (counted
+	# from the end: a command name may hold a comma)
+	mapfile -t meds < <(awk -F, 'NR > 1 { printf "%.4f\n", $(NF - 4) * 1000 }' round.csv)
+	for i in "${!peers[@]}"; do
+		echo "${meds[$i]}" >> "single.$i"
+		ratio "${meds[$i]}" "${meds[0]}" >> "ratio.$i"
+		echo >> "ratio.$i"
+	done
+done
+for i in "${!peers[@]}"; do
+	for _ in 1 2 3 4 5; do $gnutime -f %M ${peers[$i]#*|} 2>&1 >/dev/null | tail -1; done | sort -n | tail -1 > "rss.$i"
+done
+
+# Bulk rounds: every command once per round, wall and CPU seconds and peak
+# RSS from GNU time.
+note "timing bulk minting: $BULK tokens, $BULK_ROUNDS rounds ..."
+seq 1 "$BULK" | awk '{ printf "{\"sub\":\"user-%d\"}\n", $1 }' > lines.ndjson
+bulk=("raw ES256 sign x $BULK / cores|./rawsign $BULK"
+	"keyctl --count $BULK|./keyctl gen bearer-jwt --key key.json --role authenticated --count $BULK"
+	"keyctl --claims-from ($BULK lines)|./keyctl gen bearer-jwt --key key.json --role authenticated --claims-from lines.ndjson")
+for ((r = 0; r < BULK_ROUNDS; r++)); do
+	for i in "${!bulk[@]}"; do
+		read -r wall user sys rss < <($gnutime -f '%e %U %S %M' ${bulk[$i]#*|} 2>&1 >/dev/null | tail -1)
+		echo "$wall" >> "bwall.$i"
+		awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }' >> "bcpu.$i"
+		echo "$rss" >> "brss.$i"
+		echo "$wall" > "blast.$i"
+	done
+	for i in "${!bulk[@]}"; do ratio "$(cat "blast.$i")" "$(cat blast.0)" >> "bratio.$i"; echo >> "bratio.$i"; done
+done
+kb=$($gnutime -f %M ./keyctl gen bearer-jwt --key key.json --role authenticated --count $((BULK * 10)) 2>&1 >/dev/null | tail -1)
+
+line() { printf '|%s|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..42})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..16})"; }
+host="$(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
+printf '\nMachine: %s. %s. Load average at the end: %s.\n\n' "$host" "$(go env GOVERSION)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-40s | %13s | %11s | %15s |\n' "one ES256 token per process" "median (ms)" "x go-jose" "peak RSS (MB)"
+line
+for i in "${!peers[@]}"; do
+	printf '| %-40s | %13.2f | %11.2f | %15.1f |\n' "${peers[$i]%%|*}" "$(median < "single.$i")" \
+		"$(grep . "ratio.$i" | median)" "$(awk '{ print $1 / 1024 }' "rss.$i")"
+done
+printf '\n| %-40s | %13s | %11s | %15s |\n' "bulk, $(nproc) cores" "median (s)" "x raw" "CPU s, x raw"
+line
+cpu0=$(median < bcpu.0)
+for i in "${!bulk[@]}"; do
+	cpu=$(median < "bcpu.$i")
+	printf '| %-40s | %13.2f | %11.2f | %15s |\n' "${bulk[$i]%%|*}" "$(median < "bwall.$i")" \
+		"$(grep . "bratio.$i" | median)" "$(printf '%.2f, %s' "$cpu" "$(ratio "$cpu" "$cpu0")")"
+done
+printf '\nPeak RSS, bulk: %s MB for --count %s, %s MB for --claims-from, %s MB for --count %s.\n' \
+	"$(sort -n brss.1 | tail -1 | awk '{ printf "%.1f", $1 / 1024 }')" "$BULK" \
+	"$(sort -n brss.2 | tail -1 | awk '{ printf "%.1f", $1 / 1024 }')" \
+	"$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" $((BULK * 10))
+note "done"
