@@ -37,8 +37,12 @@ func init() {
 			return err
 		}
 		env.Setenv("KEYRING_FIXTURES", dir)
-		// A fixed actor for the history (user@host comes from USER).
+		// A fixed user for the history's user@host; ACTOR is what golden
+		// files expect (cmpenv), since the host is the machine's.
 		env.Setenv("USER", "tester")
+		host, _ := os.Hostname()
+		host, _, _ = strings.Cut(host, ".")
+		env.Setenv("ACTOR", "tester@"+host)
 		return nil
 	})
 }

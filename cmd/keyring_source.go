@@ -47,7 +47,7 @@ func keyringSigningKey(f *Factory, kid string) (*jwk.Key, error) {
 	}
 	k, err := e.Material.Private()
 	if err != nil {
-		return nil, keyringError(path, fmt.Errorf("key %q: %w", e.KID, err))
+		return nil, materialError(path, e.KID, err)
 	}
 	out := &jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", KeyOps: []string{jwk.OpSign, jwk.OpVerify}, Material: k.Material}
 	if e.Legacy {
@@ -85,7 +85,7 @@ func keyringVerificationKeys(f *Factory) ([]jwt.TrustedKey, error) {
 		case !e.Symmetric():
 			pub, err := e.Material.Public()
 			if err != nil {
-				return nil, keyringError(path, fmt.Errorf("key %q: %w", e.KID, err))
+				return nil, materialError(path, e.KID, err)
 			}
 			k.Material = pub.Material
 		case e.State.Trusted():
@@ -95,7 +95,7 @@ func keyringVerificationKeys(f *Factory) ([]jwt.TrustedKey, error) {
 				continue
 			}
 			if err != nil {
-				return nil, keyringError(path, fmt.Errorf("key %q: %w", e.KID, err))
+				return nil, materialError(path, e.KID, err)
 			}
 			k.Material = secret.Material
 		}
@@ -159,9 +159,23 @@ func loadKeyringPublicSet(path string) (*jwk.Set, error) {
 	}
 	set, err := file.Keyring.PublicJWKS()
 	if err != nil {
-		return nil, keyringError(path, err)
+		return nil, keyringError(path, &store.CorruptError{Path: path, Err: err})
 	}
 	return set, nil
+}
+
+// materialError reports a key that could not be opened: a passphrase
+// problem as such, anything else as a damaged keyring.
+func materialError(path, kid string, err error) error {
+	err = fmt.Errorf("key %q: %w", kid, err)
+	if errors.Is(err, store.ErrNeedPassphrase) || errors.Is(err, store.ErrWrongPassphrase) || errors.Is(err, store.ErrEmptyPassphrase) {
+		return keyringError(path, err)
+	}
+	var he *HintError
+	if errors.As(err, &he) {
+		return err
+	}
+	return keyringError(path, &store.CorruptError{Path: path, Err: err})
 }
 
 func envValue(f *Factory, name string) string {
@@ -212,6 +226,8 @@ func keyringError(path string, err error) error {
 		return withHint(fmt.Errorf("keyring %s: %w", path, err), "nothing was changed; try again")
 	case errors.Is(err, store.ErrNeedPassphrase):
 		return withHint(fmt.Errorf("keyring %s: %w", path, err), "set KEYCTL_PASSPHRASE, or pass --passphrase-file FILE")
+	case errors.As(err, &early) && early.Action == keyring.ActionDelete:
+		return withHint(err, "deleting is safe from %s; --force deletes now", early.SafeAt.UTC().Format(time.RFC3339))
 	case errors.As(err, &early):
 		return withHint(err, "revoking is safe from %s; --force revokes now (an incident: tokens it signed stop verifying)", early.SafeAt.UTC().Format(time.RFC3339))
 	case errors.As(err, &trans):

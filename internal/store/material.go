@@ -37,7 +37,7 @@ func (m *diskMaterial) Public() (*jwk.Key, error) {
 	m.pubOnce.Do(func() {
 		k, err := jwk.Parse(m.public)
 		if err != nil {
-			m.pubErr = fmt.Errorf("public key: %w", err)
+			m.pubErr = fmt.Errorf("public key: %w", memberOnly(err))
 			return
 		}
 		if k.IsPrivate() {
@@ -89,7 +89,7 @@ func (m *diskMaterial) parsePrivate() (*jwk.Key, error) {
 	}
 	k, err := jwk.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("private key: %w", err)
+		return nil, fmt.Errorf("private key: %w", memberOnly(err))
 	}
 	if !k.IsPrivate() {
 		return nil, errors.New("private key: holds only public members")
@@ -127,5 +127,18 @@ func (m *diskMaterial) Check() error {
 		return err
 	}
 	_, err := m.Private()
+	return err
+}
+
+// memberOnly drops jwk.ParseError's "key (kid ...)" prefix: the keyring's
+// messages already name the key.
+func memberOnly(err error) error {
+	var pe *jwk.ParseError
+	if errors.As(err, &pe) {
+		if pe.Member != "" {
+			return fmt.Errorf("member %q: %w", pe.Member, pe.Err)
+		}
+		return pe.Err
+	}
 	return err
 }
