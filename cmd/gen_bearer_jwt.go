@@ -227,27 +227,10 @@ func mintClaimsFrom(o *genBearerJWTOptions, signer *jwt.Signer, base map[string]
 		maps.Copy(c, over)
 		if !anonSet {
 			if _, lineSets := over["is_anonymous"]; !lineSets {
-				role, _ := c["role"].(string)
-				if jwt.IsAnonymousRole(role) && (c["sub"] == nil || c["sub"] == "") {
-					c["is_anonymous"] = true
-				} else {
-					delete(c, "is_anonymous")
-				}
+				jwt.ApplyAnonymousRule(c)
 			}
 		}
-		// The claims JSON goes at the end of dst, the token after it, and
-		// the token then moves down over the JSON: no buffer per line.
-		start := len(dst)
-		withPayload, err := jwt.AppendClaims(dst, c)
-		if err != nil {
-			return dst, err
-		}
-		withToken, err := signer.AppendSigned(withPayload, withPayload[start:])
-		if err != nil {
-			return dst, err
-		}
-		n := copy(withToken[start:], withToken[len(withPayload):])
-		return withToken[:start+n], nil
+		return signer.AppendToken(dst, c)
 	}
 	err := bulk.MintLines(o.IO.Out, in, o.Workers, mint)
 	var le *bulk.LineError

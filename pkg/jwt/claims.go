@@ -457,6 +457,20 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 // "authenticated" in any letter case.
 func IsAnonymousRole(role string) bool { return strings.EqualFold(role, "authenticated") }
 
+// ApplyAnonymousRule sets is_anonymous: true in claims when their role is
+// an anonymous one (IsAnonymousRole) and they have no sub (absent, null or
+// ""), and removes is_anonymous otherwise: Supabase's rule, decided on the
+// claims as they finally are (`gen bearer-jwt --claims-from` applies it to
+// each line's merged claims).
+func ApplyAnonymousRule(claims map[string]any) {
+	role, _ := claims["role"].(string)
+	if sub := claims["sub"]; IsAnonymousRole(role) && (sub == nil || sub == "") {
+		claims["is_anonymous"] = true
+	} else {
+		delete(claims, "is_anonymous")
+	}
+}
+
 // ErrClaimsNotObject reports claims input that is not one JSON object.
 var ErrClaimsNotObject = errors.New("not a JSON object")
 

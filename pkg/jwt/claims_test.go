@@ -502,3 +502,28 @@ func FuzzParseClaimFlag(f *testing.F) {
 		}
 	})
 }
+
+func TestApplyAnonymousRule(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{`{"role":"authenticated"}`, `{"is_anonymous":true,"role":"authenticated"}`},
+		{`{"role":"AUTHENTICATED","sub":""}`, `{"is_anonymous":true,"role":"AUTHENTICATED","sub":""}`},
+		{`{"role":"authenticated","sub":null}`, `{"is_anonymous":true,"role":"authenticated","sub":null}`},
+		{`{"role":"authenticated","sub":"u","is_anonymous":true}`, `{"role":"authenticated","sub":"u"}`},
+		{`{"role":"authenticated","sub":7}`, `{"role":"authenticated","sub":7}`},
+		{`{"role":"anon","is_anonymous":true}`, `{"role":"anon"}`},
+		{`{"role":["authenticated"]}`, `{"role":["authenticated"]}`},
+		{`{}`, `{}`},
+	}
+	for _, tt := range tests {
+		c, err := ParseClaims([]byte(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ApplyAnonymousRule(c)
+		if got := jsonMarshal(t, c); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

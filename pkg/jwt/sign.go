@@ -158,18 +158,31 @@ var signScratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return
 func (s *Signer) Sign(claims map[string]any) (string, error) {
 	bp := signScratch.Get().(*[]byte)
 	defer signScratch.Put(bp)
-	payload, err := AppendClaims((*bp)[:0], claims)
-	if err != nil {
-		return "", err
-	}
-	tok, err := s.AppendSigned(payload, payload)
+	tok, err := s.AppendToken((*bp)[:0], claims)
 	if cap(tok) <= 64<<10 { // keep the pool from holding a huge token
 		*bp = tok[:0]
 	}
 	if err != nil {
 		return "", err
 	}
-	return string(tok[len(payload):]), nil
+	return string(tok), nil
+}
+
+// AppendToken appends the token for claims to dst. The claims JSON is
+// built in dst's spare room and the token then moved over it, so that a
+// caller minting many tokens into one buffer allocates nothing per token.
+func (s *Signer) AppendToken(dst []byte, claims map[string]any) ([]byte, error) {
+	start := len(dst)
+	withPayload, err := AppendClaims(dst, claims)
+	if err != nil {
+		return dst, err
+	}
+	withToken, err := s.AppendSigned(withPayload, withPayload[start:])
+	if err != nil {
+		return dst, err
+	}
+	n := copy(withToken[start:], withToken[len(withPayload):])
+	return withToken[:start+n], nil
 }
 
 // AppendSigned appends the compact token for the given claims JSON to dst.

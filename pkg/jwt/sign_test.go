@@ -226,6 +226,33 @@ func TestAppendSignedAppends(t *testing.T) {
 	}
 }
 
+func TestAppendToken(t *testing.T) {
+	s, _ := NewSigner(mintFixture(t, "HS256"))
+	want1, _ := s.Sign(map[string]any{"n": 1})
+	want2, _ := s.Sign(map[string]any{"n": 2, "pad": strings.Repeat("<x>", 100)})
+	// Tokens accumulate in one buffer, whatever its spare room.
+	for _, capacity := range []int{0, 10, 4096} {
+		buf := append(make([]byte, 0, capacity), "a:"...)
+		buf, err := s.AppendToken(buf, map[string]any{"n": 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = append(buf, "\nb:"...)
+		buf, err = s.AppendToken(buf, map[string]any{"n": 2, "pad": strings.Repeat("<x>", 100)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "a:" + want1 + "\nb:" + want2; string(buf) != want {
+			t.Fatalf("cap %d:\n got %s\nwant %s", capacity, buf, want)
+		}
+	}
+	// A refused claim leaves dst as it was.
+	buf, err := s.AppendToken([]byte("kept"), map[string]any{"bad": json.Number("x")})
+	if err == nil || string(buf) != "kept" {
+		t.Errorf("AppendToken = %q, %v", buf, err)
+	}
+}
+
 func TestSignConcurrent(t *testing.T) {
 	for _, alg := range []string{"HS256", "ES256"} {
 		k := mintFixture(t, alg)
