@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -40,6 +41,7 @@ func crashWriter(path string) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		fmt.Println("written")
 	}
 }
 
@@ -53,23 +55,45 @@ func TestKilledWritersLeaveAWholeKeyring(t *testing.T) {
 		t.Skip("starts many processes")
 	}
 	path := filepath.Join(t.TempDir(), "keyring.json")
-	writeLargeKeyring(t, path, 300, 0) // big enough that a write takes a while
+	writeLargeKeyring(t, path, 200, 0) // big enough that a write takes a while
 	f, err := Load(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	keys := len(f.Keyring.Keys)
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
-	const rounds = 60
+	const rounds = 40
 	leftovers := 0
 	for i := range rounds {
 		c := exec.Command(os.Args[0], "-test.run=^$")
 		c.Env = append(os.Environ(), crashHelperEnv+"="+path)
 		c.Stderr = os.Stderr
+		out, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(5_000+rng.IntN(60_000)) * time.Microsecond)
+		// The writer reports each write: time one, then kill at a random
+		// moment of the next ones, whatever the machine's speed (the race
+		// detector slows writes down a lot).
+		lines := bufio.NewScanner(out)
+		lines.Scan()
+		start := time.Now()
+		lines.Scan()
+		period := time.Since(start)
+		if i%2 == 0 {
+			time.Sleep(time.Duration(rng.Int64N(int64(period) * 2)))
+		} else {
+			// Pounce: kill as soon as a temporary file shows, in the
+			// middle of writing, syncing or renaming.
+			for deadline := time.Now().Add(10 * period); time.Now().Before(deadline); {
+				if temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+"*")); len(temps) > 0 {
+					break
+				}
+			}
+		}
 		c.Process.Signal(syscall.SIGKILL)
 		c.Wait()
 		if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
