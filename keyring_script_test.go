@@ -325,7 +325,7 @@ func TestKeyringKilledWriters(t *testing.T) {
 	span := time.Since(begin)
 	keys++
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
-	const rounds = 40
+	const rounds = 30
 	killed, finished := 0, 0
 	for i := range rounds {
 		c := exec.Command("keyctl", "keys", "create", "--kid", fmt.Sprintf("k%03d", i))
