@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -383,13 +382,4 @@ func runKeysImportSupabase(o *keysImportSupabaseOptions) error {
 		o.IO.Hintf("no key of the file signs; put one in use: keyctl keys rotate KID")
 	}
 	return nil
-}
-
-// stateWords lists kids with their states, for messages.
-func stateWords(entries []*keyring.Entry) string {
-	parts := make([]string, len(entries))
-	for i, e := range entries {
-		parts[i] = fmt.Sprintf("%s (%s)", e.KID, e.State.Label())
-	}
-	return strings.Join(parts, ", ")
 }
