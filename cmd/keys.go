@@ -45,8 +45,8 @@ The keyring is $XDG_CONFIG_HOME/keyctl/keyring.json unless --keyring,
 KEYCTL_KEYRING or the config file say otherwise. It is written atomically
 under a lock, mode 0600; "keys encrypt" protects its private keys with a
 passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
-		Args: noArgs(nil),
-		RunE: func(c *cobra.Command, args []string) error { return c.Help() },
+		Args: groupArgs,
+		RunE: groupRunE,
 	}
 	pf := c.PersistentFlags()
 	pf.StringVar(&kc.PassphraseFile, "passphrase-file", "", "file holding the passphrase of an encrypted keyring (also KEYCTL_PASSPHRASE_FILE; else KEYCTL_PASSPHRASE or a prompt)")

@@ -16,7 +16,9 @@ const (
 // TrustedKey is one key a verifier may be asked to use.
 type TrustedKey struct {
 	// Key is the verification material: a public key, or the shared secret
-	// for HS256. Its Alg is the only algorithm it verifies.
+	// for HS256. Its Alg is the only algorithm it verifies. Material may be
+	// nil for a deleted key or a revoked shared secret: such a key is kept
+	// only so that the verifier can name its state.
 	Key *jwk.Key
 	// State is the keyring state; "" for keys from outside a keyring.
 	// Revoked and deleted keys are kept so the verifier can say so.
