@@ -14,9 +14,11 @@ import (
 )
 
 // Tokens are minted in batches: one batch is one unit of work for Ordered
-// and one write. A batch of ES256 tokens takes a few milliseconds, long
-// enough that handing it between goroutines costs nothing measurable, short
-// enough that the last batch leaves no core idle for long.
+// and one write to the output (the batch is the output buffer: tens of
+// kilobytes when tokens flow, a single token when lines trickle in). A
+// batch of ES256 tokens takes a few milliseconds, long enough that handing
+// it between goroutines costs nothing measurable, short enough that the
+// last batch leaves no core idle for long.
 const (
 	batchTokens = 128
 	batchBytes  = 256 << 10 // --claims-from: input bytes per batch at most
@@ -54,7 +56,6 @@ func putChunk(c *chunk) {
 // random UUID v4 as the series' open member (the jti), on workers
 // goroutines (0: every core). Memory stays bounded whatever n is.
 func MintCount(w io.Writer, ser *jwt.Series, n int64, workers int) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
 	left := n
 	next := func() (int, bool) {
 		if left <= 0 {
@@ -80,17 +81,13 @@ func MintCount(w io.Writer, ser *jwt.Series, n int64, workers int) error {
 		}
 		return c
 	}
-	err := Ordered(workers, next, work, func(_ int, c *chunk) error {
+	return Ordered(workers, next, work, func(_ int, c *chunk) error {
 		defer putChunk(c)
-		if _, err := bw.Write(c.buf); err != nil {
+		if _, err := w.Write(c.buf); err != nil {
 			return err
 		}
 		return c.err
 	})
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	return err
 }
 
 // formatUUID writes 16 random bytes as a lowercase UUID v4 (RFC 9562),
@@ -138,7 +135,6 @@ type lineBatch struct {
 // tokens of every line before it, and returns a *LineError naming it.
 // mint must be safe for concurrent use.
 func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte) ([]byte, error)) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
 	br := bufio.NewReaderSize(r, 64<<10)
 	lineNo := 0
 	var readErr error
@@ -176,13 +172,20 @@ func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte
 			return line, true
 		}
 	}
+	// lineReady reports whether a whole line is already buffered: a batch
+	// takes the lines it can have without waiting, so that a producer
+	// writing one line and waiting for its token is answered at once.
+	lineReady := func() bool {
+		buf, _ := br.Peek(br.Buffered())
+		return bytes.IndexByte(buf, '\n') >= 0
+	}
 	done := false
 	next := func() (*lineBatch, bool) {
 		if done {
 			return nil, false
 		}
 		b := &lineBatch{first: lineNo + 1}
-		for len(b.ends) < batchTokens && len(b.data) < batchBytes {
+		for len(b.ends) == 0 || (len(b.ends) < batchTokens && len(b.data) < batchBytes && lineReady()) {
 			line, ok := readLine()
 			if !ok {
 				done = true
@@ -218,16 +221,13 @@ func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte
 	}
 	err := Ordered(workers, next, work, func(_ int, c *chunk) error {
 		defer putChunk(c)
-		if _, err := bw.Write(c.buf); err != nil {
+		if _, err := w.Write(c.buf); err != nil {
 			return err
 		}
 		return c.err
 	})
 	if err == nil {
 		err = readErr
-	}
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
 	}
 	return err
 }

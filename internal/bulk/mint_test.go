@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/jwt"
@@ -228,5 +230,40 @@ func TestMintLinesReportsReadErrors(t *testing.T) {
 	err := MintLines(io.Discard, io.MultiReader(strings.NewReader("a\n"), failingReader{}), 2, echoMint)
 	if err == nil || !strings.Contains(err.Error(), "device gone") {
 		t.Fatalf("err = %v, want the read error", err)
+	}
+}
+
+// A producer that writes one line and waits for its token before writing
+// the next (a coprocess) must get each token without sending more input.
+func TestMintLinesAnswersEachLineWithoutWaitingForMore(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		inR, inW := io.Pipe()
+		outR, outW := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- MintLines(outW, inR, workers, echoMint)
+			outW.Close()
+		}()
+		tokens := bufio.NewReader(outR)
+		for i := range 5 {
+			line := fmt.Sprintf("line %d", i)
+			if _, err := io.WriteString(inW, line+"\n"); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan string, 1)
+			go func() { s, _ := tokens.ReadString('\n'); got <- s }()
+			select {
+			case s := <-got:
+				if s != "<"+line+">\n" {
+					t.Fatalf("workers=%d: got %q for %q", workers, s, line)
+				}
+			case <-time.After(30 * time.Second): // a liveness guard, not a speed check
+				t.Fatalf("workers=%d: no token for %q until more input came: MintLines waits for a full batch", workers, line)
+			}
+		}
+		inW.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
