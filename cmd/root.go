@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -232,13 +233,17 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-var (
-	reFlagGroupExclusive = regexp.MustCompile(`^if any flags in the group \[([^\]]*)\] are set none of the others can be; \[([^\]]*)\] were all set$`)
-	reFlagGroupOneOf     = regexp.MustCompile(`^at least one of the flags in the group \[([^\]]*)\] is required$`)
-	reFlagGroupTogether  = regexp.MustCompile(`^if any flags in the group \[([^\]]*)\] are set they must all be set; missing \[([^\]]*)\]$`)
-	reRequiredFlags      = regexp.MustCompile(`^required flag\(s\) (.*) not set$`)
-	reInvalidFlagValue   = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: `)
-)
+// The patterns of cobra's and pflag's messages, compiled on first use: most
+// runs never print an error, and regexp compilation at init time is a
+// measurable share of a one-token process.
+var cobraPatterns = sync.OnceValue(func() (p struct{ exclusive, oneOf, together, required, invalid *regexp.Regexp }) {
+	p.exclusive = regexp.MustCompile(`^if any flags in the group \[([^\]]*)\] are set none of the others can be; \[([^\]]*)\] were all set$`)
+	p.oneOf = regexp.MustCompile(`^at least one of the flags in the group \[([^\]]*)\] is required$`)
+	p.together = regexp.MustCompile(`^if any flags in the group \[([^\]]*)\] are set they must all be set; missing \[([^\]]*)\]$`)
+	p.required = regexp.MustCompile(`^required flag\(s\) (.*) not set$`)
+	p.invalid = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: `)
+	return p
+})
 
 // dashed turns cobra's "[key keys-file]" into "--key, --keys-file".
 func dashed(list string, sep string) string {
@@ -251,16 +256,17 @@ func dashed(list string, sep string) string {
 
 // plainCobraError rewrites cobra's flag-group messages in keyctl's words.
 func plainCobraError(msg string) string {
-	if m := reFlagGroupExclusive.FindStringSubmatch(msg); m != nil {
+	re := cobraPatterns()
+	if m := re.exclusive.FindStringSubmatch(msg); m != nil {
 		return dashed(m[2], " and ") + " cannot be used together"
 	}
-	if m := reFlagGroupOneOf.FindStringSubmatch(msg); m != nil {
+	if m := re.oneOf.FindStringSubmatch(msg); m != nil {
 		return "one of " + dashed(m[1], ", ") + " is required"
 	}
-	if m := reFlagGroupTogether.FindStringSubmatch(msg); m != nil {
+	if m := re.together.FindStringSubmatch(msg); m != nil {
 		return dashed(m[1], ", ") + " go together; missing " + dashed(m[2], ", ")
 	}
-	if m := reRequiredFlags.FindStringSubmatch(msg); m != nil {
+	if m := re.required.FindStringSubmatch(msg); m != nil {
 		names := dashed(m[1], ", ")
 		if strings.Contains(names, ",") {
 			return names + " are required"
@@ -274,7 +280,7 @@ func plainCobraError(msg string) string {
 // ("strconv.ParseInt: parsing ..."), into one plain usage error.
 func flagError(c *cobra.Command, err error) error {
 	msg := err.Error()
-	if m := reInvalidFlagValue.FindStringSubmatch(msg); m != nil {
+	if m := cobraPatterns().invalid.FindStringSubmatch(msg); m != nil {
 		value, flag := m[1], m[2]
 		want := "a valid value"
 		name := strings.TrimLeft(flag, "-")
