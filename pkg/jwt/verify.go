@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -265,6 +268,25 @@ func (c *checker) header(data []byte, v *Verifier) header {
 			// or fetches them, and refuses tokens that carry them so that
 			// nothing downstream is tempted to.
 			c.fail(CheckHeaderKey, fmt.Sprintf("header carries %q: keys named by the token itself are never used or fetched", m.name))
+		case "b64":
+			// RFC 7797 unencoded payloads: a library that honours b64
+			// reads the payload segment as the raw claims, keyctl as
+			// base64url. One token, two readings; JWTs never use it.
+			c.fail(CheckHeader, fmt.Sprintf("header has b64 %s: unencoded payloads (RFC 7797) are not JWTs and keyctl does not read them", clip(m.value)))
+		case "zip":
+			// Compression belongs to JWE (RFC 7516 section 4.1.3); a JWS
+			// verifier that inflated the payload would read other claims.
+			c.fail(CheckHeader, fmt.Sprintf("header has zip %s: compressed payloads belong to encrypted tokens, and keyctl does not inflate them", clip(m.value)))
+		case "cty":
+			// cty "JWT" says the payload is itself a token (RFC 7519
+			// section 5.2): its claims are not these.
+			if s, ok := rawString(m.value); ok && (bytes.EqualFold(s, []byte("JWT")) || bytes.EqualFold(s, []byte("application/jwt"))) {
+				c.fail(CheckHeader, fmt.Sprintf("header has cty %q: a nested token, which keyctl does not verify", s))
+			}
+		default:
+			if reg := caseVariant(m.name, headerNames); reg != "" {
+				c.fail(CheckDuplicate, fmt.Sprintf("header member %s is %q in other letter case: names are case-sensitive (RFC 7515 section 4)", quoteName(m.name), reg))
+			}
 		}
 	}
 	h.parsed = kidOK
@@ -327,12 +349,60 @@ func supportedAlg(b []byte) (jwk.Algorithm, bool) {
 	return "", false
 }
 
-// clip shortens a raw JSON value for a message.
-func clip(raw []byte) string {
-	if len(raw) > 40 {
-		return string(raw[:37]) + "..."
+// notNumericDate says why a time claim is not a NumericDate.
+func notNumericDate(name string, raw []byte) string {
+	if jsonKind(raw) == "a number" {
+		return fmt.Sprintf("%s %s is out of range for a NumericDate (a number of seconds)", name, clip(raw))
 	}
-	return string(raw)
+	return fmt.Sprintf("%s is %s, not a NumericDate (a number of seconds)", name, jsonKind(raw))
+}
+
+// headerNames and claimNames are the members keyctl reads or refuses. A
+// member that is one of them in other letter case ("ALG", "Role") is
+// refused: keyctl would ignore it, while a consumer that matches names
+// without regard to case, as Go's encoding/json does, would read it.
+var (
+	headerNames = []string{"alg", "kid", "typ", "cty", "crit", "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "b64", "zip", "enc"}
+	claimNames  = []string{"exp", "nbf", "iat", "sub", "role", "iss", "aud", "jti"}
+)
+
+// caseVariant returns the registered name that name equals but for letter
+// case, or "" (also when name is exactly a registered name).
+func caseVariant(name []byte, registered []string) string {
+	if len(name) < 2 || len(name) > 3*len("x5t#S256") {
+		return ""
+	}
+	for _, r := range registered {
+		if bytes.EqualFold(name, []byte(r)) && string(name) != r {
+			return r
+		}
+	}
+	return ""
+}
+
+// quoteName quotes a member name for a message.
+func quoteName(name []byte) string { return strconv.Quote(string(name)) }
+
+// clip shortens a raw JSON value for a message. JSON text may hold raw
+// C1 controls and bidirectional overrides (only C0 controls must be
+// escaped), so anything unprintable is escaped: the message goes to a
+// terminal.
+func clip(raw []byte) string {
+	const max = 40
+	var b strings.Builder
+	for i, r := range string(raw) {
+		if i >= max-3 && len(raw) > max {
+			b.WriteString("...")
+			break
+		}
+		if unicode.IsPrint(r) && r != utf8.RuneError {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRuneToASCII(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 // stringValue reads a JSON string value.
@@ -397,6 +467,10 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 			iss = m.value
 		case "aud":
 			aud = m.value
+		default:
+			if reg := caseVariant(m.name, claimNames); reg != "" {
+				c.fail(CheckDuplicate, fmt.Sprintf("claims member %s is %q in other letter case: names are case-sensitive (RFC 7519 section 4)", quoteName(m.name), reg))
+			}
 		}
 	}
 
@@ -406,7 +480,7 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 	if exp == nil {
 		c.fail(CheckExp, "exp is missing: every token must expire")
 	} else if t, ok := numericDate(exp); !ok {
-		c.fail(CheckExp, fmt.Sprintf("exp is %s, not a NumericDate (a number of seconds)", jsonKind(exp)))
+		c.fail(CheckExp, notNumericDate("exp", exp))
 	} else {
 		cv.exp = secondsToTime(t)
 		if nowSec-leeway >= t {
@@ -415,7 +489,7 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 	}
 	if nbf != nil {
 		if t, ok := numericDate(nbf); !ok {
-			c.fail(CheckNbf, fmt.Sprintf("nbf is %s, not a NumericDate (a number of seconds)", jsonKind(nbf)))
+			c.fail(CheckNbf, notNumericDate("nbf", nbf))
 		} else {
 			cv.nbf = secondsToTime(t)
 			if t > nowSec+leeway {
@@ -425,7 +499,7 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 	}
 	if iat != nil {
 		if t, ok := numericDate(iat); !ok {
-			c.fail(CheckIat, fmt.Sprintf("iat is %s, not a NumericDate (a number of seconds)", jsonKind(iat)))
+			c.fail(CheckIat, notNumericDate("iat", iat))
 		} else {
 			cv.iat = secondsToTime(t)
 			if t > nowSec+leeway {

@@ -76,7 +76,7 @@ func DecodeUnverified(token string) (*Unverified, error) {
 	if alg, ok := u.Header["alg"].(string); ok && strings.EqualFold(strings.TrimSpace(alg), "none") {
 		u.Problems = append(u.Problems, fmt.Sprintf("alg %q: an unsigned token, which verify never accepts", alg))
 	}
-	for _, m := range []string{"crit", "jwk", "jku", "x5u", "x5c"} {
+	for _, m := range []string{"crit", "jwk", "jku", "x5u", "x5c", "b64", "zip"} {
 		if _, ok := u.Header[m]; ok {
 			u.Problems = append(u.Problems, fmt.Sprintf("header carries %q, which verify refuses", m))
 		}
@@ -88,10 +88,14 @@ func DecodeUnverified(token string) (*Unverified, error) {
 func (u *Unverified) object(what string, data []byte) (map[string]any, error) {
 	if _, err := scanObject(data, nil); err != nil {
 		var je *jsonError
-		if !errors.As(err, &je) || !je.duplicate() {
+		switch {
+		case errors.As(err, &je) && je.duplicate():
+			u.Problems = append(u.Problems, fmt.Sprintf("%s has %s (verify refuses it; the last value is shown)", what, je.Error()))
+		case errors.As(err, &je) && je.surrogate:
+			u.Problems = append(u.Problems, fmt.Sprintf("%s %s (verify refuses it; shown as U+FFFD)", what, je.Error()))
+		default:
 			return nil, fmt.Errorf("%s is not a JSON object: %v", what, err)
 		}
-		u.Problems = append(u.Problems, fmt.Sprintf("%s has %s (verify refuses it; the last value is shown)", what, je.Error()))
 	}
 	m, err := decodeObject(data)
 	if err != nil {

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -185,7 +187,7 @@ func FuzzParseSet(f *testing.F) {
 // FuzzScanObject cross-checks the verifier's JSON scanner with
 // encoding/json and internal/strictjson: it accepts exactly the valid
 // UTF-8 JSON objects without duplicate names, less those whose top-level
-// names differ only in letter case.
+// names differ only in letter case and those escaping a lone surrogate.
 func FuzzScanObject(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"a":{"b":[1,{"c":null}]}}`, `{"a":1,"A":2}`,
 		`{"\u0061":1,"a":2}`, ` {"exp":1.5e9} `, `{"a":"\ud800"}`, `[]`, `{"a":}`, "{\"a\":\"\xff\"}"} {
@@ -193,6 +195,13 @@ func FuzzScanObject(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		members, err := scanObject(data, nil)
+		var je *jsonError
+		if errors.As(err, &je) && je.surrogate && !hasLoneSurrogate(data) {
+			t.Fatalf("%q: refused for a lone surrogate it does not have", data)
+		}
+		if err == nil && hasLoneSurrogate(data) {
+			t.Fatalf("%q: accepted with a lone surrogate", data)
+		}
 		strict := strictjson.CheckObject(data) == nil && json.Valid(data) && utf8.Valid(data)
 		if err == nil {
 			if !strict {
@@ -209,9 +218,53 @@ func FuzzScanObject(f *testing.F) {
 			}
 			return
 		}
-		var je *jsonError
-		if strict && (!errors.As(err, &je) || je.foldA == "") {
+		if strict && (!errors.As(err, &je) || (je.foldA == "" && !je.surrogate)) {
 			t.Fatalf("scanObject refused %q (%v), which strictjson accepts", data, err)
 		}
 	})
+}
+
+// hasLoneSurrogate is the oracle for loneSurrogate: it decodes every
+// \u escape of data with utf16 and finds a surrogate that is not paired.
+func hasLoneSurrogate(data []byte) bool {
+	var units []uint16
+	flush := func() bool {
+		for i := 0; i < len(units); i++ {
+			u := rune(units[i])
+			if utf16.IsSurrogate(u) {
+				if u < 0xDC00 && i+1 < len(units) && units[i+1] >= 0xDC00 && units[i+1] <= 0xDFFF {
+					i++
+					continue
+				}
+				return true
+			}
+		}
+		units = units[:0]
+		return false
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' || i+1 >= len(data) {
+			if flush() {
+				return true
+			}
+			continue
+		}
+		if data[i+1] != 'u' {
+			if flush() {
+				return true
+			}
+			i++
+			continue
+		}
+		if i+6 > len(data) {
+			return flush()
+		}
+		n, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		if err != nil {
+			return flush()
+		}
+		units = append(units, uint16(n))
+		i += 5
+	}
+	return flush()
 }

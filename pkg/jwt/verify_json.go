@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,6 +34,9 @@ type jsonError struct {
 	foldA   string // two top-level names that differ only in letter case
 	foldB   string
 	message string // a syntax problem
+	// surrogate marks a string escaping a lone UTF-16 surrogate: valid
+	// JSON syntax that Verify refuses and DecodeUnverified shows.
+	surrogate bool
 }
 
 func (e *jsonError) Error() string {
@@ -154,13 +159,88 @@ func foldDuplicates(ms []member) error {
 	}
 	seen := make(map[string]int, len(ms))
 	for i, m := range ms {
-		k := string(bytes.ToLower(m.name))
+		k := foldKey(m.name)
 		if j, ok := seen[k]; ok {
 			return &jsonError{foldA: string(ms[j].name), foldB: string(m.name)}
 		}
 		seen[k] = i
 	}
 	return nil
+}
+
+// foldKey maps a name to a key shared by exactly the names
+// bytes.EqualFold treats as equal: each rune becomes the smallest rune of
+// its Unicode simple-folding orbit. bytes.ToLower would not do: it leaves
+// "ſ" (long s) and "K" (Kelvin sign) apart from "s" and "k", which
+// EqualFold, and encoding/json's field matching, join.
+func foldKey(name []byte) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range string(name) {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
+// loneSurrogate reports whether a JSON string literal (quotes included)
+// has a \uD800-\uDFFF escape that is not half of a surrogate pair. Such a
+// string is not Unicode text (RFC 8259 section 8.2, RFC 7493 section 2.1),
+// and parsers disagree on what it means.
+func loneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(raw) || raw[i+1] != 'u' {
+			i++ // a one-character escape: skip what it escapes
+			continue
+		}
+		r, ok := hex4(raw, i+2)
+		if !ok {
+			return false // a bad escape, refused by unquote
+		}
+		i += 5
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low half with no high half before it
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return true
+			}
+			lo, ok := hex4(raw, i+3)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits at raw[at:].
+func hex4(raw []byte, at int) (rune, bool) {
+	if at+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 func (s *jsonScanner) errorf(format string, args ...any) error {
@@ -265,6 +345,13 @@ func (s *jsonScanner) str() ([]byte, error) {
 			raw := s.data[start:s.pos]
 			if !escaped {
 				return raw[1 : len(raw)-1], nil
+			}
+			if loneSurrogate(raw) {
+				// encoding/json would turn it into U+FFFD and other
+				// parsers into something else: one token, two readings.
+				err := s.errorf("string escapes a lone UTF-16 surrogate").(*jsonError)
+				err.surrogate = true
+				return nil, err
 			}
 			out, ok := unquote(raw)
 			if !ok {
@@ -431,7 +518,9 @@ func numericDate(raw []byte) (float64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil && !math.IsInf(f, 0) {
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		// 1e400 is a JSON number but no float64: go-jose refuses it and
+		// JavaScript reads Infinity, a token that never expires.
 		return 0, false
 	}
 	const limit = 1e15 // about 31 million years either side of 1970
