@@ -103,8 +103,18 @@ func New(opts Options) *Fetcher {
 		if len(via) > maxRedirects {
 			return fmt.Errorf("more than %d redirects", maxRedirects)
 		}
-		_, err := CheckURL(req.URL.String())
-		return err
+		if _, err := CheckURL(req.URL.String()); err != nil {
+			return err
+		}
+		// A set asked for over https must not arrive over plain http,
+		// even from a loopback address: that would let the https
+		// server hand keyctl whatever listens on this machine.
+		for _, prev := range via {
+			if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("%w: a redirect from https to %s", ErrInsecureURL, req.URL.Redacted())
+			}
+		}
+		return nil
 	}
 	return &Fetcher{opts: opts, client: &c, mem: map[string]*Entry{}}
 }
@@ -261,6 +271,13 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) (*Set, error) {
 // with a longer one.
 func (f *Fetcher) fresh(e *Entry) bool {
 	now := f.opts.Now()
+	// A set fetched "in the future" was fetched under a clock that has
+	// since gone back (or the file was edited): its freshness would last
+	// as long as the clock error, keeping a revoked key trusted. Ask the
+	// server instead.
+	if now.Before(e.FetchedAt) {
+		return false
+	}
 	return now.Before(e.FreshUntil) && now.Before(e.FetchedAt.Add(f.opts.TTL))
 }
 
@@ -390,14 +407,16 @@ func (f *Fetcher) request(ctx context.Context, key string, e *Entry, now time.Ti
 		if err != nil {
 			return nil, fmt.Errorf("JWKS %s: cached copy: %v", redacted, err)
 		}
-		if et := resp.Header.Get("ETag"); et != "" {
+		if et := cacheableETag(resp.Header.Get("ETag")); et != "" {
 			e.ETag = et
 		}
 		e.FetchedAt, e.FreshUntil = now, now.Add(fresh)
 		set.FetchedAt, set.NotModified = now, true
 		return set, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("fetch JWKS %s: %s", redacted, resp.Status)
+		// The code and its standard text, not resp.Status: the server
+		// writes the reason phrase, and it would reach the terminal.
+		return nil, fmt.Errorf("fetch JWKS %s: %d %s", redacted, resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	if resp.ContentLength > MaxBytes {
 		return nil, fmt.Errorf("JWKS %s: %d bytes, over the %d-byte limit", redacted, resp.ContentLength, MaxBytes)
@@ -416,12 +435,33 @@ func (f *Fetcher) request(ctx context.Context, key string, e *Entry, now time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("JWKS %s: %v", redacted, err)
 	}
-	e.Body, e.ETag, e.FetchedAt, e.FreshUntil = string(body), resp.Header.Get("ETag"), now, now.Add(fresh)
+	e.Body, e.ETag, e.FetchedAt, e.FreshUntil = string(body), cacheableETag(resp.Header.Get("ETag")), now, now.Add(fresh)
 	if !storable {
 		e.Body, e.ETag, e.FreshUntil = "", "", time.Time{}
 	}
 	set.FetchedAt = now
 	return set, nil
+}
+
+// maxETagBytes bounds an ETag kept in the cache and sent back.
+const maxETagBytes = 256
+
+// cacheableETag returns tag when it is an entity-tag as RFC 9110 section
+// 8.8.3 writes it (optionally weak, quoted, visible ASCII) and short, else
+// "": the server's bytes go into the cache file and back into a request
+// header, and an odd one must neither bloat the file past what load reads
+// (which would also lose the refetch rate limit) nor break revalidation.
+func cacheableETag(tag string) string {
+	t := strings.TrimPrefix(tag, "W/")
+	if len(tag) > maxETagBytes || len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return ""
+	}
+	for i := 1; i < len(t)-1; i++ {
+		if c := t[i]; c < 0x21 || c == '"' || c > 0x7e {
+			return ""
+		}
+	}
+	return tag
 }
 
 // parseBody checks a JWKS as pkg/jwk does for any set from outside: no
@@ -454,17 +494,23 @@ func freshness(h http.Header, ttl time.Duration) (time.Duration, bool) {
 }
 
 // ParseCacheControl reads the directives that matter here from
-// Cache-Control header values. A malformed max-age is ignored, as RFC 9111
-// section 4.2.1 allows.
+// Cache-Control header values. A malformed max-age ("-1", "abc") counts as
+// max-age=0, the response stale at once, as RFC 9111 section 4.2.1
+// encourages: a server that meant "do not keep this" must not get ten
+// minutes of caching for a typo.
 func ParseCacheControl(values []string) (maxAge time.Duration, hasMaxAge, noStore, noCache bool) {
 	for _, v := range values {
 		for _, d := range strings.Split(v, ",") {
 			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
 			case "max-age":
-				n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(arg), `"`), 10, 64)
-				if err != nil || n < 0 {
-					continue
+				n, err := strconv.ParseUint(strings.Trim(strings.TrimSpace(arg), `"`), 10, 64)
+				var ne *strconv.NumError
+				switch {
+				case errors.As(err, &ne) && ne.Err == strconv.ErrRange:
+					n = 1 << 31 // all digits, just too many of them
+				case err != nil:
+					n = 0 // malformed: stale
 				}
 				secs := min(n, 1<<31) // RFC 9111 section 1.2.2: cap at 2^31
 				if !hasMaxAge || time.Duration(secs)*time.Second < maxAge {

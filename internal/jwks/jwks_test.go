@@ -428,8 +428,9 @@ func TestParseCacheControl(t *testing.T) {
 		{[]string{"public, max-age=600"}, 600 * time.Second, true, false, false},
 		{[]string{"MAX-AGE=60", "max-age=30"}, 30 * time.Second, true, false, false},
 		{[]string{`max-age="90"`}, 90 * time.Second, true, false, false},
-		{[]string{"max-age=-1"}, 0, false, false, false},
-		{[]string{"max-age=abc, no-store"}, 0, false, true, false},
+		{[]string{"max-age=-1"}, 0, true, false, false},           // malformed: stale
+		{[]string{"max-age=abc, no-store"}, 0, true, true, false}, // malformed: stale
+		{[]string{"max-age=600, max-age=x"}, 0, true, false, false},
 		{[]string{"no-cache"}, 0, false, false, true},
 		{[]string{"max-age=99999999999999"}, (1 << 31) * time.Second, true, false, false},
 		{nil, 0, false, false, false},
