@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -271,7 +269,7 @@ func (o *genBearerJWTOptions) claimOptions() (jwt.ClaimOptions, error) {
 		co.Expiry = t
 	}
 	if o.Payload != "" {
-		p, err := parsePayload(o.Payload)
+		p, err := jwt.ParseClaims([]byte(o.Payload))
 		if err != nil {
 			return co, withHint(&UsageError{Err: fmt.Errorf("--payload: %w", err)}, `pass a JSON object, e.g. --payload '{"email":"dev@example.com"}'`)
 		}
@@ -288,24 +286,6 @@ func (o *genBearerJWTOptions) claimOptions() (jwt.ClaimOptions, error) {
 		co.Extra[k] = v
 	}
 	return co, nil
-}
-
-// parsePayload reads a JSON object, numbers kept exact.
-func parsePayload(s string) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, errors.New("more than one JSON value")
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("not a JSON object")
-	}
-	return m, nil
 }
 
 // parseTime accepts RFC 3339 or Unix seconds.
