@@ -128,7 +128,13 @@ origin), JSON with -o json.`,
 	}
 	_ = c.RegisterFlagCompletionFunc("algorithm", completeAlgorithms)
 	o.Flags = fl
-	o.Defaults = func() map[string]string { return settingDefaults(f, c.Root()) }
+	o.Defaults = func() map[string]string {
+		// Run builds only the config subtree; the defaults live in the
+		// whole tree. A copy of the factory keeps the flags of this run
+		// (bound to f's fields) from being reset by a second tree.
+		io := *f.IO
+		return settingDefaults(f, NewRootCmd(&Factory{IO: &io, Now: f.Now, Version: f.Version}))
+	}
 	return c
 }
 

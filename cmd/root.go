@@ -78,7 +78,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Run executes the command tree with a prepared factory.
 func Run(ctx context.Context, f *Factory, args []string) int {
-	root := NewRootCmd(f)
+	root := newRootCmd(f, topCommand(args))
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
@@ -93,8 +93,49 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	return reportError(f.IO, ran, err)
 }
 
+type topLevel struct {
+	group string
+	name  string
+	build func(*Factory) *cobra.Command
+}
+
+// topCommands lists the top-level commands, in the groups --help shows
+// them. (A function, not a variable: config show builds the tree too.)
+func topCommands() []topLevel {
+	return []topLevel{
+		{"keys", "gen", newGenCmd},
+		{"keys", "keys", newKeysCmd},
+		{"verify", "jwks", newJWKSCmd},
+		{"verify", "verify", newVerifyCmd},
+		{"verify", "decode", newDecodeCmd},
+		{"verify", "serve", newServeCmd},
+		{"other", "config", newConfigCmd},
+		{"other", "version", newVersionCmd},
+	}
+}
+
+// topCommand returns the top-level command args name when it is one of
+// ours, so that Run builds that subtree alone: a CI loop minting one token
+// per process should not build every command and flag of the tree. Help,
+// completion, flags before the command and typos get the whole tree.
+func topCommand(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	for _, c := range topCommands() {
+		if c.name == args[0] {
+			return c.name
+		}
+	}
+	return ""
+}
+
 // NewRootCmd builds the whole command tree.
-func NewRootCmd(f *Factory) *cobra.Command {
+func NewRootCmd(f *Factory) *cobra.Command { return newRootCmd(f, "") }
+
+// newRootCmd builds the tree, or only the subtree of the top-level command
+// named only.
+func newRootCmd(f *Factory, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyctl",
 		Short: "JWT signing keys: generate, rotate, mint, publish and verify",
@@ -125,15 +166,17 @@ as a JWKS and verify tokens strictly.`,
 		&cobra.Group{ID: "verify", Title: "Publishing and verifying:"},
 		&cobra.Group{ID: "other", Title: "Other commands:"},
 	)
-	add := func(group string, cmds ...*cobra.Command) {
-		for _, c := range cmds {
-			c.GroupID = group
-			root.AddCommand(c)
+	for _, c := range topCommands() {
+		if only != "" && c.name != only {
+			continue
 		}
+		sub := c.build(f)
+		sub.GroupID = c.group
+		root.AddCommand(sub)
 	}
-	add("keys", newGenCmd(f), newKeysCmd(f))
-	add("verify", newJWKSCmd(f), newVerifyCmd(f), newDecodeCmd(f), newServeCmd(f))
-	add("other", newConfigCmd(f), newVersionCmd(f))
+	if only != "" {
+		return root
+	}
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	// cobra adds "completion" lazily; add it now so an unknown shell is a

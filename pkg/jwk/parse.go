@@ -68,7 +68,13 @@ type rawKey struct {
 	QI     *string  `json:"qi"`
 	K      *string  `json:"k"`
 	Oth    any      `json:"oth"`
+
+	// Keys is read only to tell a JWKS from a JWK in one pass.
+	Keys json.RawMessage `json:"keys"`
 }
+
+// errIsSet marks a JSON object that is a JWKS, not a JWK.
+var errIsSet = errors.New(`a JWK Set ({"keys":[...]}), not a single JWK`)
 
 // Parse reads one JWK. It is strict: duplicate members, non-canonical
 // base64url, points off the curve, members of the wrong length, RSA keys
@@ -111,6 +117,9 @@ func (r *rawKey) build() (*Key, error) {
 		return nil, &ParseError{KID: k.KID, Member: member, Err: err}
 	}
 	if r.Kty == nil {
+		if r.Keys != nil {
+			return nil, errIsSet
+		}
 		return fail("kty", errors.New("missing"))
 	}
 	if r.Use != nil {
@@ -493,17 +502,16 @@ func ParseAny(data []byte) ([]*Key, error) {
 	case bytes.HasPrefix(t, []byte("[")):
 		return ParseArray(t)
 	case bytes.HasPrefix(t, []byte("{")):
-		var probe struct {
-			Keys json.RawMessage `json:"keys"`
-		}
-		if json.Unmarshal(t, &probe) == nil && probe.Keys != nil {
+		// One pass for the usual case, a single JWK; a JWKS is parsed again
+		// as a set.
+		k, err := Parse(t)
+		if errors.Is(err, errIsSet) {
 			set, err := ParseSet(t, ParseSetOptions{AllowPrivate: true})
 			if err != nil {
 				return nil, err
 			}
 			return set.Keys, nil
 		}
-		k, err := Parse(t)
 		if err != nil {
 			return nil, err
 		}
