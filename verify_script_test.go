@@ -59,16 +59,20 @@ var forgeNow = regexp.MustCompile(`@now([+-][0-9]+)?`)
 //	-alg ALG         header alg (default: the key's)
 //	-kid KID         header kid (default: the key's); -nokid leaves it out
 //	-header JSON     the whole header, verbatim
+//	-header-file FILE  the same from a file, trailing newline dropped
 //	-hmember NAME=JSON  add a header member (repeatable)
 //	-hfile NAME=FILE    add a header member whose JSON value is FILE's
 //	                 contents (an attacker's public JWK, say)
 //	-claims JSON     the whole claims, verbatim; @now, @now+N, @now-N are
 //	                 replaced by Unix seconds (default: exp @now+600, iat
 //	                 @now, role authenticated, sub user-1)
+//	-claims-file FILE  the same from a file (raw bytes a script cannot
+//	                 spell, such as a C1 control), trailing newline dropped
 //	-pad N           add a claim of N bytes (oversize tokens)
 //	-sig MODE        how to sign: key (default), der (ASN.1 ECDSA), zero-r,
 //	                 zero-s, none (empty), hmac:FILE (HMAC-SHA256 keyed with
-//	                 FILE's bytes, e.g. a public key), random:N
+//	                 FILE's bytes, e.g. a public key), random:N,
+//	                 hex:HEX (exactly these bytes)
 //	-mangle MODE     after signing: pad (signature with "=" padding),
 //	                 std (standard base64 '+' '/'), straybits, space,
 //	                 newline, lead-space, segments2, segments4, segments5
@@ -84,6 +88,8 @@ func cmdForge(ts *testscript.TestScript, neg bool, args []string) {
 	noKID := fs.Bool("nokid", false, "")
 	header := fs.String("header", "", "")
 	claims := fs.String("claims", `{"exp":@now+600,"iat":@now,"role":"authenticated","sub":"user-1"}`, "")
+	claimsFile := fs.String("claims-file", "", "")
+	headerFile := fs.String("header-file", "", "")
 	pad := fs.Int("pad", 0, "")
 	sigMode := fs.String("sig", "key", "")
 	mangle := fs.String("mangle", "", "")
@@ -100,13 +106,19 @@ func cmdForge(ts *testscript.TestScript, neg bool, args []string) {
 		return nil
 	})
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		ts.Fatalf("usage: forge [-key FILE] [-alg A] [-kid K|-nokid] [-header JSON] [-claims JSON] [-pad N] [-sig MODE] [-mangle MODE] [-env NAME] (%v)", err)
+		ts.Fatalf("usage: forge [-key FILE] [-alg A] [-kid K|-nokid] [-header JSON|-header-file FILE] [-claims JSON|-claims-file FILE] [-pad N] [-sig MODE] [-mangle MODE] [-env NAME] (%v)", err)
 	}
 	var key *jwk.Key
 	if *keyFile != "" {
 		keys, err := jwk.ParseAny([]byte(ts.ReadFile(*keyFile)))
 		ts.Check(err)
 		key = keys[0]
+	}
+	if *headerFile != "" {
+		*header = strings.TrimSuffix(ts.ReadFile(*headerFile), "\n")
+	}
+	if *claimsFile != "" {
+		*claims = strings.TrimSuffix(ts.ReadFile(*claimsFile), "\n")
 	}
 	now := time.Now().Unix()
 	cl := forgeNow.ReplaceAllStringFunc(*claims, func(m string) string {
@@ -214,6 +226,10 @@ func forgeSignature(ts *testscript.TestScript, key *jwk.Key, mode string, in []b
 		mac := hmac.New(sha256.New, []byte(ts.ReadFile(strings.TrimPrefix(mode, "hmac:"))))
 		mac.Write(in)
 		return mac.Sum(nil)
+	case strings.HasPrefix(mode, "hex:"):
+		b, err := hex.DecodeString(strings.TrimPrefix(mode, "hex:"))
+		ts.Check(err)
+		return b
 	case strings.HasPrefix(mode, "random:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(mode, "random:"))
 		b := make([]byte, n)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -74,16 +75,27 @@ func runDecode(o *decodeOptions) error {
 	}
 	o.IO.Warnf("nothing was verified: this is what the token says, not whether it is genuine")
 	for _, p := range u.Problems {
-		o.IO.Warnf("%s", p)
+		o.IO.Warnf("%s", displayText(p))
 	}
 	if format == ui.FormatJSON {
 		problems := u.Problems
 		if problems == nil {
 			problems = []string{}
 		}
-		return o.IO.PrintJSON(decodedJSON{Verified: false, Header: u.Header, Claims: u.Claims, Problems: problems})
+		// As ui.PrintJSON writes it, with the strings' unprintable runes
+		// escaped: anyone can hand a token to decode.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(decodedJSON{Verified: false, Header: u.Header, Claims: u.Claims, Problems: problems}); err != nil {
+			return err
+		}
+		_, err := o.IO.Out.Write(escapeJSONText(buf.Bytes()))
+		return err
 	}
-	return o.IO.RenderTable(decodedTable(u, format, o.Now()), format)
+	// Every cell is a token's text: escape what a terminal would obey.
+	return o.IO.RenderTable(displayTable(decodedTable(u, format, o.Now())), format)
 }
 
 // decodedJSON is decode's -o json output; "verified": false comes first so

@@ -15,6 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
@@ -155,16 +158,26 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 		if o.Workers < 0 {
 			return &UsageError{Err: fmt.Errorf("--workers must not be negative, not %d", o.Workers)}
 		}
+		if o.Workers > maxVerifyWorkers {
+			// Each worker holds up to two tokens and a goroutine; an
+			// unbounded count would allocate before any token is read.
+			return withHint(&UsageError{Err: fmt.Errorf("--workers must be at most %d, not %d", maxVerifyWorkers, o.Workers)},
+				"leave --workers out to use every core")
+		}
 		if o.Key == "-" {
 			return &UsageError{Err: errors.New("--key - and --each-line both want stdin")}
 		}
 	}
 	var tok []byte
+	var tooLong *tokenTooLongError
 	if !o.EachLine {
 		if o.Key == "-" && (len(o.Args) == 0 || o.Args[0] == "-") {
 			return &UsageError{Err: errors.New("--key - and the token cannot both come from stdin")}
 		}
-		if tok, err = readTokenArg(o.IO, o.Args, jwt.MaxDecodeBytes); err != nil {
+		// A token over the verifier's limit is rejected (exit 3) like
+		// one given as the argument, without reading the rest of it.
+		tok, err = readTokenArg(o.IO, o.Args, jwt.MaxTokenBytes)
+		if !errors.As(err, &tooLong) && err != nil {
 			return err
 		}
 	}
@@ -175,11 +188,17 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 	if o.EachLine {
 		return runVerifyEachLine(ctx, o, src)
 	}
-	res, err := src.verify(ctx, tok)
+	var res *jwt.Verified
+	if tooLong != nil {
+		err = &jwt.ValidationError{Failures: []jwt.Failure{{Check: jwt.CheckSize,
+			Reason: fmt.Sprintf("the token on stdin is over the %d-byte limit", jwt.MaxTokenBytes)}}}
+	} else {
+		res, err = src.verify(ctx, tok)
+	}
 	var ve *jwt.ValidationError
 	if errors.As(err, &ve) {
 		for _, r := range ve.Reasons() {
-			o.IO.Infof("rejected: %s", r)
+			o.IO.Infof("rejected: %s", displayText(r))
 		}
 		return &ExitError{Code: ExitRejected, Err: ve, Silent: true}
 	}
@@ -262,13 +281,24 @@ func readTokenArg(s *ui.IO, args []string, limit int) ([]byte, error) {
 	}
 	data = trimLineEnding(data)
 	if len(data) > limit {
-		return nil, fmt.Errorf("the token on stdin is over %d bytes", limit)
+		return nil, &tokenTooLongError{limit: limit}
 	}
 	if len(data) == 0 {
 		return nil, withHint(errors.New("no token on stdin"), "pipe one token in, or use --each-line for one per line")
 	}
 	return data, nil
 }
+
+// tokenTooLongError is a token on stdin over the limit read.
+type tokenTooLongError struct{ limit int }
+
+func (e *tokenTooLongError) Error() string {
+	return fmt.Sprintf("the token on stdin is over %d bytes", e.limit)
+}
+
+// maxVerifyWorkers bounds --workers: far more than any machine has cores,
+// small enough that the tokens in flight stay a few megabytes.
+const maxVerifyWorkers = 256
 
 func trimLineEnding(b []byte) []byte {
 	b = bytes.TrimSuffix(b, []byte("\n"))
@@ -483,7 +513,7 @@ func printVerified(s *ui.IO, v *jwt.Verified, format string, now time.Time, sour
 			return err
 		}
 		buf.WriteByte('\n')
-		_, err := s.Out.Write(buf.Bytes())
+		_, err := s.Out.Write(escapeJSONText(buf.Bytes()))
 		return err
 	case ui.FormatJSON:
 		var buf bytes.Buffer
@@ -491,10 +521,93 @@ func printVerified(s *ui.IO, v *jwt.Verified, format string, now time.Time, sour
 			return err
 		}
 		buf.WriteByte('\n')
-		_, err := s.Out.Write(buf.Bytes())
+		_, err := s.Out.Write(escapeJSONText(buf.Bytes()))
 		return err
 	}
-	return s.RenderTable(verifiedTable(v, format, now, source), format)
+	return s.RenderTable(displayTable(verifiedTable(v, format, now, source)), format)
+}
+
+// displayText makes a string from a token safe to show on a terminal:
+// every rune that is not printable (C0 and C1 controls such as ESC and
+// CSI, DEL, bidirectional overrides, other format characters, invalid
+// UTF-8) is written as an escape instead, so a claim like "\x1b[2J" cannot
+// clear the screen or restyle what follows, and "\u202e" cannot reverse
+// it. Printable text, spaces and all, is unchanged.
+func displayText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != ' ') {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		w = size
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r) || r == ' ':
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRuneToASCII(r) // '\x1b', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+// displayTable passes every cell of t through displayText.
+func displayTable(t ui.Table) ui.Table {
+	for _, row := range t.Rows {
+		for i := range row {
+			row[i] = displayText(row[i])
+		}
+	}
+	for i := range t.Headers {
+		t.Headers[i] = displayText(t.Headers[i])
+	}
+	return t
+}
+
+// escapeJSONText rewrites the raw, unprintable runes inside the strings of
+// valid JSON text as \u escapes: the JSON means the same, and a terminal
+// that shows it gets no C1 controls (U+009B is CSI on some terminals) or
+// bidirectional overrides. JSON itself only requires C0 controls to be
+// escaped, so the signed claims may hold these raw.
+func escapeJSONText(data []byte) []byte {
+	i := 0
+	for i < len(data) && data[i] < utf8.RuneSelf && data[i] != 0x7f {
+		i++
+	}
+	if i == len(data) {
+		return data // plain ASCII: the common case
+	}
+	out := make([]byte, 0, len(data)+16)
+	out = append(out, data[:i]...)
+	for i < len(data) {
+		r, size := utf8.DecodeRune(data[i:])
+		if r != utf8.RuneError && (unicode.IsPrint(r) || r < utf8.RuneSelf && r != 0x7f) {
+			out = append(out, data[i:i+size]...)
+			i += size
+			continue
+		}
+		if r == utf8.RuneError && size == 1 {
+			r = utf8.RuneError // invalid UTF-8 cannot be in verified JSON; show it as U+FFFD
+		}
+		if r > 0xFFFF {
+			hi, lo := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, hi, lo)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += size
+	}
+	return out
 }
 
 // verifiedTable is the readable view: who the token is for, when it
@@ -713,7 +826,7 @@ func encodeLineResult(n int, res *jwt.Verified, err error) lineResult {
 		var buf bytes.Buffer
 		buf.Grow(len(res.Claims))
 		_ = json.Compact(&buf, res.Claims) // verified: valid JSON
-		b = append(b, buf.Bytes()...)
+		b = append(b, escapeJSONText(buf.Bytes())...)
 		b = append(b, "}\n"...)
 		return lineResult{out: b}
 	case errors.As(err, &ve):
@@ -742,5 +855,5 @@ func encodeLineResult(n int, res *jwt.Verified, err error) lineResult {
 
 func appendJSONString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s)
-	return append(b, q...)
+	return append(b, escapeJSONText(q)...)
 }

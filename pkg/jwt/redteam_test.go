@@ -760,3 +760,22 @@ func TestRedTeamRejectionCarriesNoClaims(t *testing.T) {
 		t.Errorf("failures %q", ve.Reasons())
 	}
 }
+
+// TestRedTeamDecodeUnverified: decode is lenient for debugging, but names
+// every form verify refuses, and never fails on what it can show.
+func TestRedTeamDecodeUnverified(t *testing.T) {
+	k := getKeys(t)
+	es := signer(t, k.es)
+	u, err := DecodeUnverified(forge(`{"alg":"ES256","kid":"es","b64":false,"zip":"DEF"}`, exp60(`"sub":"\ud800"`), es))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"claims has a string escaping a lone UTF-16 surrogate (verify refuses it; shown as U+FFFD)",
+		`header carries "b64", which verify refuses`,
+		`header carries "zip", which verify refuses`,
+	}
+	if strings.Join(u.Problems, "\n") != strings.Join(want, "\n") || u.Claims["sub"] != "\ufffd" {
+		t.Fatalf("problems %q, sub %q", u.Problems, u.Claims["sub"])
+	}
+}

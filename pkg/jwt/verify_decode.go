@@ -92,7 +92,7 @@ func (u *Unverified) object(what string, data []byte) (map[string]any, error) {
 		case errors.As(err, &je) && je.duplicate():
 			u.Problems = append(u.Problems, fmt.Sprintf("%s has %s (verify refuses it; the last value is shown)", what, je.Error()))
 		case errors.As(err, &je) && je.surrogate:
-			u.Problems = append(u.Problems, fmt.Sprintf("%s %s (verify refuses it; shown as U+FFFD)", what, je.Error()))
+			u.Problems = append(u.Problems, fmt.Sprintf("%s has a string escaping a lone UTF-16 surrogate (verify refuses it; shown as U+FFFD)", what))
 		default:
 			return nil, fmt.Errorf("%s is not a JSON object: %v", what, err)
 		}
