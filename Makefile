@@ -5,7 +5,7 @@ GO        ?= go
 BIN       ?= bin/keyctl
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/keyctl/keyctl/cmd.Version=$(VERSION)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 20s
 
 .PHONY: all build test race vet fmt-check lint fuzz bench bench-peers docs docs-check tidy-check clean

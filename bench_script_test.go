@@ -99,7 +99,7 @@ func cmdJWTVerifyLines(ts *testscript.TestScript, neg bool, args []string) {
 	k := keys[0]
 	lines := tokenLines(ts, args[0])
 	for i, tok := range lines {
-		obj, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
+		obj, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
 		if err != nil {
 			ts.Fatalf("line %d: go-jose cannot parse: %v", i+1, err)
 		}

@@ -569,7 +569,7 @@ func checkJoseToken(t *testing.T, r clientResult, pub *jwk.Key) string {
 	if !r.OK || r.Type != "private" {
 		t.Fatalf("jose did not import a private key: %+v", r)
 	}
-	obj, err := jose.ParseSigned(r.Token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(pub.Alg)})
+	obj, err := jose.ParseSignedCompact(r.Token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(pub.Alg)})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse jose's token: %v", err)
 	}

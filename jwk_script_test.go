@@ -194,20 +194,6 @@ func cmdKeysFileCheck(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// publicKeyFrom reads a key file (JWK, JWKS, array or PEM) and returns the
-// go-jose key for kid (or the only/first key).
-func publicKeyFrom(ts *testscript.TestScript, file, kid string) any {
-	keys, err := jwk.ParseAny([]byte(ts.ReadFile(file)))
-	ts.Check(err)
-	for _, k := range keys {
-		if kid == "" || k.KID == kid {
-			return k.PublicMaterial()
-		}
-	}
-	ts.Fatalf("no key %q in %s", kid, file)
-	return nil
-}
-
 // jwtverify TOKENFILE KEYFILE: go-jose verifies the token with the key's
 // public half (the only algorithm allowed is the key's own).
 func cmdJWTVerify(ts *testscript.TestScript, neg bool, args []string) {
@@ -217,7 +203,7 @@ func cmdJWTVerify(ts *testscript.TestScript, neg bool, args []string) {
 	tok := strings.TrimSpace(ts.ReadFile(args[0]))
 	keys, err := jwk.ParseAny([]byte(ts.ReadFile(args[1])))
 	ts.Check(err)
-	obj, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.HS256, jose.EdDSA})
+	obj, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.HS256, jose.EdDSA})
 	if err != nil {
 		if neg {
 			return

@@ -178,8 +178,6 @@ func cmdJWKSKids(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-type keyringLockKey string
-
 // lockkeyring FILE: hold FILE's writer lock, as another keyctl would,
 // until unlockkeyring FILE or the end of the script.
 func cmdLockKeyring(ts *testscript.TestScript, neg bool, args []string) {

@@ -536,3 +536,18 @@ func TestEmptyKeyringRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFileMatchesDocumentedSchema: the file the hand-written writer emits
+// decodes into diskDoc, the documented schema, with no member left over.
+func TestFileMatchesDocumentedSchema(t *testing.T) {
+	data, _ := os.ReadFile(sample(t))
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var doc diskDoc
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("the keyring file does not match diskDoc: %v", err)
+	}
+	if doc.Version != 1 || len(doc.Keys) != 6 || len(doc.History) == 0 || doc.Encryption != nil {
+		t.Fatalf("decoded %d keys, %d events, version %d", len(doc.Keys), len(doc.History), doc.Version)
+	}
+}

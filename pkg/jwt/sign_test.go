@@ -48,7 +48,7 @@ func mintClaims() map[string]any {
 // k's algorithm, and returns the payload.
 func joseVerify(t *testing.T, tok string, k *jwk.Key) []byte {
 	t.Helper()
-	obj, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
+	obj, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse %s: %v", tok, err)
 	}
