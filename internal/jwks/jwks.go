@@ -312,8 +312,12 @@ func (f *Fetcher) load(key string) *Entry {
 	if f.opts.CacheDir == "" {
 		return nil
 	}
-	data, err := readCapped(CachePath(f.opts.CacheDir, key), maxEntryBytes)
+	path := CachePath(f.opts.CacheDir, key)
+	data, err := readCapped(path, maxEntryBytes)
 	if err != nil {
+		if errors.Is(err, errNotPrivate) && f.opts.Warn != nil {
+			f.opts.Warn("ignoring the JWKS cache file %s: %v", path, err)
+		}
 		return nil
 	}
 	e, err := ParseEntry(data)
@@ -323,12 +327,32 @@ func (f *Fetcher) load(key string) *Entry {
 	return e
 }
 
+// errNotPrivate marks a cache file someone else could have written.
+var errNotPrivate = errors.New("not a private file of this user")
+
+// readCapped reads a cache file of at most limit bytes. The file must be
+// a regular file that only this user can write, as save makes it: a cache
+// directory shared with others (XDG_CACHE_HOME=/tmp/...) must not let
+// them plant the keys keyctl trusts.
 func readCapped(path string, limit int64) ([]byte, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", errNotPrivate)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("%w: mode %04o lets others write it", errNotPrivate, st.Mode().Perm())
+	}
+	if !ownedByMe(st) {
+		return nil, fmt.Errorf("%w: owned by another user", errNotPrivate)
+	}
 	data, err := io.ReadAll(io.LimitReader(file, limit+1))
 	if err != nil {
 		return nil, err

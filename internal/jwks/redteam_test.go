@@ -314,3 +314,54 @@ func TestRedTeamSlowServer(t *testing.T) {
 		t.Fatalf("slow body: %v", err)
 	}
 }
+
+func TestRedTeamPlantedCacheFile(t *testing.T) {
+	// Another user who can write to a shared cache directory plants an
+	// entry holding their own key, fresh and for the right URL.
+	e := setup(t, publicJWKS(t, "genuine"))
+	planted := Entry{Version: entryVersion, URL: e.url, Body: publicJWKS(t, "planted"),
+		FetchedAt: e.clk.Now(), FreshUntil: e.clk.Now().Add(time.Hour)}
+	data, _ := json.Marshal(planted)
+	path := CachePath(e.dir, e.url)
+	plant := func(mode os.FileMode, uid int) {
+		t.Helper()
+		os.Remove(path)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if uid >= 0 {
+			if err := os.Chown(path, uid, -1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx := context.Background()
+	// The control: a private file of this user is the cache.
+	plant(0o600, -1)
+	if s, err := e.fetcher(DefaultTTL).Get(ctx, e.url); err != nil || kids(s) != "planted" || !s.FromCache {
+		t.Fatalf("control: %v %v", s, err)
+	}
+	cases := map[string]func(){
+		"group-writable": func() { plant(0o620, -1) },
+		"world-writable": func() { plant(0o666, -1) },
+	}
+	if os.Geteuid() == 0 {
+		cases["another user's"] = func() { plant(0o600, 4242) }
+	}
+	for name, setup := range cases {
+		t.Run(name, func(t *testing.T) {
+			setup()
+			e.warns = nil
+			s, err := e.fetcher(DefaultTTL).Get(ctx, e.url)
+			if err != nil || kids(s) != "genuine" || s.FromCache {
+				t.Fatalf("a planted cache file was trusted: %v %v", s, err)
+			}
+			if len(e.warns) != 1 || !strings.Contains(e.warns[0], "ignoring the JWKS cache file") {
+				t.Fatalf("warnings %q", e.warns)
+			}
+		})
+	}
+}
