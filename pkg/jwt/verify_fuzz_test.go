@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"os"
@@ -157,19 +158,34 @@ func FuzzParseSet(f *testing.F) {
 	}
 	f.Add([]byte(`{"keys":[{"kty":"AKP","pub":"AA"},{"kty":"EC","kid":"a","crv":"P-256","x":"AETSBTwx8wQWzfq6u93QjUBtuto7AKR7QQrea8MQZJs","y":"zrijjcKh6RiQ8X-EQq5v2HoXEf8vUo_wHyl5uAnEjjs"}]}`))
 	f.Add([]byte(`{"keys":[]}`))
+	// The identity point as an Ed25519 key: pkg/jwk accepts it, the
+	// verifier must not.
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"id","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		set, err := jwk.ParseSet(data, jwk.ParseSetOptions{})
 		if err != nil {
 			return
 		}
 		tks := make([]TrustedKey, len(set.Keys))
+		weak := false
 		for i, k := range set.Keys {
 			if k.IsPrivate() {
 				t.Fatalf("key %d is private", i)
 			}
+			if pub, ok := k.Material.(ed25519.PublicKey); ok && weakEd25519(pub) != "" {
+				weak = true
+			}
 			tks[i] = TrustedKey{Key: k}
 		}
 		ks, err := NewKeySet(tks)
+		if weak {
+			// pkg/jwk lets small-order and non-canonical Ed25519 keys
+			// through; the verifier is the last line and must refuse.
+			if !errors.Is(err, jwk.ErrWeakKey) {
+				t.Fatalf("a set with a weak Ed25519 key made a key set: %v", err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("ParseSet accepted a set NewKeySet refuses: %v", err)
 		}
