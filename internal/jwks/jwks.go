@@ -94,7 +94,9 @@ func New(opts Options) *Fetcher {
 	if opts.Client != nil {
 		c = *opts.Client
 	} else {
-		c.Transport = http.DefaultTransport
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = localhostDialer(&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second})
+		c.Transport = t
 	}
 	if c.Timeout == 0 || c.Timeout > opts.Timeout {
 		c.Timeout = opts.Timeout
@@ -181,6 +183,45 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// lookupIPAddr resolves host names; tests replace it.
+var lookupIPAddr = net.DefaultResolver.LookupIPAddr
+
+// localhostDialer dials like d, except that "localhost" must resolve to a
+// loopback address and is dialled there only. CheckURL lets plain http
+// through for localhost on the strength of its name; Go resolves it like
+// any other name (the hosts file, then DNS), so without this a hosts file
+// lacking it and a spoofed DNS answer would send an unencrypted fetch of
+// trusted keys across the network.
+func localhostDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || !strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+			return d.DialContext(ctx, network, addr)
+		}
+		addrs, err := lookupIPAddr(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		var firstErr error
+		for _, a := range addrs {
+			if !a.IP.IsLoopback() {
+				continue
+			}
+			conn, err := d.DialContext(ctx, network, net.JoinHostPort(a.IP.String(), port))
+			if err == nil {
+				return conn, nil
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if firstErr != nil {
+			return nil, firstErr
+		}
+		return nil, fmt.Errorf("%w: localhost resolves to %v, no loopback address", ErrInsecureURL, addrs)
+	}
 }
 
 // DefaultCacheDir returns $XDG_CACHE_HOME/keyctl/jwks, or the OS user

@@ -365,3 +365,36 @@ func TestRedTeamPlantedCacheFile(t *testing.T) {
 		})
 	}
 }
+
+func TestRedTeamLocalhostMustBeLoopback(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, publicJWKS(t, "a"))
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	url := "http://localhost:" + port + "/jwks.json"
+	defer func(orig func(context.Context, string) ([]net.IPAddr, error)) { lookupIPAddr = orig }(lookupIPAddr)
+	answer := func(ips ...string) {
+		lookupIPAddr = func(_ context.Context, host string) ([]net.IPAddr, error) {
+			if host != "localhost" {
+				t.Errorf("looked up %q", host)
+			}
+			var out []net.IPAddr
+			for _, ip := range ips {
+				out = append(out, net.IPAddr{IP: net.ParseIP(ip)})
+			}
+			return out, nil
+		}
+	}
+	// A hosts file without localhost and a spoofed DNS answer: the plain
+	// http fetch must not leave the machine.
+	answer("192.0.2.1")
+	if _, err := New(Options{}).Get(context.Background(), url); !errors.Is(err, ErrInsecureURL) {
+		t.Fatalf("localhost resolving elsewhere was dialled: %v", err)
+	}
+	// Loopback answers, among others, are used, and only they.
+	answer("192.0.2.1", "127.0.0.1")
+	if s, err := New(Options{}).Get(context.Background(), url); err != nil || kids(s) != "a" {
+		t.Fatalf("localhost on loopback: %v", err)
+	}
+}
