@@ -54,6 +54,10 @@ type verifyOptions struct {
 
 	// HTTPClient, when set, fetches --jwks URLs (tests).
 	HTTPClient *http.Client
+
+	// expectSet names the expectation flags given on the command line
+	// (--aud, --iss, --role, --sub), even with an empty value.
+	expectSet []string
 }
 
 func newVerifyCmd(f *Factory) *cobra.Command {
@@ -111,6 +115,11 @@ the exit code is 3 if any token failed.`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Args = args
+			for _, name := range []string{"aud", "iss", "role", "sub"} {
+				if c.Flags().Changed(name) {
+					o.expectSet = append(o.expectSet, name)
+				}
+			}
 			return runVerify(c.Context(), o)
 		},
 	}
@@ -230,6 +239,15 @@ func (o *verifyOptions) format() (string, error) {
 // policy turns the flags into a jwt.Policy; every mistake is a usage error.
 func (o *verifyOptions) policy() (jwt.Policy, error) {
 	p := jwt.Policy{Audience: o.Aud, Issuer: o.Iss, Role: o.Role, Subject: o.Sub, Leeway: o.Leeway}
+	values := map[string]string{"aud": o.Aud, "iss": o.Iss, "role": o.Role, "sub": o.Sub}
+	for _, name := range o.expectSet {
+		if values[name] == "" {
+			// --aud "$AUD" with AUD unset would otherwise drop the check
+			// without a word, and accept tokens for any audience.
+			return p, withHint(&UsageError{Err: fmt.Errorf("--%s needs a value: an empty one would check nothing", name)},
+				"leave --%s out to accept any %s", name, name)
+		}
+	}
 	if o.Leeway < 0 {
 		return p, &UsageError{Err: fmt.Errorf("--leeway must not be negative, not %s", o.Leeway)}
 	}
