@@ -91,7 +91,12 @@ func keyringVerificationKeys(f *Factory) ([]jwt.TrustedKey, error) {
 		case e.State.Trusted():
 			secret, err := e.Material.Private()
 			if errors.Is(err, store.ErrNeedPassphrase) {
+				// Kept, locked: leaving it out would let a kid-less token
+				// fall through to another key.
 				skipped = append(skipped, e.KID)
+				tk.Locked = true
+				tk.Key = k
+				out = append(out, tk)
 				continue
 			}
 			if err != nil {
@@ -103,7 +108,7 @@ func keyringVerificationKeys(f *Factory) ([]jwt.TrustedKey, error) {
 		out = append(out, tk)
 	}
 	if len(skipped) > 0 {
-		f.IO.Warnf("keyring %s is encrypted: shared secret(s) %s left out for want of a passphrase", path, strings.Join(skipped, ", "))
+		f.IO.Warnf("keyring %s is encrypted: shared secret(s) %s cannot be used without a passphrase", path, strings.Join(skipped, ", "))
 		f.IO.Hintf("set KEYCTL_PASSPHRASE (or KEYCTL_PASSPHRASE_FILE) to verify HS256 tokens")
 	}
 	return out, nil

@@ -112,8 +112,9 @@ func TestKeyringVerificationKeysContract(t *testing.T) {
 		}
 	}
 
-	// Encrypted, without a passphrase: the secrets are left out with a
-	// warning; asymmetric keys still come.
+	// Encrypted, without a passphrase: the secrets come locked (no
+	// material) with a warning, so they still decide which key a token
+	// means; asymmetric keys come as usual.
 	if _, stderr, code := runKeyctl(t, map[string]string{"KEYCTL_KEYRING": env["KEYCTL_KEYRING"], "KEYCTL_PASSPHRASE": "pw"}, "keys", "encrypt"); code != 0 {
 		t.Fatal(stderr)
 	}
@@ -123,11 +124,15 @@ func TestKeyringVerificationKeysContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if k.Key.KID == "legacy" || k.Key.KID == "hs" {
-			t.Errorf("%s returned without a passphrase", k.Key.KID)
+		secret := k.Key.KID == "legacy" || k.Key.KID == "hs"
+		if secret && (!k.Locked || k.Key.Material != nil || k.Key.Alg != jwk.HS256) {
+			t.Errorf("%s: locked %v, material %v without a passphrase", k.Key.KID, k.Locked, k.Key.Material != nil)
+		}
+		if !secret && k.Locked {
+			t.Errorf("%s: an asymmetric key came locked", k.Key.KID)
 		}
 	}
-	if len(keys) != 4 || !strings.Contains(errOut.String(), "shared secret(s) legacy, hs left out") {
+	if len(keys) != 6 || !strings.Contains(errOut.String(), "shared secret(s) legacy, hs cannot be used without a passphrase") {
 		t.Fatalf("%d keys; stderr %q", len(keys), errOut.String())
 	}
 	env["KEYCTL_PASSPHRASE"] = "pw"

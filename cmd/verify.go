@@ -211,6 +211,10 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 		}
 		return &ExitError{Code: ExitRejected, Err: ve, Silent: true}
 	}
+	var locked *jwt.KeyUnavailableError
+	if errors.As(err, &locked) {
+		return withHint(err, "set KEYCTL_PASSPHRASE or KEYCTL_PASSPHRASE_FILE to unlock the keyring's shared secrets")
+	}
 	if err != nil {
 		return err
 	}

@@ -26,4 +26,10 @@ type TrustedKey struct {
 	// Legacy marks the keyring's legacy HS256 secret, which verifies
 	// tokens that carry no kid (Supabase's anon and service_role keys).
 	Legacy bool
+	// Locked marks a trusted key whose material could not be read (a
+	// shared secret in an encrypted keyring opened without a passphrase).
+	// It still takes part in choosing the key, so the verdict never
+	// depends on whether a passphrase was given: a token it would verify
+	// gets a *KeyUnavailableError, not another key.
+	Locked bool
 }

@@ -164,6 +164,11 @@ func (v *Verifier) VerifyBytes(tok []byte) (*Verified, error) {
 	if h.parsed {
 		var kf *Failure
 		key, kf = v.keys.resolve(h.kid, h.hasKID)
+		if key != nil && key.Locked {
+			// The token names a key whose material is not at hand: no
+			// verdict either way, and no fallback to another key.
+			return nil, &KeyUnavailableError{KID: key.kid(), Label: key.label}
+		}
 		if kf != nil {
 			c.failures = append(c.failures, *kf)
 			if kf.Check == CheckKIDUnknown {

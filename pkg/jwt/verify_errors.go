@@ -94,3 +94,15 @@ func (e *ValidationError) Has(c Check) bool {
 	}
 	return false
 }
+
+// KeyUnavailableError reports a token whose key is trusted but locked (see
+// TrustedKey.Locked): the token could not be checked, which is not the same
+// as rejected.
+type KeyUnavailableError struct {
+	KID   string
+	Label string
+}
+
+func (e *KeyUnavailableError) Error() string {
+	return e.Label + " is encrypted and no passphrase was given, so the token could not be checked"
+}

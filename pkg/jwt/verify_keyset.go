@@ -104,7 +104,7 @@ func (e *keyEntry) kid() string {
 // and previously used keys verify; revoked, deleted and unknown states
 // never do.
 func (e *keyEntry) isTrusted() bool {
-	return trustedState(e.State) && e.Key != nil && e.Key.Material != nil
+	return trustedState(e.State) && e.Key != nil && (e.Key.Material != nil || e.Locked)
 }
 
 func trustedState(state string) bool {
@@ -120,6 +120,19 @@ func prepare(tk TrustedKey) (*keyEntry, error) {
 	// A key that is not trusted (revoked, deleted) may come without
 	// material: it is only there so a token naming it is told why.
 	untrusted := !trustedState(tk.State)
+	if tk.Locked {
+		if tk.Key == nil || tk.Key.Alg == "" {
+			return nil, errors.New("a locked key needs its kid and algorithm")
+		}
+		if tk.Key.KID != "" {
+			e.label = fmt.Sprintf("key %q", tk.Key.KID)
+		}
+		if tk.Legacy && tk.Key.Alg != jwk.HS256 {
+			return nil, errors.New("the legacy secret must be an HS256 shared secret")
+		}
+		e.alg = tk.Key.Alg
+		return e, nil
+	}
 	if tk.Key == nil {
 		if !untrusted {
 			return nil, errors.New("no key material")
