@@ -26,6 +26,11 @@ func init() {
 	scriptCmds["jwtlifetime"] = cmdJWTLifetime
 	scriptCmds["jwtsorted"] = cmdJWTSorted
 	scriptCmds["supabaseauth"] = cmdSupabaseAuth
+	// A kid with an escape character, which a script cannot spell.
+	scriptSetups = append(scriptSetups, func(env *testscript.Env) error {
+		env.Setenv("BADKID", "bad\x1b[2Jkid")
+		return nil
+	})
 }
 
 // supabaseOrder is the member order the Supabase CLI prints, per key type.

@@ -165,6 +165,8 @@ func (o *genBearerJWTOptions) checkBulkFlags() error {
 		return withHint(&UsageError{Err: fmt.Errorf("--count must be at least 1, not %d", o.Count)}, "leave --count out for a single token")
 	case o.Workers < 0 || (o.Workers == 0 && o.workersSet):
 		return withHint(&UsageError{Err: fmt.Errorf("--workers must be at least 1, not %d", o.Workers)}, "leave --workers out to use every core")
+	case o.Workers > bulk.MaxWorkers:
+		return withHint(&UsageError{Err: fmt.Errorf("--workers must be at most %d, not %d", bulk.MaxWorkers, o.Workers)}, "leave --workers out to use every core")
 	case o.workersSet && !bulkMode:
 		return withHint(&UsageError{Err: errors.New("--workers applies to bulk minting only")}, "add --count N or --claims-from FILE")
 	case bulkMode && o.JTI != "" && o.JTI != randomJTI:

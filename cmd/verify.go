@@ -320,7 +320,7 @@ func (e *tokenTooLongError) Error() string {
 
 // maxVerifyWorkers bounds --workers: far more than any machine has cores,
 // small enough that the tokens in flight stay a few megabytes.
-const maxVerifyWorkers = 256
+const maxVerifyWorkers = bulk.MaxWorkers
 
 func trimLineEnding(b []byte) []byte {
 	b = bytes.TrimSuffix(b, []byte("\n"))

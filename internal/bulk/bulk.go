@@ -10,6 +10,10 @@ import (
 	"sync"
 )
 
+// MaxWorkers bounds a worker count from the command line: each worker
+// holds items in flight, and more goroutines than this gain nothing.
+const MaxWorkers = 256
+
 // DefaultWorkers is the worker count when none is given: every core.
 func DefaultWorkers() int { return runtime.GOMAXPROCS(0) }
 

@@ -27,6 +27,9 @@ type GenerateOptions struct {
 // Generate makes a new private key for alg with a Supabase-style envelope:
 // use "sig", key_ops ["sign","verify"], ext true.
 func Generate(alg Algorithm, opts GenerateOptions) (*Key, error) {
+	if err := CheckKID(opts.KID); err != nil {
+		return nil, err
+	}
 	var material any
 	switch alg {
 	case ES256:

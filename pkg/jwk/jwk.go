@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Algorithm is a JWS signature algorithm keyctl supports (RFC 7518, RFC 8037).
@@ -222,4 +224,29 @@ func (k *Key) Equal(o *Key) bool {
 		return m.Equal(o.Material)
 	}
 	return false
+}
+
+// MaxKIDBytes bounds a key ID.
+const MaxKIDBytes = 256
+
+// ErrBadKID reports a key ID keyctl will not hold: kids are printed in
+// tables, messages and headers, so one must never carry terminal controls.
+var ErrBadKID = errors.New("invalid kid")
+
+// CheckKID refuses a kid that is not valid UTF-8, longer than MaxKIDBytes,
+// or holds control characters (C0, DEL, C1) or bidirectional-text controls
+// that could rewrite what a terminal shows. An empty kid is allowed (no kid).
+func CheckKID(kid string) error {
+	if len(kid) > MaxKIDBytes {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrBadKID, len(kid), MaxKIDBytes)
+	}
+	if !utf8.ValidString(kid) {
+		return fmt.Errorf("%w: not valid UTF-8", ErrBadKID)
+	}
+	for _, r := range kid {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return fmt.Errorf("%w: contains the control character %U", ErrBadKID, r)
+		}
+	}
+	return nil
 }

@@ -116,6 +116,9 @@ func (r *rawKey) build() (*Key, error) {
 	fail := func(member string, err error) (*Key, error) {
 		return nil, &ParseError{KID: k.KID, Member: member, Err: err}
 	}
+	if err := CheckKID(k.KID); err != nil {
+		return fail("kid", err)
+	}
 	if r.Kty == nil {
 		if r.Keys != nil {
 			return nil, errIsSet
@@ -355,6 +358,9 @@ func (r *rawKey) okp() (any, error) {
 		return nil, err
 	}
 	if r.D == nil {
+		if err := CheckEd25519Public(x); err != nil {
+			return nil, &memberError{"x", err}
+		}
 		return ed25519.PublicKey(x), nil
 	}
 	d, err := decode("d", r.D, ed25519.SeedSize)

@@ -105,6 +105,27 @@ func TestParseRejects(t *testing.T) {
 		{"sign on public key", func(t *testing.T) []byte {
 			return mutate(t, ES256, func(m map[string]any) { delete(m, "d") })
 		}, `"sign" on a public key`},
+		{"ed25519 identity point", func(*testing.T) []byte {
+			return []byte(`{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)
+		}, "small order"},
+		{"ed25519 zero point", func(*testing.T) []byte {
+			return []byte(`{"kty":"OKP","crv":"Ed25519","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)
+		}, "small order"},
+		{"ed25519 non-canonical y", func(*testing.T) []byte {
+			return []byte(`{"kty":"OKP","crv":"Ed25519","x":"7________________________________________38"}`)
+		}, "not canonically encoded"},
+		{"kid with escape", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["kid"] = "evil\x1b[2J" })
+		}, "invalid kid"},
+		{"kid with C1", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["kid"] = "a\u009bb" })
+		}, "invalid kid"},
+		{"kid with bidi override", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["kid"] = "a\u202eb" })
+		}, "invalid kid"},
+		{"kid too long", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["kid"] = strings.Repeat("k", 257) })
+		}, "invalid kid"},
 		{"multi-prime", func(t *testing.T) []byte {
 			return mutate(t, RS256, func(m map[string]any) { m["oth"] = []any{} })
 		}, "multi-prime"},

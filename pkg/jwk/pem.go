@@ -76,7 +76,12 @@ func FromCrypto(material any) (*Key, error) {
 			return nil, err
 		}
 		k.Alg = RS256
-	case ed25519.PrivateKey, ed25519.PublicKey:
+	case ed25519.PublicKey:
+		if err := CheckEd25519Public(m); err != nil {
+			return nil, err
+		}
+		k.Alg = EdDSA
+	case ed25519.PrivateKey:
 		k.Alg = EdDSA
 	case []byte:
 		if len(m) < MinImportSecretBytes {

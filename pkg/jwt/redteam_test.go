@@ -549,7 +549,7 @@ func TestRedTeamEd25519SmallOrderKeys(t *testing.T) {
 	// The attack is real: crypto/ed25519 alone accepts a forged
 	// signature under each canonical small-order key, for some message
 	// among the first 64 (deterministic: k depends only on the inputs).
-	for i, bad := range smallOrderEd25519 {
+	for i, bad := range jwk.SmallOrderEd25519 {
 		for _, sign := range []byte{0, 0x80} {
 			pub := append([]byte{}, bad[:]...)
 			pub[31] |= sign

@@ -131,6 +131,8 @@ func (kr *Keyring) Check() error {
 		switch {
 		case e.KID == "":
 			return bad("empty kid")
+		case jwk.CheckKID(e.KID) != nil:
+			return bad("%v", jwk.CheckKID(e.KID))
 		case seen[e.KID]:
 			return bad("duplicate kid")
 		case !e.State.Valid():
@@ -205,6 +207,9 @@ func (kr *Keyring) Import(k *jwk.Key, s Stamp) (*Entry, error) {
 func (kr *Keyring) CheckNew(k *jwk.Key) error {
 	if k.KID == "" {
 		return errors.New("the key has no kid")
+	}
+	if err := jwk.CheckKID(k.KID); err != nil {
+		return err
 	}
 	if !k.IsPrivate() {
 		return fmt.Errorf("key %q: %w (the keyring signs with its keys)", k.KID, jwk.ErrNotPrivate)
