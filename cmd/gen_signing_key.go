@@ -181,11 +181,7 @@ func prepareKeysFile(o *genSigningKeyOptions) ([]*jwk.Key, error) {
 	keys, err := keysfile.Read(o.KeysFile)
 	switch {
 	case errors.Is(err, keysfile.ErrNotFound):
-		dir := filepath.Dir(o.KeysFile)
-		if st, derr := os.Stat(dir); derr != nil || !st.IsDir() {
-			return nil, withHint(fmt.Errorf("cannot create %s: directory %s does not exist", o.KeysFile, dir), "create it first: mkdir -p %s", dir)
-		}
-		return nil, nil
+		return nil, requireDir(o.KeysFile)
 	case err != nil:
 		return nil, withHint(fmt.Errorf("read keys file %s: %w", o.KeysFile, err), "the file was left as it was; fix it or choose another --keys-file")
 	}
@@ -231,6 +227,16 @@ func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
 	if ignored, known := gitIgnored(o.KeysFile); known && !ignored {
 		o.IO.Warnf("%s holds private keys and is not ignored by git", o.KeysFile)
 		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.KeysFile))
+	}
+	return nil
+}
+
+// requireDir checks that the directory a new file goes in exists, so the
+// error names it rather than a temporary file.
+func requireDir(path string) error {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return withHint(fmt.Errorf("cannot create %s: directory %s does not exist", path, dir), "create it first: mkdir -p %s", dir)
 	}
 	return nil
 }

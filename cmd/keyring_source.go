@@ -230,7 +230,7 @@ func keyringError(path string, err error) error {
 	case errors.Is(err, store.ErrWrongPassphrase):
 		return withHint(fmt.Errorf("keyring %s: %w", path, err), "nothing was changed; try again")
 	case errors.Is(err, store.ErrNeedPassphrase):
-		return withHint(fmt.Errorf("keyring %s: %w", path, err), "set KEYCTL_PASSPHRASE, or pass --passphrase-file FILE")
+		return withHint(fmt.Errorf("keyring %s: %w", path, err), "set KEYCTL_PASSPHRASE or KEYCTL_PASSPHRASE_FILE (keys commands also take --passphrase-file FILE)")
 	case errors.As(err, &early) && early.Action == keyring.ActionDelete:
 		return withHint(err, "deleting is safe from %s; --force deletes now", early.SafeAt.UTC().Format(time.RFC3339))
 	case errors.As(err, &early):
@@ -238,7 +238,7 @@ func keyringError(path string, err error) error {
 	case errors.As(err, &trans):
 		return withHint(err, "%s", transitionHint(trans))
 	case errors.As(err, &amb):
-		return withHint(err, "name it: keyctl keys rotate %s", amb.Standby[0])
+		return withHint(err, "name it, e.g. the newest: keyctl keys rotate %s", amb.Standby[len(amb.Standby)-1])
 	case errors.As(err, &unusable):
 		return withHint(err, "list the keys that can sign: keyctl keys list")
 	case errors.Is(err, keyring.ErrNoStandbyKey):

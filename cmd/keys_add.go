@@ -86,17 +86,22 @@ func runKeysCreate(o *keysCreateOptions) error {
 	}
 	fmt.Fprintln(o.IO.Out, key.KID)
 	o.IO.Infof("created %s key %s in standby", alg, key.KID)
-	addedHint(o.IO.Hintf, key.KID, inUse)
+	addedHint(o.IO.Hintf, key, inUse)
 	return nil
 }
 
 // addedHint tells what to do with a new standby key.
-func addedHint(hintf func(string, ...any), kid string, inUse *keyring.Entry) {
-	if inUse == nil {
+func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry) {
+	kid := key.KID
+	switch {
+	case inUse == nil:
 		hintf("put it in use: keyctl keys rotate %s", kid)
-		return
+	case key.IsSymmetric():
+		// A shared secret is never published in a JWKS.
+		hintf("give the secret to every verifier first (it is never published), then: keyctl keys rotate %s", kid)
+	default:
+		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", kid)
 	}
-	hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", kid)
 }
 
 // --- keys import ---
@@ -184,7 +189,7 @@ func runKeysImport(o *keysImportOptions) error {
 	}
 	fmt.Fprintln(o.IO.Out, key.KID)
 	o.IO.Infof("imported %s key %s in standby", key.Alg, key.KID)
-	addedHint(o.IO.Hintf, key.KID, inUse)
+	addedHint(o.IO.Hintf, key, inUse)
 	return nil
 }
 

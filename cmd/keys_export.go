@@ -78,6 +78,9 @@ func runKeysExport(o *keysExportOptions) error {
 		_, err = o.IO.Out.Write(data)
 		return err
 	}
+	if err := requireDir(o.Out); err != nil {
+		return err
+	}
 	if err := confirmOverwrite(o.IO, o.Out, o.Force); err != nil {
 		return err
 	}

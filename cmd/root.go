@@ -148,6 +148,9 @@ as a JWKS and verify tokens strictly.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			if err := refuseEmptySources(c); err != nil {
+				return err
+			}
 			if !needsConfig(c) {
 				return nil
 			}
@@ -158,6 +161,9 @@ as a JWKS and verify tokens strictly.`,
 			return cfg.Apply(c)
 		},
 	}
+	// --version, as gh and most tools have it; "keyctl version" says more.
+	root.Version = f.Version
+	root.SetVersionTemplate("keyctl {{.Version}}\n")
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "config file (default $XDG_CONFIG_HOME/keyctl/config.yaml)")
 	root.PersistentFlags().BoolVar(&f.IO.NoColor, "no-color", false, "never style output")
 	root.SetFlagErrorFunc(flagError)
@@ -177,6 +183,7 @@ as a JWKS and verify tokens strictly.`,
 	if only != "" {
 		return root
 	}
+	root.SetHelpCommand(newHelpCmd())
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	// cobra adds "completion" lazily; add it now so an unknown shell is a
@@ -189,6 +196,23 @@ as a JWKS and verify tokens strictly.`,
 		}
 	}
 	return root
+}
+
+// sourceFlags name files, URLs and addresses. Given empty (--jwks "$URL"
+// with URL unset), they must not fall back to a default source: a CI check
+// would then verify against the local keyring and pass.
+var sourceFlags = []string{"key", "keys-file", "jwks", "keyring", "config", "passphrase-file", "claims-from", "out", "secret-file", "secret-env", "addr", "kid"}
+
+func refuseEmptySources(c *cobra.Command) error {
+	for _, name := range sourceFlags {
+		fl := c.Flags().Lookup(name)
+		if fl == nil || !fl.Changed || fl.Value.Type() != "string" || fl.Value.String() != "" {
+			continue
+		}
+		return withHint(&UsageError{Err: fmt.Errorf("--%s is empty", name)},
+			"give it a value, or leave --%s out (an unset shell variable gives an empty value)", name)
+	}
+	return nil
 }
 
 // needsConfig reports whether any flag of c reads settings: commands that
@@ -250,7 +274,20 @@ func reportError(io *ui.IO, ran *cobra.Command, err error) int {
 	case errors.As(err, &ue) || isCobraUsage(err):
 		code = ExitUsage
 	}
-	fmt.Fprintf(io.ErrOut, "keyctl: %s\n", oneLine(plainCobraError(err.Error())))
+	msg := err.Error()
+	var suggestion string
+	if head, tail, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok {
+		// cobra's unknown-command error carries its suggestions.
+		msg = head
+		if f := strings.Fields(tail); len(f) > 0 {
+			suggestion = f[0]
+		}
+	}
+	fmt.Fprintf(io.ErrOut, "keyctl: %s\n", oneLine(plainCobraError(msg)))
+	if suggestion != "" {
+		io.Hintf("did you mean %q?", strings.TrimSpace(ran.CommandPath()+" "+suggestion))
+		return code
+	}
 	var he *HintError
 	var hinter interface{ Hint() string }
 	switch {
@@ -370,5 +407,49 @@ func noArgs(suggest func(arg string) string) cobra.PositionalArgs {
 			}
 		}
 		return withHint(err, "see \"%s --help\"", c.CommandPath())
+	}
+}
+
+// newHelpCmd replaces cobra's help command, which prints the usage and
+// exits 0 for a topic it does not know.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help provides help for any command in the application.\nSimply type keyctl help [path to command] for full details.",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			target, _, err := c.Root().Find(args)
+			if err != nil || target == nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			for _, sub := range target.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name()+"\t"+sub.Short)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				topic := strings.Join(args, " ")
+				uerr := &UsageError{Err: fmt.Errorf("unknown help topic %q", topic)}
+				parent := c.Root()
+				if target != nil {
+					parent = target
+				}
+				parent.SuggestionsMinimumDistance = 2
+				if len(args) > 0 {
+					if s := parent.SuggestionsFor(args[len(args)-1]); len(s) > 0 {
+						return withHint(uerr, "did you mean \"keyctl help %s\"?", strings.TrimSpace(strings.TrimPrefix(parent.CommandPath()+" "+s[0], "keyctl ")))
+					}
+				}
+				return withHint(uerr, "run \"keyctl --help\" to see every command")
+			}
+			target.InitDefaultHelpFlag()
+			target.InitDefaultVersionFlag()
+			return target.Help()
+		},
 	}
 }

@@ -306,7 +306,7 @@ func readTokenArg(s *ui.IO, args []string, limit int) ([]byte, error) {
 		return nil, &tokenTooLongError{limit: limit}
 	}
 	if len(data) == 0 {
-		return nil, withHint(errors.New("no token on stdin"), "pipe one token in, or use --each-line for one per line")
+		return nil, withHint(errors.New("no token on stdin"), "pipe one token in (keyctl verify --each-line checks one per line)")
 	}
 	return data, nil
 }
