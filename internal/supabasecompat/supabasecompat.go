@@ -29,11 +29,12 @@ func LoadAuthKeys(data []byte) error {
 		if err := priv.Validate(); err != nil {
 			return fmt.Errorf("key %d: %w", i, err)
 		}
-		if priv.KeyType() != "oct" {
-			pub, err := lestrrat.PublicKeyOf(priv)
-			if err != nil {
-				return fmt.Errorf("key %d: %w", i, err)
-			}
+		// As Auth does for every key, symmetric ones included.
+		pub, err := lestrrat.PublicKeyOf(priv)
+		if err != nil {
+			return fmt.Errorf("key %d: %w", i, err)
+		}
+		if pub != nil {
 			if err := pub.Validate(); err != nil {
 				return fmt.Errorf("key %d public: %w", i, err)
 			}
