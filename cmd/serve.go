@@ -109,7 +109,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return withHint(fmt.Errorf("listen on %s: %w", o.Addr, err), "pick another address with --addr HOST:PORT (port 0 picks a free one)")
+		return withHint(fmt.Errorf("cannot listen on %s: %w", o.Addr, innermost(err)), "pick another address with --addr HOST:PORT (port 0 picks a free one)")
 	}
 	base := "http://" + displayAddr(ln.Addr())
 	snap := h.Current()
@@ -187,4 +187,16 @@ func displayAddr(a net.Addr) string {
 		}
 	}
 	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+// innermost drops the Go wrappers of a network error ("listen tcp ADDR:
+// bind: ..."), keeping the system's words ("address already in use").
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
