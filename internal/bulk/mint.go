@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 
+	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/jwt"
 )
 
@@ -29,7 +29,7 @@ const (
 const MaxLineBytes = 1 << 20
 
 // UUIDLen is the length of a UUID in its text form.
-const UUIDLen = 36
+const UUIDLen = jwk.UUIDLen
 
 // chunk is the output of one batch: its tokens, one per line, and the
 // error that stopped it, if any (the tokens before it are still written).
@@ -71,7 +71,7 @@ func MintCount(w io.Writer, ser *jwt.Series, n int64, workers int) error {
 		rand.Read(rnd[:16*count])
 		var id [UUIDLen]byte
 		for i := range count {
-			formatUUID(&id, rnd[16*i:16*i+16])
+			jwk.FormatUUID(&id, rnd[16*i:16*i+16])
 			var err error
 			if c.buf, err = ser.Append(c.buf, id[:]); err != nil {
 				c.err = err
@@ -90,23 +90,6 @@ func MintCount(w io.Writer, ser *jwt.Series, n int64, workers int) error {
 	})
 }
 
-// formatUUID writes 16 random bytes as a lowercase UUID v4 (RFC 9562),
-// the form jwk.NewKID gives kids.
-func formatUUID(dst *[UUIDLen]byte, b []byte) {
-	var u [16]byte
-	copy(u[:], b)
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	hex.Encode(dst[0:8], u[0:4])
-	dst[8] = '-'
-	hex.Encode(dst[9:13], u[4:6])
-	dst[13] = '-'
-	hex.Encode(dst[14:18], u[6:8])
-	dst[18] = '-'
-	hex.Encode(dst[19:23], u[8:10])
-	dst[23] = '-'
-	hex.Encode(dst[24:], u[10:])
-}
 
 // LineError reports the input line (1-based) that could not become a token.
 type LineError struct {

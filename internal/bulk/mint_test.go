@@ -117,12 +117,12 @@ func TestMintCountReportsWriteErrors(t *testing.T) {
 func TestFormatUUID(t *testing.T) {
 	var id [UUIDLen]byte
 	for _, b := range [][]byte{make([]byte, 16), bytes.Repeat([]byte{0xff}, 16), []byte("0123456789abcdef")} {
-		formatUUID(&id, b)
+		jwk.FormatUUID(&id, b)
 		if !uuidV4.Match(id[:]) {
 			t.Errorf("%x gives %s, not a UUID v4", b, id)
 		}
 	}
-	formatUUID(&id, []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0})
+	jwk.FormatUUID(&id, []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0})
 	if string(id[:]) != "12345678-9abc-4ef0-9234-56789abcdef0" {
 		t.Errorf("got %s", id)
 	}

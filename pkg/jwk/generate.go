@@ -94,17 +94,28 @@ func Generate(alg Algorithm, opts GenerateOptions) (*Key, error) {
 func NewKID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
+	var out [UUIDLen]byte
+	FormatUUID(&out, b[:])
 	return string(out[:])
+}
+
+// UUIDLen is the length of a UUID in its text form.
+const UUIDLen = 36
+
+// FormatUUID writes 16 random bytes as a lowercase UUID v4 (RFC 9562),
+// setting the version and variant bits.
+func FormatUUID(dst *[UUIDLen]byte, b []byte) {
+	var u [16]byte
+	copy(u[:], b)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	hex.Encode(dst[0:8], u[0:4])
+	dst[8] = '-'
+	hex.Encode(dst[9:13], u[4:6])
+	dst[13] = '-'
+	hex.Encode(dst[14:18], u[6:8])
+	dst[18] = '-'
+	hex.Encode(dst[19:23], u[8:10])
+	dst[23] = '-'
+	hex.Encode(dst[24:], u[10:])
 }
