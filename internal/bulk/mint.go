@@ -90,7 +90,6 @@ func MintCount(w io.Writer, ser *jwt.Series, n int64, workers int) error {
 	})
 }
 
-
 // LineError reports the input line (1-based) that could not become a token.
 type LineError struct {
 	Line int
