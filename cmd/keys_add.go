@@ -70,12 +70,18 @@ func runKeysCreate(o *keysCreateOptions) error {
 		}
 		return err
 	}
-	if alg.Symmetric() {
+	return o.addKey(key, "created", (*keyring.Keyring).Create)
+}
+
+// addKey adds a new standby key to the keyring with add (Create or
+// Import), prints its kid and says what to do next.
+func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring, *jwk.Key, keyring.Stamp) (*keyring.Entry, error)) error {
+	if key.IsSymmetric() {
 		o.IO.Warnf("HS256 shares one secret between signer and verifiers, and is never published in the JWKS; prefer ES256")
 	}
 	var inUse *keyring.Entry
-	_, err = o.update(true, func(kr *keyring.Keyring) error {
-		if _, err := kr.Create(key, o.stamp()); err != nil {
+	_, err := o.update(true, func(kr *keyring.Keyring) error {
+		if _, err := add(kr, key, o.stamp()); err != nil {
 			return err
 		}
 		inUse, _ = kr.SigningKey()
@@ -85,7 +91,7 @@ func runKeysCreate(o *keysCreateOptions) error {
 		return err
 	}
 	fmt.Fprintln(o.IO.Out, key.KID)
-	o.IO.Infof("created %s key %s in standby", alg, key.KID)
+	o.IO.Infof("%s %s key %s in standby", verb, key.Alg, key.KID)
 	addedHint(o.IO.Hintf, key, inUse)
 	return nil
 }
@@ -173,24 +179,7 @@ func runKeysImport(o *keysImportOptions) error {
 	if key.KID == "" {
 		key.KID = jwk.NewKID()
 	}
-	if key.IsSymmetric() {
-		o.IO.Warnf("HS256 shares one secret between signer and verifiers, and is never published in the JWKS; prefer ES256")
-	}
-	var inUse *keyring.Entry
-	_, err = o.update(true, func(kr *keyring.Keyring) error {
-		if _, err := kr.Import(key, o.stamp()); err != nil {
-			return err
-		}
-		inUse, _ = kr.SigningKey()
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(o.IO.Out, key.KID)
-	o.IO.Infof("imported %s key %s in standby", key.Alg, key.KID)
-	addedHint(o.IO.Hintf, key, inUse)
-	return nil
+	return o.addKey(key, "imported", (*keyring.Keyring).Import)
 }
 
 // readPrivateKeyFile reads one private key from a JWK or PEM file.
