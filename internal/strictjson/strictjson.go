@@ -1,42 +1,263 @@
-// Package strictjson checks JSON text for the things encoding/json lets
-// through but a security token must not carry: duplicate member names
-// (RFC 8725 section 3.11, RFC 7515 section 5.2) and trailing data.
+// Package strictjson reads JSON text the way a security token must be read,
+// not the way encoding/json does: encoding/json matches member names to
+// struct fields without regard to letter case and lets the last of two
+// duplicate members win, which are exactly the confusions RFC 8725 section
+// 3.11 and RFC 7515 section 5.2 warn about. One pass validates an object,
+// refuses duplicate names at every depth (and top-level names that differ
+// only in letter case), refuses strings that escape a lone UTF-16 surrogate,
+// and hands back the top-level members as raw values. The verifier, the
+// JWK parser and the claims reader all use it.
 package strictjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxDepth bounds nesting so hostile input cannot exhaust the stack.
 const MaxDepth = 64
 
-// ErrDuplicateMember reports an object that names the same member twice.
+// ErrDuplicateMember matches (errors.Is) an *Error about a repeated name.
 var ErrDuplicateMember = errors.New("duplicate member name")
 
-// CheckObject reports whether data is exactly one JSON object (surrounded by
-// optional white space) in which no object, at any depth, repeats a member
-// name. It does not build values; callers unmarshal afterwards.
+// Member is one top-level member: its unescaped name and its raw value.
+type Member struct {
+	Name  []byte
+	Value []byte
+}
+
+// Error says what is wrong with an object.
+type Error struct {
+	Dup     string // a member name that repeats; "" when not a duplicate
+	FoldA   string // two top-level names that differ only in letter case
+	FoldB   string
+	Message string // a syntax problem
+	// Surrogate marks a string escaping a lone UTF-16 surrogate: valid
+	// JSON syntax that parsers read differently (encoding/json as U+FFFD).
+	Surrogate bool
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Dup != "":
+		return fmt.Sprintf("duplicate member %q", e.Dup)
+	case e.FoldA != "":
+		return fmt.Sprintf("members %q and %q differ only in letter case", e.FoldA, e.FoldB)
+	}
+	return e.Message
+}
+
+// NameClash reports whether the error is about member names rather than
+// syntax.
+func (e *Error) NameClash() bool { return e.Dup != "" || e.FoldA != "" }
+
+// Is lets errors.Is(err, ErrDuplicateMember) find a repeated name.
+func (e *Error) Is(target error) bool { return target == ErrDuplicateMember && e.NameClash() }
+
+// CheckObject reports whether data is exactly one JSON object, as
+// ScanObject checks it, without keeping its members.
 func CheckObject(data []byte) error {
-	s := scanner{data: data}
-	s.skipSpace()
-	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
-		return errors.New("not a JSON object")
-	}
-	if err := s.value(0); err != nil {
-		return err
-	}
-	s.skipSpace()
-	if s.pos != len(s.data) {
-		return fmt.Errorf("unexpected data after the JSON object at offset %d", s.pos)
-	}
-	return nil
+	_, err := ScanObject(data, nil)
+	return err
 }
 
 type scanner struct {
 	data []byte
 	pos  int
+}
+
+// ScanObject checks that data is exactly one JSON object in valid UTF-8
+// with no repeated member names at any depth, and returns its top-level
+// members appended to dst[:0]. The top level is scanned here rather than
+// by the recursive object method so that dst, usually a caller's stack
+// array, does not escape to the heap.
+func ScanObject(data []byte, dst []Member) ([]Member, error) {
+	if !utf8.Valid(data) {
+		return nil, &Error{Message: "not valid UTF-8"}
+	}
+	s := scanner{data: data}
+	out := dst[:0]
+	var big map[string]struct{}
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return nil, &Error{Message: "not a JSON object"}
+	}
+	s.pos++
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+	} else {
+		for done := false; !done; {
+			s.skipSpace()
+			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+				return nil, s.errorf("expected a member name")
+			}
+			name, err := s.str()
+			if err != nil {
+				return nil, err
+			}
+			if big == nil {
+				for _, m := range out {
+					if bytes.Equal(m.Name, name) {
+						return nil, &Error{Dup: string(name)}
+					}
+				}
+				if len(out) >= 16 {
+					big = make(map[string]struct{}, 2*len(out))
+					for _, m := range out {
+						big[string(m.Name)] = struct{}{}
+					}
+				}
+			}
+			if big != nil {
+				if _, dup := big[string(name)]; dup {
+					return nil, &Error{Dup: string(name)}
+				}
+				big[string(name)] = struct{}{}
+			}
+			s.skipSpace()
+			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+				return nil, s.errorf("expected ':'")
+			}
+			s.pos++
+			s.skipSpace()
+			vstart := s.pos
+			if err := s.value(1); err != nil {
+				return nil, err
+			}
+			out = append(out, Member{Name: name, Value: s.data[vstart:s.pos]})
+			s.skipSpace()
+			if s.pos >= len(s.data) {
+				return nil, s.errorf("unexpected end")
+			}
+			switch s.data[s.pos] {
+			case ',':
+				s.pos++
+			case '}':
+				s.pos++
+				done = true
+			default:
+				return nil, s.errorf("expected ',' or '}'")
+			}
+		}
+	}
+	s.skipSpace()
+	if s.pos != len(s.data) {
+		return nil, s.errorf("unexpected data after the JSON object")
+	}
+	if err := foldDuplicates(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// foldDuplicates refuses top-level names equal but for letter case ("exp"
+// and "EXP"): a Go consumer that unmarshals verified claims into a struct
+// would read either one.
+func foldDuplicates(ms []Member) error {
+	if len(ms) <= 16 {
+		for i := range ms {
+			for j := i + 1; j < len(ms); j++ {
+				if bytes.EqualFold(ms[i].Name, ms[j].Name) {
+					return &Error{FoldA: string(ms[i].Name), FoldB: string(ms[j].Name)}
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]int, len(ms))
+	for i, m := range ms {
+		k := foldKey(m.Name)
+		if j, ok := seen[k]; ok {
+			return &Error{FoldA: string(ms[j].Name), FoldB: string(m.Name)}
+		}
+		seen[k] = i
+	}
+	return nil
+}
+
+// foldKey maps a name to a key shared by exactly the names
+// bytes.EqualFold treats as equal: each rune becomes the smallest rune of
+// its Unicode simple-folding orbit. bytes.ToLower would not do: it leaves
+// "ſ" (long s) and "K" (Kelvin sign) apart from "s" and "k", which
+// EqualFold, and encoding/json's field matching, join.
+func foldKey(name []byte) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range string(name) {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
+// loneSurrogate reports whether a JSON string literal (quotes included)
+// has a \uD800-\uDFFF escape that is not half of a surrogate pair. Such a
+// string is not Unicode text (RFC 8259 section 8.2, RFC 7493 section 2.1),
+// and parsers disagree on what it means.
+func loneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(raw) || raw[i+1] != 'u' {
+			i++ // a one-character escape: skip what it escapes
+			continue
+		}
+		r, ok := hex4(raw, i+2)
+		if !ok {
+			return false // a bad escape, refused by unquote
+		}
+		i += 5
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low half with no high half before it
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return true
+			}
+			lo, ok := hex4(raw, i+3)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits at raw[at:].
+func hex4(raw []byte, at int) (rune, bool) {
+	if at+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return &Error{Message: fmt.Sprintf("invalid JSON at offset %d: %s", s.pos, fmt.Sprintf(format, args...))}
 }
 
 func (s *scanner) skipSpace() {
@@ -48,10 +269,6 @@ func (s *scanner) skipSpace() {
 			return
 		}
 	}
-}
-
-func (s *scanner) errorf(format string, args ...any) error {
-	return fmt.Errorf("invalid JSON at offset %d: %s", s.pos, fmt.Sprintf(format, args...))
 }
 
 func (s *scanner) value(depth int) error {
@@ -91,27 +308,27 @@ func (s *scanner) literal(word string) error {
 	return nil
 }
 
+func (s *scanner) digits() int {
+	n := 0
+	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+		s.pos++
+		n++
+	}
+	return n
+}
+
 func (s *scanner) number() error {
-	start := s.pos
 	if s.data[s.pos] == '-' {
 		s.pos++
 	}
-	digits := func() int {
-		n := 0
-		for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
-			s.pos++
-			n++
-		}
-		return n
-	}
 	if s.pos < len(s.data) && s.data[s.pos] == '0' {
 		s.pos++
-	} else if digits() == 0 {
+	} else if s.digits() == 0 {
 		return s.errorf("bad number")
 	}
 	if s.pos < len(s.data) && s.data[s.pos] == '.' {
 		s.pos++
-		if digits() == 0 {
+		if s.digits() == 0 {
 			return s.errorf("bad number")
 		}
 	}
@@ -120,19 +337,16 @@ func (s *scanner) number() error {
 		if s.pos < len(s.data) && (s.data[s.pos] == '+' || s.data[s.pos] == '-') {
 			s.pos++
 		}
-		if digits() == 0 {
+		if s.digits() == 0 {
 			return s.errorf("bad number")
 		}
-	}
-	if s.pos == start {
-		return s.errorf("bad number")
 	}
 	return nil
 }
 
-// str scans a string and returns its raw contents; escaped strings are
-// decoded so that "a" and "\u0061" count as the same member name.
-func (s *scanner) str() (string, error) {
+// str scans a string and returns its unescaped contents; escapes are
+// decoded so that "alg" and "\u0061lg" count as the same member name.
+func (s *scanner) str() ([]byte, error) {
 	start := s.pos
 	s.pos++ // opening quote
 	escaped := false
@@ -143,28 +357,35 @@ func (s *scanner) str() (string, error) {
 			s.pos++
 			raw := s.data[start:s.pos]
 			if !escaped {
-				return string(raw[1 : len(raw)-1]), nil
+				return raw[1 : len(raw)-1], nil
 			}
-			var out string
-			if err := json.Unmarshal(raw, &out); err != nil {
-				return "", s.errorf("bad string escape")
+			if loneSurrogate(raw) {
+				// encoding/json would turn it into U+FFFD and other
+				// parsers into something else: one token, two readings.
+				err := s.errorf("string escapes a lone UTF-16 surrogate").(*Error)
+				err.Surrogate = true
+				return nil, err
 			}
-			return out, nil
+			out, ok := Unquote(raw)
+			if !ok {
+				return nil, s.errorf("bad string escape")
+			}
+			return []byte(out), nil
 		case c == '\\':
 			escaped = true
 			s.pos += 2
 		case c < 0x20:
-			return "", s.errorf("control character in string")
+			return nil, s.errorf("control character in string")
 		default:
 			s.pos++
 		}
 	}
-	return "", s.errorf("unterminated string")
+	return nil, s.errorf("unterminated string")
 }
 
 func (s *scanner) object(depth int) error {
 	s.pos++ // '{'
-	var seen map[string]struct{}
+	var names nameSet
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
@@ -179,18 +400,15 @@ func (s *scanner) object(depth int) error {
 		if err != nil {
 			return err
 		}
-		if seen == nil {
-			seen = make(map[string]struct{}, 8)
+		if names.seen(name) {
+			return &Error{Dup: string(name)}
 		}
-		if _, dup := seen[name]; dup {
-			return fmt.Errorf("%w %q", ErrDuplicateMember, name)
-		}
-		seen[name] = struct{}{}
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return s.errorf("expected ':'")
 		}
 		s.pos++
+		s.skipSpace()
 		if err := s.value(depth + 1); err != nil {
 			return err
 		}
@@ -235,4 +453,52 @@ func (s *scanner) array(depth int) error {
 			return s.errorf("expected ',' or ']'")
 		}
 	}
+}
+
+// nameSet finds repeated member names: a scan while the object is small,
+// a map once it is not, so a hostile object of thousands of members costs
+// linear time.
+type nameSet struct {
+	list [16][]byte // no allocation for the usual small object
+	n    int
+	set  map[string]struct{}
+}
+
+func (n *nameSet) seen(name []byte) bool {
+	if n.set == nil {
+		for _, x := range n.list[:n.n] {
+			if bytes.Equal(x, name) {
+				return true
+			}
+		}
+		if n.n < len(n.list) {
+			n.list[n.n] = name
+			n.n++
+			return false
+		}
+		n.set = make(map[string]struct{}, 64)
+		for _, x := range n.list {
+			n.set[string(x)] = struct{}{}
+		}
+	}
+	if _, dup := n.set[string(name)]; dup {
+		return true
+	}
+	n.set[string(name)] = struct{}{}
+	return false
+}
+
+// Unquote decodes a JSON string literal (quotes included).
+func Unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var out string
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return "", false
+	}
+	return out, true
 }

@@ -45,6 +45,18 @@ func TestCheckObject(t *testing.T) {
 	if err := CheckObject([]byte(`{"a":1,"a":2}`)); !errors.Is(err, ErrDuplicateMember) {
 		t.Errorf("not ErrDuplicateMember: %v", err)
 	}
+	// Nested names may differ in case; only the top level is compared so.
+	if err := CheckObject([]byte(`{"x":{"a":1,"A":2}}`)); err != nil {
+		t.Errorf("nested case variants refused: %v", err)
+	}
+	// Surrogate pairs are fine.
+	if err := CheckObject([]byte(`{"a":"\ud83d\ude00"}`)); err != nil {
+		t.Errorf("a surrogate pair refused: %v", err)
+	}
+	ms, err := ScanObject([]byte(` {"b":[1, 2],"a":"x"} `), nil)
+	if err != nil || len(ms) != 2 || string(ms[0].Name) != "b" || string(ms[0].Value) != "[1, 2]" || string(ms[1].Value) != `"x"` {
+		t.Errorf("ScanObject members %q, %v", ms, err)
+	}
 }
 
 // FuzzCheckObject: never panics, and never accepts what encoding/json

@@ -32,10 +32,10 @@ func TestParseRejects(t *testing.T) {
 		{"array", func(*testing.T) []byte { return []byte("[]") }, "not a JSON object"},
 		{"duplicate member", func(*testing.T) []byte {
 			return []byte(`{"kty":"oct","kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)
-		}, "duplicate member name"},
+		}, `duplicate member "kty"`},
 		{"duplicate via escape", func(*testing.T) []byte {
 			return []byte(`{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","\u006b":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)
-		}, "duplicate member name"},
+		}, `duplicate member "k"`},
 		{"trailing data", func(*testing.T) []byte {
 			return []byte(`{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {}`)
 		}, "after the JSON object"},

@@ -383,9 +383,9 @@ func TestParseClaims(t *testing.T) {
 		{in: `null`, err: "not a JSON object"},
 		{in: `{} {}`, err: "unexpected data after the JSON object"},
 		{in: `{}x`, err: "unexpected data after the JSON object"},
-		{in: `{"role":"a","role":"b"}`, err: `duplicate member name "role"`},
-		{in: `{"a":{"x":1,"x":2}}`, err: `duplicate member name "x"`},
-		{in: `{"a":1,"\u0061":2}`, err: `duplicate member name "a"`},
+		{in: `{"role":"a","role":"b"}`, err: `duplicate member "role"`},
+		{in: `{"a":{"x":1,"x":2}}`, err: `duplicate member "x"`},
+		{in: `{"a":1,"\u0061":2}`, err: `duplicate member "a"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/keyctl/keyctl/internal/strictjson"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
@@ -224,8 +225,8 @@ func (c *checker) fail(check Check, reason string) {
 
 // jsonFailure records a header or claims object that did not scan.
 func (c *checker) jsonFailure(what string, err error, syntax Check) {
-	var je *jsonError
-	if errors.As(err, &je) && je.duplicate() {
+	var je *strictjson.Error
+	if errors.As(err, &je) && je.NameClash() {
 		c.fail(CheckDuplicate, fmt.Sprintf("%s has %s", what, je.Error()))
 		return
 	}
@@ -243,8 +244,8 @@ type header struct {
 
 func (c *checker) header(data []byte, v *Verifier) header {
 	var h header
-	var mbuf [8]member
-	members, err := scanObject(data, mbuf[:0])
+	var mbuf [8]strictjson.Member
+	members, err := strictjson.ScanObject(data, mbuf[:0])
 	if err != nil {
 		c.jsonFailure("header", err, CheckHeader)
 		return h
@@ -252,45 +253,45 @@ func (c *checker) header(data []byte, v *Verifier) header {
 	var alg, typ []byte
 	hasAlg, hasTyp, kidOK := false, false, true
 	for _, m := range members {
-		switch string(m.name) {
+		switch string(m.Name) {
 		case "alg":
-			alg, hasAlg = m.value, true
+			alg, hasAlg = m.Value, true
 		case "kid":
-			s, ok := stringValue(m.value)
+			s, ok := stringValue(m.Value)
 			if !ok {
-				c.fail(CheckHeader, fmt.Sprintf("header kid is %s, not a string", jsonKind(m.value)))
+				c.fail(CheckHeader, fmt.Sprintf("header kid is %s, not a string", jsonKind(m.Value)))
 				kidOK = false
 				continue
 			}
 			h.kid, h.hasKID = s, true
 		case "typ":
-			typ, hasTyp = m.value, true
+			typ, hasTyp = m.Value, true
 		case "crit":
-			c.fail(CheckCrit, fmt.Sprintf("header has crit %s: keyctl understands no critical extensions (RFC 7515 section 4.1.11)", clip(m.value)))
+			c.fail(CheckCrit, fmt.Sprintf("header has crit %s: keyctl understands no critical extensions (RFC 7515 section 4.1.11)", clip(m.Value)))
 		case "jwk", "jku", "x5u", "x5c":
 			// Keys or pointers to keys: a token must not choose the key
 			// that verifies it (RFC 8725 section 3.10). keyctl never reads
 			// or fetches them, and refuses tokens that carry them so that
 			// nothing downstream is tempted to.
-			c.fail(CheckHeaderKey, fmt.Sprintf("header carries %q: keys named by the token itself are never used or fetched", m.name))
+			c.fail(CheckHeaderKey, fmt.Sprintf("header carries %q: keys named by the token itself are never used or fetched", m.Name))
 		case "b64":
 			// RFC 7797 unencoded payloads: a library that honours b64
 			// reads the payload segment as the raw claims, keyctl as
 			// base64url. One token, two readings; JWTs never use it.
-			c.fail(CheckHeader, fmt.Sprintf("header has b64 %s: unencoded payloads (RFC 7797) are not JWTs and keyctl does not read them", clip(m.value)))
+			c.fail(CheckHeader, fmt.Sprintf("header has b64 %s: unencoded payloads (RFC 7797) are not JWTs and keyctl does not read them", clip(m.Value)))
 		case "zip":
 			// Compression belongs to JWE (RFC 7516 section 4.1.3); a JWS
 			// verifier that inflated the payload would read other claims.
-			c.fail(CheckHeader, fmt.Sprintf("header has zip %s: compressed payloads belong to encrypted tokens, and keyctl does not inflate them", clip(m.value)))
+			c.fail(CheckHeader, fmt.Sprintf("header has zip %s: compressed payloads belong to encrypted tokens, and keyctl does not inflate them", clip(m.Value)))
 		case "cty":
 			// cty "JWT" says the payload is itself a token (RFC 7519
 			// section 5.2): its claims are not these.
-			if s, ok := rawString(m.value); ok && (bytes.EqualFold(s, []byte("JWT")) || bytes.EqualFold(s, []byte("application/jwt"))) {
+			if s, ok := rawString(m.Value); ok && (bytes.EqualFold(s, []byte("JWT")) || bytes.EqualFold(s, []byte("application/jwt"))) {
 				c.fail(CheckHeader, fmt.Sprintf("header has cty %q: a nested token, which keyctl does not verify", s))
 			}
 		default:
-			if reg := caseVariant(m.name, headerNames); reg != "" {
-				c.fail(CheckDuplicate, fmt.Sprintf("header member %s is %q in other letter case: names are case-sensitive (RFC 7515 section 4)", quoteName(m.name), reg))
+			if reg := caseVariant(m.Name, headerNames); reg != "" {
+				c.fail(CheckDuplicate, fmt.Sprintf("header member %s is %q in other letter case: names are case-sensitive (RFC 7515 section 4)", quoteName(m.Name), reg))
 			}
 		}
 	}
@@ -415,7 +416,7 @@ func stringValue(raw []byte) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
-	return unquote(raw)
+	return strictjson.Unquote(raw)
 }
 
 // rawString reads a JSON string value without copying when it has no
@@ -427,7 +428,7 @@ func rawString(raw []byte) ([]byte, bool) {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return raw[1 : len(raw)-1], true
 	}
-	s, ok := unquote(raw)
+	s, ok := strictjson.Unquote(raw)
 	return []byte(s), ok
 }
 
@@ -439,8 +440,8 @@ type claimValues struct {
 
 func (c *checker) claims(data []byte, p *Policy) claimValues {
 	var cv claimValues
-	var mbuf [16]member
-	members, err := scanObject(data, mbuf[:0])
+	var mbuf [16]strictjson.Member
+	members, err := strictjson.ScanObject(data, mbuf[:0])
 	if err != nil {
 		c.jsonFailure("claims", err, CheckClaims)
 		return cv
@@ -457,24 +458,24 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 
 	var exp, nbf, iat, sub, role, iss, aud []byte
 	for _, m := range members {
-		switch string(m.name) {
+		switch string(m.Name) {
 		case "exp":
-			exp = m.value
+			exp = m.Value
 		case "nbf":
-			nbf = m.value
+			nbf = m.Value
 		case "iat":
-			iat = m.value
+			iat = m.Value
 		case "sub":
-			sub = m.value
+			sub = m.Value
 		case "role":
-			role = m.value
+			role = m.Value
 		case "iss":
-			iss = m.value
+			iss = m.Value
 		case "aud":
-			aud = m.value
+			aud = m.Value
 		default:
-			if reg := caseVariant(m.name, claimNames); reg != "" {
-				c.fail(CheckDuplicate, fmt.Sprintf("claims member %s is %q in other letter case: names are case-sensitive (RFC 7519 section 4)", quoteName(m.name), reg))
+			if reg := caseVariant(m.Name, claimNames); reg != "" {
+				c.fail(CheckDuplicate, fmt.Sprintf("claims member %s is %q in other letter case: names are case-sensitive (RFC 7519 section 4)", quoteName(m.Name), reg))
 			}
 		}
 	}
@@ -531,7 +532,7 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 	for _, name := range p.Require {
 		found := false
 		for _, m := range members {
-			if string(m.name) == name && string(m.value) != "null" {
+			if string(m.Name) == name && string(m.Value) != "null" {
 				found = true
 				break
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/keyctl/keyctl/internal/strictjson"
 )
 
 // MaxDecodeBytes bounds what DecodeUnverified reads. Debugging may need to
@@ -86,12 +88,12 @@ func DecodeUnverified(token string) (*Unverified, error) {
 
 // object decodes a header or claims object, noting duplicates as problems.
 func (u *Unverified) object(what string, data []byte) (map[string]any, error) {
-	if _, err := scanObject(data, nil); err != nil {
-		var je *jsonError
+	if _, err := strictjson.ScanObject(data, nil); err != nil {
+		var je *strictjson.Error
 		switch {
-		case errors.As(err, &je) && je.duplicate():
+		case errors.As(err, &je) && je.NameClash():
 			u.Problems = append(u.Problems, fmt.Sprintf("%s has %s (verify refuses it; the last value is shown)", what, je.Error()))
-		case errors.As(err, &je) && je.surrogate:
+		case errors.As(err, &je) && je.Surrogate:
 			u.Problems = append(u.Problems, fmt.Sprintf("%s has a string escaping a lone UTF-16 surrogate (verify refuses it; shown as U+FFFD)", what))
 		default:
 			return nil, fmt.Errorf("%s is not a JSON object: %v", what, err)

@@ -295,7 +295,7 @@ func TestVerifyRejections(t *testing.T) {
 		{"header escaped duplicate", forge(`{"alg":"ES256","kid":"es","\u0061lg":"HS256"}`, good, es), map[Check]string{CheckDuplicate: `duplicate member "alg"`}},
 		{"header case duplicate", forge(`{"alg":"ES256","kid":"es","ALG":"none"}`, good, es), map[Check]string{CheckDuplicate: `members "alg" and "ALG" differ only in letter case`}},
 		{"header not an object", forge(`["ES256"]`, good, es), map[Check]string{CheckHeader: "header is not one JSON object"}},
-		{"header trailing data", forge(hdr("ES256", "es")+"{}", good, es), map[Check]string{CheckHeader: "after the object"}},
+		{"header trailing data", forge(hdr("ES256", "es")+"{}", good, es), map[Check]string{CheckHeader: "after the JSON object"}},
 		{"header invalid UTF-8", forge("{\"alg\":\"ES256\",\"kid\":\"es\",\"x\":\"\xff\"}", good, es), map[Check]string{CheckHeader: "UTF-8"}},
 		{"DER signature", forge(hdr("ES256", "es"), good, derSig), map[Check]string{CheckSigFormat: "want exactly 64 (r||s"}},
 		{"zero r", forge(hdr("ES256", "es"), good, zeroR), map[Check]string{CheckSigFormat: "r = 0"}},
