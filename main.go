@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/keyctl/keyctl/cmd"
+	_ "github.com/keyctl/keyctl/internal/prestart" // first: grows the stack once (see the package)
 )
 
 func main() {
