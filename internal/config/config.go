@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -336,7 +337,9 @@ func nodeKind(n *yaml.Node) string {
 	return fmt.Sprintf("the value %q", n.Value)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLineRE is compiled on first use: only a malformed config file needs it,
+// and every run would pay for it at package init.
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // yamlErrorLine turns a YAML syntax error into a 1-based line and a message
 // without the "yaml:" prefix. The YAML library numbers lines unevenly:
@@ -345,7 +348,7 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func yamlErrorLine(err error, data []byte) (int, string) {
 	msg := oneLine(err.Error())
 	line := 1
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 		if strings.HasPrefix(msg, "did not find expected") {
