@@ -502,3 +502,65 @@ func Unquote(raw []byte) (string, bool) {
 	}
 	return out, true
 }
+
+// Kind names the JSON type of a raw value, for messages: "a string",
+// "an object", "an array", "a boolean", "null" or "a number".
+func Kind(raw []byte) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// Strings decodes raw, a value ScanObject has already checked, as an
+// array of strings. It reports false when raw is not an array or holds
+// anything but strings.
+func Strings(raw []byte) ([]string, bool) {
+	s := scanner{data: raw}
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != '[' {
+		return nil, false
+	}
+	s.pos++
+	out := []string{}
+	for {
+		s.skipSpace()
+		if s.pos < len(s.data) && s.data[s.pos] == ']' && len(out) == 0 {
+			s.pos++
+			break
+		}
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return nil, false
+		}
+		v, err := s.str()
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, string(v))
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return nil, false
+		}
+		if c := s.data[s.pos]; c == ']' {
+			s.pos++
+			break
+		} else if c != ',' {
+			return nil, false
+		}
+		s.pos++
+	}
+	s.skipSpace()
+	return out, s.pos == len(s.data)
+}

@@ -1,8 +1,10 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,6 +74,63 @@ func FuzzCheckObject(f *testing.F) {
 		var m map[string]any
 		if err := json.Unmarshal(data, &m); err != nil {
 			t.Fatalf("accepted %q, which encoding/json rejects: %v", data, err)
+		}
+	})
+}
+
+func TestStrings(t *testing.T) {
+	good := map[string][]string{
+		`[]`:                   {},
+		` [ ] `:                {},
+		`["sign"]`:             {"sign"},
+		`["sign", "verify"]`:   {"sign", "verify"},
+		`["\u0073ign","a\"b"]`: {"sign", `a"b`},
+	}
+	for in, want := range good {
+		got, ok := Strings([]byte(in))
+		if !ok || !slices.Equal(got, want) || got == nil {
+			t.Errorf("Strings(%s) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{``, `null`, `"sign"`, `{}`, `[1]`, `["a",1]`, `["a",]`, `["a" "b"]`, `["a"`, `[["a"]]`, `["a"] x`, `[null]`} {
+		if got, ok := Strings([]byte(in)); ok {
+			t.Errorf("Strings(%s) = %q, want a refusal", in, got)
+		}
+	}
+}
+
+func TestKind(t *testing.T) {
+	for in, want := range map[string]string{``: "nothing", `"a"`: "a string", `{}`: "an object", `[]`: "an array",
+		`true`: "a boolean", `false`: "a boolean", `null`: "null", `-1`: "a number", `2e3`: "a number"} {
+		if got := Kind([]byte(in)); got != want {
+			t.Errorf("Kind(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzStrings: on any value ScanObject accepts, Strings agrees with
+// encoding/json decoding into []string (except that it refuses null
+// elements, which encoding/json reads as ""), and never panics.
+func FuzzStrings(f *testing.F) {
+	for _, s := range []string{`[]`, `["sign","verify"]`, `["\u00e9"]`, `[1]`, `"x"`, `["a",["b"]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := Strings(raw)
+		ms, err := ScanObject(append(append([]byte(`{"v":`), raw...), '}'), nil)
+		if err != nil || len(ms) != 1 {
+			return
+		}
+		var want []string
+		jerr := json.Unmarshal(ms[0].Value, &want)
+		isArray := len(bytes.TrimSpace(raw)) > 0 && bytes.TrimSpace(raw)[0] == '['
+		switch {
+		case jerr == nil && isArray && !bytes.Contains(raw, []byte("null")):
+			if !ok || !slices.Equal(got, want) {
+				t.Fatalf("Strings(%q) = %q, %v; encoding/json reads %q", raw, got, ok, want)
+			}
+		case ok:
+			t.Fatalf("Strings(%q) = %q, but encoding/json refuses it as []string: %v", raw, got, jerr)
 		}
 	})
 }

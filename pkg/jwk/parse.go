@@ -49,28 +49,88 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // rawKey holds every member keyctl reads. Strings stay encoded until checked.
 type rawKey struct {
-	Kty    *string  `json:"kty"`
-	KID    *string  `json:"kid"`
-	Use    *string  `json:"use"`
-	KeyOps []string `json:"key_ops"`
-	Alg    *string  `json:"alg"`
-	Ext    *bool    `json:"ext"`
-	Crv    *string  `json:"crv"`
-	X      *string  `json:"x"`
-	Y      *string  `json:"y"`
-	D      *string  `json:"d"`
-	N      *string  `json:"n"`
-	E      *string  `json:"e"`
-	P      *string  `json:"p"`
-	Q      *string  `json:"q"`
-	DP     *string  `json:"dp"`
-	DQ     *string  `json:"dq"`
-	QI     *string  `json:"qi"`
-	K      *string  `json:"k"`
-	Oth    any      `json:"oth"`
+	Kty, KID, Use, Alg, Crv            *string
+	X, Y, D, N, E, P, Q, DP, DQ, QI, K *string
+	KeyOps                             []string
+	Ext                                *bool
+	HasOth                             bool
 
-	// Keys is read only to tell a JWKS from a JWK in one pass.
-	Keys json.RawMessage `json:"keys"`
+	// HasKeys is read only to tell a JWKS from a JWK in one pass.
+	HasKeys bool
+}
+
+// readRawKey fills a rawKey from the members of an object strictjson has
+// checked. Names match exactly (RFC 7517 member names are case-sensitive,
+// unlike encoding/json's field matching); null is the same as absent, and
+// a member of the wrong JSON type is an error naming it. This runs on every
+// key load, so it avoids encoding/json's reflection.
+func readRawKey(members []strictjson.Member) (rawKey, error) {
+	var r rawKey
+	for _, m := range members {
+		v := m.Value
+		if len(v) > 0 && v[0] == 'n' { // null
+			continue
+		}
+		var dst **string
+		switch string(m.Name) {
+		case "kty":
+			dst = &r.Kty
+		case "kid":
+			dst = &r.KID
+		case "use":
+			dst = &r.Use
+		case "alg":
+			dst = &r.Alg
+		case "crv":
+			dst = &r.Crv
+		case "x":
+			dst = &r.X
+		case "y":
+			dst = &r.Y
+		case "d":
+			dst = &r.D
+		case "n":
+			dst = &r.N
+		case "e":
+			dst = &r.E
+		case "p":
+			dst = &r.P
+		case "q":
+			dst = &r.Q
+		case "dp":
+			dst = &r.DP
+		case "dq":
+			dst = &r.DQ
+		case "qi":
+			dst = &r.QI
+		case "k":
+			dst = &r.K
+		case "key_ops":
+			ops, ok := strictjson.Strings(v)
+			if !ok {
+				return r, &memberError{"key_ops", fmt.Errorf("%s, not an array of strings", strictjson.Kind(v))}
+			}
+			r.KeyOps = ops
+		case "ext":
+			if v[0] != 't' && v[0] != 'f' {
+				return r, &memberError{"ext", fmt.Errorf("%s, not a boolean", strictjson.Kind(v))}
+			}
+			b := v[0] == 't'
+			r.Ext = &b
+		case "oth":
+			r.HasOth = true
+		case "keys":
+			r.HasKeys = true
+		}
+		if dst != nil {
+			s, ok := strictjson.Unquote(v)
+			if !ok {
+				return r, &memberError{string(m.Name), fmt.Errorf("%s, not a string", strictjson.Kind(v))}
+			}
+			*dst = &s
+		}
+	}
+	return r, nil
 }
 
 // errIsSet marks a JSON object that is a JWKS, not a JWK.
@@ -98,12 +158,19 @@ func parseOne(data []byte) (*Key, error) {
 	if len(data) > MaxInputBytes {
 		return nil, fmt.Errorf("larger than %d bytes", MaxInputBytes)
 	}
-	if err := strictjson.CheckObject(data); err != nil {
+	var mbuf [20]strictjson.Member
+	members, err := strictjson.ScanObject(data, mbuf[:0])
+	if err != nil {
 		return nil, err
 	}
-	var r rawKey
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("not a JWK: %v", err)
+	r, err := readRawKey(members)
+	if err != nil {
+		var kid string
+		if r.KID != nil {
+			kid = *r.KID
+		}
+		me := err.(*memberError)
+		return nil, &ParseError{KID: kid, Member: me.member, Err: me.err}
 	}
 	return r.build()
 }
@@ -120,7 +187,7 @@ func (r *rawKey) build() (*Key, error) {
 		return fail("kid", err)
 	}
 	if r.Kty == nil {
-		if r.Keys != nil {
+		if r.HasKeys {
 			return nil, errIsSet
 		}
 		return fail("kty", errors.New("missing"))
@@ -147,7 +214,7 @@ func (r *rawKey) build() (*Key, error) {
 	if r.Ext != nil {
 		k.Ext = *r.Ext
 	}
-	if r.Oth != nil {
+	if r.HasOth {
 		return fail("oth", errors.New("multi-prime RSA keys are not supported"))
 	}
 	var want Algorithm

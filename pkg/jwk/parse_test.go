@@ -39,6 +39,21 @@ func TestParseRejects(t *testing.T) {
 		{"trailing data", func(*testing.T) []byte {
 			return []byte(`{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {}`)
 		}, "after the JSON object"},
+		{"kty a number", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["kty"] = 2 }) }, `member "kty": a number, not a string`},
+		{"x an object", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["x"] = map[string]any{} })
+		}, `member "x": an object, not a string`},
+		{"key_ops a string", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["key_ops"] = "sign" }) }, `member "key_ops": a string, not an array of strings`},
+		{"key_ops holds a number", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["key_ops"] = []any{"sign", 1} })
+		}, `member "key_ops": an array, not an array of strings`},
+		{"ext a string", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["ext"] = "true" }) }, `member "ext": a string, not a boolean`},
+		// Member names are case-sensitive (RFC 7517 section 4): "KTY" is
+		// an unknown member, not kty, whatever encoding/json would match.
+		{"kty in capitals", func(t *testing.T) []byte {
+			return mutate(t, ES256, func(m map[string]any) { m["KTY"] = m["kty"]; delete(m, "kty") })
+		}, `"kty": missing`},
+		{"null kty is absent", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["kty"] = nil }) }, `"kty": missing`},
 		{"no kty", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { delete(m, "kty") }) }, `"kty": missing`},
 		{"unknown kty", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["kty"] = "XYZ" }) }, "unsupported key type"},
 		{"use enc", func(t *testing.T) []byte { return mutate(t, ES256, func(m map[string]any) { m["use"] = "enc" }) }, "not for signatures"},

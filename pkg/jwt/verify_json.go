@@ -3,27 +3,12 @@ package jwt
 import (
 	"math"
 	"strconv"
+
+	"github.com/keyctl/keyctl/internal/strictjson"
 )
 
 // jsonKind names the JSON type of a raw value for messages.
-func jsonKind(raw []byte) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch c := raw[0]; {
-	case c == '"':
-		return "a string"
-	case c == '{':
-		return "an object"
-	case c == '[':
-		return "an array"
-	case c == 't' || c == 'f':
-		return "a boolean"
-	case c == 'n':
-		return "null"
-	}
-	return "a number"
-}
+func jsonKind(raw []byte) string { return strictjson.Kind(raw) }
 
 // numericDate reads a NumericDate (RFC 7519 section 2): a JSON number of
 // seconds, fractions allowed. Values beyond any plausible date are clamped
