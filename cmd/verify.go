@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -697,141 +696,70 @@ func verifiedTable(v *jwt.Verified, format string, now time.Time, source string)
 	}
 }
 
-// tokenLine is one line of --each-line input.
-type tokenLine struct {
-	n    int    // line number, from 1
-	tok  []byte // at most MaxTokenBytes+1 bytes
-	size int    // the line's real length
-}
+// lineStatus is what one --each-line result says of its token.
+type lineStatus int
 
-// lineResult is the JSON line printed for one token.
-type lineResult struct {
-	out      []byte
-	rejected bool
-	failed   bool // could not check
-}
+const (
+	lineValid    lineStatus = iota
+	lineRejected            // a check failed
+	lineFailed              // the token could not be checked
+)
 
 // runVerifyEachLine verifies one token per line of stdin on every core and
 // prints one JSON result per line, in input order, with memory bounded by
-// the tokens in flight.
+// the tokens in flight (internal/bulk.Lines: batches of lines, each batch
+// one write, answered at once when lines trickle in).
 func runVerifyEachLine(ctx context.Context, o *verifyOptions, src *verifySource) error {
-	in := bufio.NewReaderSize(o.IO.In, 64<<10)
-	var readErr error
-	n := 0
-	next := func() (tokenLine, bool) {
-		for {
-			line, size, err := readBoundedLine(in, jwt.MaxTokenBytes)
-			if err != nil {
-				if err != io.EOF {
-					readErr = err
-				}
-				return tokenLine{}, false
-			}
-			n++
-			if size <= jwt.MaxTokenBytes && len(bytes.TrimSpace(line)) == 0 {
-				continue // blank lines are not tokens
-			}
-			return tokenLine{n: n, tok: line, size: size}, true
+	var rejected, failed atomic.Int64
+	verifyLine := func(dst []byte, l bulk.Line) ([]byte, error) {
+		if l.Size <= jwt.MaxTokenBytes && len(bytes.TrimSpace(l.Text)) == 0 {
+			return dst, nil // blank lines are not tokens
 		}
-	}
-	work := func(_ int, t tokenLine) lineResult {
 		var res *jwt.Verified
 		var err error
-		if t.size > jwt.MaxTokenBytes {
+		if l.Size > jwt.MaxTokenBytes {
 			err = &jwt.ValidationError{Failures: []jwt.Failure{{Check: jwt.CheckSize,
-				Reason: fmt.Sprintf("token is %d bytes, over the %d-byte limit", t.size, jwt.MaxTokenBytes)}}}
+				Reason: fmt.Sprintf("token is %d bytes, over the %d-byte limit", l.Size, jwt.MaxTokenBytes)}}}
 		} else {
-			res, err = src.verify(ctx, t.tok)
+			res, err = src.verify(ctx, l.Text)
 		}
-		return encodeLineResult(t.n, res, err)
+		dst, status := appendLineResult(dst, l.No, res, err)
+		switch status {
+		case lineRejected:
+			rejected.Add(1)
+		case lineFailed:
+			failed.Add(1)
+		}
+		return dst, nil
 	}
-	out := bufio.NewWriterSize(o.IO.Out, 64<<10)
-	tty := o.IO.IsStdoutTTY()
-	var rejected, failed int
-	emit := func(_ int, r lineResult) error {
-		if r.rejected {
-			rejected++
-		}
-		if r.failed {
-			failed++
-		}
-		if _, err := out.Write(r.out); err != nil {
-			return err
-		}
-		if tty {
-			return out.Flush()
-		}
-		return nil
-	}
-	err := bulk.Ordered(o.Workers, next, work, emit)
-	if ferr := out.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
+	if err := bulk.Lines(o.IO.Out, stdinTokens{o.IO.In}, o.Workers, jwt.MaxTokenBytes, verifyLine); err != nil {
 		return err
 	}
-	if readErr != nil {
-		return fmt.Errorf("read tokens from stdin: %w", readErr)
-	}
 	switch {
-	case failed > 0:
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d tokens could not be checked", failed)}
-	case rejected > 0:
-		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("%d tokens rejected", rejected), Silent: true}
+	case failed.Load() > 0:
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d tokens could not be checked", failed.Load())}
+	case rejected.Load() > 0:
+		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("%d tokens rejected", rejected.Load()), Silent: true}
 	}
 	return nil
 }
 
-// readBoundedLine reads one line, keeping at most limit+1 bytes of it (so
-// a hostile line cannot take memory) and reporting its real length. The
-// line ending is dropped.
-func readBoundedLine(r *bufio.Reader, limit int) ([]byte, int, error) {
-	var line []byte
-	size := 0
-	var last2 [2]byte // the line's last two bytes, however long it is
-	for {
-		chunk, err := r.ReadSlice('\n')
-		size += len(chunk)
-		if room := limit + 2 - len(line); room > 0 {
-			line = append(line, chunk[:min(len(chunk), room)]...)
-		}
-		switch len(chunk) {
-		case 0:
-		case 1:
-			last2 = [2]byte{last2[1], chunk[0]}
-		default:
-			last2 = [2]byte{chunk[len(chunk)-2], chunk[len(chunk)-1]}
-		}
-		switch {
-		case err == bufio.ErrBufferFull:
-			continue
-		case err == io.EOF && size > 0:
-			// a last line without a newline
-		case err != nil:
-			return nil, 0, err
-		}
-		break
+// stdinTokens says where a read error came from, so that it is told apart
+// from a failed write of the results.
+type stdinTokens struct{ r io.Reader }
+
+func (s stdinTokens) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("read tokens from stdin: %w", err)
 	}
-	if size > 0 && last2[1] == '\n' {
-		size--
-		if size > 0 && last2[0] == '\r' {
-			size--
-		}
-	}
-	if len(line) > size {
-		line = line[:size]
-	}
-	if len(line) > limit {
-		line = line[:limit+1]
-	}
-	return line, size, nil
+	return n, err
 }
 
-// encodeLineResult writes {"line":N,"valid":true,"kid":...,"claims":{...}}
-// or {"line":N,"valid":false,"checks":[...],"reasons":[...]}, or with
-// "error" when the token could not be checked.
-func encodeLineResult(n int, res *jwt.Verified, err error) lineResult {
-	b := make([]byte, 0, 256)
+// appendLineResult appends {"line":N,"valid":true,"kid":...,"claims":{...}}
+// or {"line":N,"valid":false,"checks":[...],"reasons":[...]}, or one with
+// "error" when the token could not be checked, and a newline.
+func appendLineResult(b []byte, n int, res *jwt.Verified, err error) ([]byte, lineStatus) {
 	b = append(b, `{"line":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	var ve *jwt.ValidationError
@@ -850,7 +778,7 @@ func encodeLineResult(n int, res *jwt.Verified, err error) lineResult {
 		_ = json.Compact(&buf, res.Claims) // verified: valid JSON
 		b = append(b, escapeJSONText(buf.Bytes())...)
 		b = append(b, "}\n"...)
-		return lineResult{out: b}
+		return b, lineValid
 	case errors.As(err, &ve):
 		b = append(b, `,"valid":false,"checks":[`...)
 		for i, c := range ve.Checks() {
@@ -867,12 +795,12 @@ func encodeLineResult(n int, res *jwt.Verified, err error) lineResult {
 			b = appendJSONString(b, r)
 		}
 		b = append(b, "]}\n"...)
-		return lineResult{out: b, rejected: true}
+		return b, lineRejected
 	}
 	b = append(b, `,"valid":false,"error":`...)
 	b = appendJSONString(b, oneLine(err.Error()))
 	b = append(b, "}\n"...)
-	return lineResult{out: b, failed: true}
+	return b, lineFailed
 }
 
 func appendJSONString(b []byte, s string) []byte {

@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"errors"
@@ -103,13 +102,6 @@ func (e *LineError) Unwrap() error { return e.Err }
 // output line k is always the token for input line k.
 var ErrEmptyLine = errors.New("empty line (each line must be one JSON object)")
 
-// lineBatch is a run of consecutive input lines, copied out of the reader.
-type lineBatch struct {
-	first int // line number of the first line
-	data  []byte
-	ends  []int // end offset of each line in data
-}
-
 // MintLines reads r line by line and writes, for each line, the token mint
 // makes of it, in input order, on workers goroutines (0: every core). A
 // trailing "\r" is dropped from each line. It stops at the first line that
@@ -117,99 +109,17 @@ type lineBatch struct {
 // tokens of every line before it, and returns a *LineError naming it.
 // mint must be safe for concurrent use.
 func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte) ([]byte, error)) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	lineNo := 0
-	var readErr error
-	var long []byte // a line longer than the reader's buffer, being assembled
-	readLine := func() ([]byte, bool) {
-		for {
-			frag, err := br.ReadSlice('\n')
-			if err == bufio.ErrBufferFull {
-				if len(long)+len(frag) > MaxLineBytes {
-					readErr = &LineError{Line: lineNo + 1, Err: fmt.Errorf("longer than %d bytes", MaxLineBytes)}
-					return nil, false
-				}
-				long = append(long, frag...)
-				continue
-			}
-			if err != nil && err != io.EOF {
-				readErr = err
-				return nil, false
-			}
-			line := frag
-			if long != nil {
-				long = append(long, frag...)
-				line, long = long, nil
-			}
-			if len(line) == 0 && err == io.EOF {
-				return nil, false
-			}
-			lineNo++
-			line = bytes.TrimSuffix(line, []byte("\n"))
-			line = bytes.TrimSuffix(line, []byte("\r"))
-			if len(line) > MaxLineBytes {
-				readErr = &LineError{Line: lineNo, Err: fmt.Errorf("longer than %d bytes", MaxLineBytes)}
-				return nil, false
-			}
-			return line, true
+	return Lines(w, r, workers, MaxLineBytes, func(dst []byte, l Line) ([]byte, error) {
+		switch {
+		case l.Size > MaxLineBytes:
+			return dst, fmt.Errorf("longer than %d bytes", MaxLineBytes)
+		case len(bytes.TrimSpace(l.Text)) == 0:
+			return dst, ErrEmptyLine
 		}
-	}
-	// lineReady reports whether a whole line is already buffered: a batch
-	// takes the lines it can have without waiting, so that a producer
-	// writing one line and waiting for its token is answered at once.
-	lineReady := func() bool {
-		buf, _ := br.Peek(br.Buffered())
-		return bytes.IndexByte(buf, '\n') >= 0
-	}
-	done := false
-	next := func() (*lineBatch, bool) {
-		if done {
-			return nil, false
+		dst, err := mint(dst, l.Text)
+		if err != nil {
+			return dst, err
 		}
-		b := &lineBatch{first: lineNo + 1}
-		for len(b.ends) == 0 || (len(b.ends) < batchTokens && len(b.data) < batchBytes && lineReady()) {
-			line, ok := readLine()
-			if !ok {
-				done = true
-				break
-			}
-			b.data = append(b.data, line...)
-			b.ends = append(b.ends, len(b.data))
-		}
-		if len(b.ends) == 0 {
-			return nil, false
-		}
-		return b, true
-	}
-	work := func(_ int, b *lineBatch) *chunk {
-		c := getChunk()
-		start := 0
-		for i, end := range b.ends {
-			line := b.data[start:end]
-			start = end
-			var err error
-			if len(bytes.TrimSpace(line)) == 0 {
-				err = ErrEmptyLine
-			} else {
-				c.buf, err = mint(c.buf, line)
-			}
-			if err != nil {
-				c.err = &LineError{Line: b.first + i, Err: err}
-				return c
-			}
-			c.buf = append(c.buf, '\n')
-		}
-		return c
-	}
-	err := Ordered(workers, next, work, func(_ int, c *chunk) error {
-		defer putChunk(c)
-		if _, err := w.Write(c.buf); err != nil {
-			return err
-		}
-		return c.err
+		return append(dst, '\n'), nil
 	})
-	if err == nil {
-		err = readErr
-	}
-	return err
 }

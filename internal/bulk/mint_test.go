@@ -267,3 +267,44 @@ func TestMintLinesAnswersEachLineWithoutWaitingForMore(t *testing.T) {
 		}
 	}
 }
+
+func TestLineReader(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	in := "a.b.c\r\n\nlast-no-newline-" + long + "\n" + strings.Repeat("y", 5000) + "\r\n" + strings.Repeat("w", 50) + "\r\n\r\nz"
+	lr := &lineReader{br: bufio.NewReaderSize(strings.NewReader(in), 16), max: 50} // lines longer than the buffer
+	type line struct {
+		text string
+		size int
+	}
+	want := []line{{"a.b.c", 5}, {"", 0}, {"last-no-newline-" + long[:35], 116}, {strings.Repeat("y", 51), 5000},
+		{strings.Repeat("w", 50), 50}, {"", 0}, {"z", 1}}
+	var dst []byte
+	for i, w := range want {
+		before := len(dst)
+		var size int
+		var ok bool
+		dst, size, ok = lr.next(dst)
+		if got := string(dst[before:]); !ok || got != w.text || size != w.size || lr.no != i+1 {
+			t.Fatalf("line %d: %q (%d) %v, want %q (%d)", i+1, got, size, ok, w.text, w.size)
+		}
+	}
+	if _, _, ok := lr.next(dst); ok || lr.err != nil {
+		t.Fatalf("after the last line: %v %v", ok, lr.err)
+	}
+}
+
+// Lines hands cut lines to fn with their real size and keeps going: the
+// verifier's use, where an overlong token is one rejection, not the end.
+func TestLinesCutsLongLines(t *testing.T) {
+	in := "short\n" + strings.Repeat("z", 1000) + "\n\nlast\n"
+	for _, workers := range []int{1, 2} {
+		var out bytes.Buffer
+		err := Lines(&out, strings.NewReader(in), workers, 10, func(dst []byte, l Line) ([]byte, error) {
+			return fmt.Appendf(dst, "%d:%s:%d\n", l.No, l.Text, l.Size), nil
+		})
+		want := "1:short:5\n2:" + strings.Repeat("z", 11) + ":1000\n3::0\n4:last:4\n"
+		if err != nil || out.String() != want {
+			t.Fatalf("workers=%d: %q %v, want %q", workers, out.String(), err, want)
+		}
+	}
+}
