@@ -184,6 +184,9 @@ as a JWKS and verify tokens strictly.`,
 		root.AddCommand(sub)
 	}
 	if only != "" {
+		// A run of one subtree never runs "completion": spare building it
+		// (five commands with long help texts).
+		root.CompletionOptions.DisableDefaultCmd = true
 		return root
 	}
 	root.SetHelpCommand(newHelpCmd())
