@@ -12,9 +12,9 @@ FUZZTIME  ?= 20s
 
 all: build test
 
-## build: compile bin/keyctl
+## build: compile bin/keyctl, static (no libc, no dynamic loader at start-up)
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 ## test: formatting, vet, and every test (unit, end-to-end, fuzz seeds) under the race detector
 test: fmt-check vet

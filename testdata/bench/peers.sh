@@ -5,14 +5,18 @@
 #
 #   one token  keyctl gen bearer-jwt --key key.json --role authenticated
 #              beside a minimal go-jose v4 program built here and now
-#              (testdata/bench/gojose), the C `jose` tool (Debian package
+#              (testdata/bench/gojose), the same program built with
+#              -tags stackimports (it also links cobra, viper, lipgloss and
+#              net/http without calling them: the floor for a binary on
+#              keyctl's stack), the C `jose` tool (Debian package
 #              jose) and panva/jose on Node (npm package jose, the version
 #              pinned below, installed in a temporary directory). Ratios are
 #              to the go-jose program.
 #   bulk       keyctl gen bearer-jwt --count N, and --claims-from with N
 #              lines, beside testdata/bench/rawsign, which computes the same
 #              N ES256 signatures on every core and nothing else: the time of
-#              N x raw sign / cores.
+#              N x raw sign / cores. keyctl verify --each-line on N tokens
+#              beside rawsign -verify: N x raw verify / cores.
 #
 # The machine is shared, so the tools are timed in alternation: ROUNDS
 # rounds, each timing every tool in turn, and the ratio reported is the
@@ -46,9 +50,13 @@ if ! { [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; }; then
 fi
 gnutime=/usr/bin/time
 
+# Every Go program is built the way `make build` builds keyctl: static
+# (CGO_ENABLED=0), trimmed and stripped.
 note "building keyctl and the go-jose and raw-sign programs ..."
+export CGO_ENABLED=0
 (cd "$root" && go build -trimpath -ldflags '-s -w' -o "$work/keyctl" . &&
 	go build -trimpath -ldflags '-s -w' -o "$work/gojose" ./testdata/bench/gojose &&
+	go build -trimpath -ldflags '-s -w' -tags stackimports -o "$work/gojose-stack" ./testdata/bench/gojose &&
 	go build -trimpath -ldflags '-s -w' -o "$work/rawsign" ./testdata/bench/rawsign)
 
 kid=peers-es256
@@ -61,6 +69,7 @@ printf '{"protected":{"typ":"JWT","kid":"%s"}}' "$kid" > sig.json
 
 # name|command; the go-jose program first: it is the reference.
 peers=("go-jose v4.1.9 program|./gojose key.json authenticated"
+	"the same + cobra, viper, lipgloss, net/http|./gojose-stack key.json authenticated"
 	"keyctl|./keyctl gen bearer-jwt --key key.json --role authenticated")
 if command -v jose >/dev/null; then
 	peers+=("C jose $(dpkg-query -W -f '${Version}' jose 2>/dev/null || echo '?')|jose jws sig -I claims.json -k key.json -s sig.json -c -o -")
@@ -108,43 +117,48 @@ for i in "${!peers[@]}"; do
 done
 
 # Bulk rounds: every command once per round, wall and CPU seconds and peak
-# RSS from GNU time.
-note "timing bulk minting: $BULK tokens, $BULK_ROUNDS rounds ..."
+# RSS from GNU time. Each command has a raw floor (bbase) its ratios are to,
+# and a file for its stdin.
+note "timing bulk minting and verifying: $BULK tokens, $BULK_ROUNDS rounds ..."
 seq 1 "$BULK" | awk '{ printf "{\"sub\":\"user-%d\"}\n", $1 }' > lines.ndjson
-bulk=("raw ES256 sign x $BULK / cores|./rawsign $BULK"
-	"keyctl --count $BULK|./keyctl gen bearer-jwt --key key.json --role authenticated --count $BULK"
-	"keyctl --claims-from ($BULK lines)|./keyctl gen bearer-jwt --key key.json --role authenticated --claims-from lines.ndjson")
+./keyctl gen bearer-jwt --key key.json --role authenticated --valid-for 24h --count "$BULK" > tokens.txt
+bname=("raw ES256 sign x $BULK / cores" "keyctl --count $BULK" "keyctl --claims-from ($BULK lines)"
+	"raw ES256 verify x $BULK / cores" "keyctl verify --each-line ($BULK tokens)")
+bcmd=("./rawsign $BULK" "./keyctl gen bearer-jwt --key key.json --role authenticated --count $BULK"
+	"./keyctl gen bearer-jwt --key key.json --role authenticated --claims-from lines.ndjson"
+	"./rawsign -verify $BULK" "./keyctl verify --each-line --key key.json")
+bstdin=(/dev/null /dev/null /dev/null /dev/null tokens.txt)
+bbase=(0 0 0 3 3)
 for ((r = 0; r < BULK_ROUNDS; r++)); do
-	for i in "${!bulk[@]}"; do
-		read -r wall user sys rss < <($gnutime -f '%e %U %S %M' ${bulk[$i]#*|} 2>&1 >/dev/null | tail -1)
+	for i in "${!bcmd[@]}"; do
+		read -r wall user sys rss < <($gnutime -f '%e %U %S %M' ${bcmd[$i]} < "${bstdin[$i]}" 2>&1 >/dev/null | tail -1)
 		echo "$wall" >> "bwall.$i"
 		awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }' >> "bcpu.$i"
 		echo "$rss" >> "brss.$i"
 		echo "$wall" > "blast.$i"
 	done
-	for i in "${!bulk[@]}"; do ratio "$(cat "blast.$i")" "$(cat blast.0)" >> "bratio.$i"; echo >> "bratio.$i"; done
+	for i in "${!bcmd[@]}"; do ratio "$(cat "blast.$i")" "$(cat "blast.${bbase[$i]}")" >> "bratio.$i"; echo >> "bratio.$i"; done
 done
 kb=$($gnutime -f %M ./keyctl gen bearer-jwt --key key.json --role authenticated --count $((BULK * 10)) 2>&1 >/dev/null | tail -1)
 
-line() { printf '|%s|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..42})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..16})"; }
+line() { printf '|%s|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..16})"; }
 host="$(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
 printf '\nMachine: %s. %s. Load average at the end: %s.\n\n' "$host" "$(go env GOVERSION)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| %-40s | %13s | %11s | %15s |\n' "one ES256 token per process" "median (ms)" "x go-jose" "peak RSS (MB)"
+printf '| %-44s | %13s | %11s | %15s |\n' "one ES256 token per process" "median (ms)" "x go-jose" "peak RSS (MB)"
 line
 for i in "${!peers[@]}"; do
-	printf '| %-40s | %13.2f | %11.2f | %15.1f |\n' "${peers[$i]%%|*}" "$(median < "single.$i")" \
+	printf '| %-44s | %13.2f | %11.2f | %15.1f |\n' "${peers[$i]%%|*}" "$(median < "single.$i")" \
 		"$(grep . "ratio.$i" | median)" "$(awk '{ print $1 / 1024 }' "rss.$i")"
 done
-printf '\n| %-40s | %13s | %11s | %15s |\n' "bulk, $(nproc) cores" "median (s)" "x raw" "CPU s, x raw"
+printf '\n| %-44s | %13s | %11s | %15s |\n' "bulk, $(nproc) cores" "median (s)" "x raw" "CPU s, x raw"
 line
-cpu0=$(median < bcpu.0)
-for i in "${!bulk[@]}"; do
+for i in "${!bcmd[@]}"; do
 	cpu=$(median < "bcpu.$i")
-	printf '| %-40s | %13.2f | %11.2f | %15s |\n' "${bulk[$i]%%|*}" "$(median < "bwall.$i")" \
-		"$(grep . "bratio.$i" | median)" "$(printf '%.2f, %s' "$cpu" "$(ratio "$cpu" "$cpu0")")"
+	printf '| %-44s | %13.2f | %11.2f | %15s |\n' "${bname[$i]}" "$(median < "bwall.$i")" \
+		"$(grep . "bratio.$i" | median)" "$(printf '%.2f, %s' "$cpu" "$(ratio "$cpu" "$(median < "bcpu.${bbase[$i]}")")")"
 done
-printf '\nPeak RSS, bulk: %s MB for --count %s, %s MB for --claims-from, %s MB for --count %s.\n' \
-	"$(sort -n brss.1 | tail -1 | awk '{ printf "%.1f", $1 / 1024 }')" "$BULK" \
-	"$(sort -n brss.2 | tail -1 | awk '{ printf "%.1f", $1 / 1024 }')" \
+mb() { sort -n "$1" | tail -1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+printf '\nPeak RSS, bulk: %s MB for --count %s, %s MB for --claims-from, %s MB for --each-line, %s MB for --count %s.\n' \
+	"$(mb brss.1)" "$BULK" "$(mb brss.2)" "$(mb brss.4)" \
 	"$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" $((BULK * 10))
 note "done"
