@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -25,7 +24,10 @@ func TestStartupShape(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the binary: %v", err)
+	}
 	bin := filepath.Join(t.TempDir(), "keyctl")
 	build := exec.Command(gobin, "build", "-ldflags=-dumpdep", "-o", bin, ".")
 	var deps bytes.Buffer

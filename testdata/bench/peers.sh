@@ -18,21 +18,23 @@
 #              N x raw sign / cores. keyctl verify --each-line on N tokens
 #              beside rawsign -verify: N x raw verify / cores.
 #
-# The machine is shared, so the tools are timed in alternation: ROUNDS
-# rounds, each timing every tool in turn, and the ratio reported is the
-# median of the per-round ratios. CPU time (user + system) is shown beside
-# wall time for bulk runs: it does not depend on how many cores were free.
+# The machine is shared, so the tools are timed in alternation. One-token
+# runs go through testdata/bench/shuffle: RUNS iterations, each running
+# every tool once in a fresh random order (a fixed order, or one tool's runs
+# in a row, biases ratios by several percent on a VM); the ratio reported
+# is the median of the per-iteration ratios. Bulk runs alternate in
+# BULK_ROUNDS rounds; their CPU time (user + system) is shown beside wall
+# time: it does not depend on how many cores were free.
 #
-# Missing tools are skipped with a note. Debian: apt-get install -y
-# hyperfine jose time. Node and npm come with the machine; the npm registry
-# must be reachable for panva/jose. Environment: RUNS (runs of each one-token
-# tool per round, default 60), ROUNDS (default 5), BULK (default 100000),
-# BULK_ROUNDS (default 5), JOSE_NPM_VERSION.
+# Missing tools are skipped with a note. Debian: apt-get install -y jose
+# time. Node and npm come with the machine; the npm registry must be
+# reachable for panva/jose. Environment: RUNS (one-token iterations,
+# default 300), BULK (default 100000), BULK_ROUNDS (default 5),
+# JOSE_NPM_VERSION.
 set -euo pipefail
 
 JOSE_NPM_VERSION=${JOSE_NPM_VERSION:-6.2.18}
-RUNS=${RUNS:-60}
-ROUNDS=${ROUNDS:-5}
+RUNS=${RUNS:-300}
 BULK=${BULK:-100000}
 BULK_ROUNDS=${BULK_ROUNDS:-5}
 
@@ -43,7 +45,6 @@ cd "$work"
 
 note() { printf '%s\n' "$*" >&2; }
 
-command -v hyperfine >/dev/null || { note "peers.sh: hyperfine is needed (apt-get install -y hyperfine)"; exit 1; }
 if ! { [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; }; then
 	note "peers.sh: GNU time is needed for peak RSS and bulk timing (apt-get install -y time)"
 	exit 1
@@ -57,7 +58,8 @@ export CGO_ENABLED=0
 (cd "$root" && go build -trimpath -ldflags '-s -w' -o "$work/keyctl" . &&
 	go build -trimpath -ldflags '-s -w' -o "$work/gojose" ./testdata/bench/gojose &&
 	go build -trimpath -ldflags '-s -w' -tags stackimports -o "$work/gojose-stack" ./testdata/bench/gojose &&
-	go build -trimpath -ldflags '-s -w' -o "$work/rawsign" ./testdata/bench/rawsign)
+	go build -trimpath -ldflags '-s -w' -o "$work/rawsign" ./testdata/bench/rawsign &&
+	go build -trimpath -o "$work/shuffle" ./testdata/bench/shuffle)
 
 kid=peers-es256
 ./keyctl gen signing-key --algorithm ES256 --kid "$kid" > key.json
@@ -96,22 +98,10 @@ done
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-# One-token rounds: hyperfine times every tool RUNS times; keep each tool's
-# median per round (ms) in single.<i>, and its ratio to tool 0 in ratio.<i>.
-note "timing one token: $ROUNDS rounds of $RUNS runs per tool ..."
-for ((r = 0; r < ROUNDS; r++)); do
-	args=()
-	for p in "${peers[@]}"; do args+=(-n "${p%%|*}" "${p#*|}"); done
-	hyperfine -N -w 10 -r "$RUNS" --export-csv round.csv "${args[@]}" >/dev/null 2>&1
-	# CSV columns: command,mean,stddev,median,user,system,min,max (counted
-	# from the end: a command name may hold a comma)
-	mapfile -t meds < <(awk -F, 'NR > 1 { printf "%.4f\n", $(NF - 4) * 1000 }' round.csv)
-	for i in "${!peers[@]}"; do
-		echo "${meds[$i]}" >> "single.$i"
-		ratio "${meds[$i]}" "${meds[0]}" >> "ratio.$i"
-		echo >> "ratio.$i"
-	done
-done
+# One token: every tool RUNS times in shuffled order; shuffle prints name,
+# median ms, median ratio to tool 0 and median CPU ms per tool, in order.
+note "timing one token: $RUNS shuffled iterations of every tool ..."
+./shuffle -n "$RUNS" "${peers[@]}" > single.tsv
 for i in "${!peers[@]}"; do
 	for _ in 1 2 3 4 5; do $gnutime -f %M ${peers[$i]#*|} 2>&1 >/dev/null | tail -1; done | sort -n | tail -1 > "rss.$i"
 done
@@ -147,8 +137,8 @@ printf '\nMachine: %s. %s. Load average at the end: %s.\n\n' "$host" "$(go env G
 printf '| %-44s | %13s | %11s | %15s |\n' "one ES256 token per process" "median (ms)" "x go-jose" "peak RSS (MB)"
 line
 for i in "${!peers[@]}"; do
-	printf '| %-44s | %13.2f | %11.2f | %15.1f |\n' "${peers[$i]%%|*}" "$(median < "single.$i")" \
-		"$(grep . "ratio.$i" | median)" "$(awk '{ print $1 / 1024 }' "rss.$i")"
+	IFS=$'\t' read -r _ ms x _ < <(sed -n "$((i + 1))p" single.tsv)
+	printf '| %-44s | %13.2f | %11.2f | %15.1f |\n' "${peers[$i]%%|*}" "$ms" "$x" "$(awk '{ print $1 / 1024 }' "rss.$i")"
 done
 printf '\n| %-44s | %13s | %11s | %15s |\n' "bulk, $(nproc) cores" "median (s)" "x raw" "CPU s, x raw"
 line
