@@ -237,16 +237,29 @@ func runKeysShow(o *keysShowOptions) error {
 		fields = append(fields, field{"thumbprint", j.Thumbprint})
 	}
 	fields = append(fields, field{"encrypted", map[bool]string{true: "yes", false: "no"}[enc]})
+	// On a terminal, aligned "field: value" lines and the history
+	// indented under them; -o text (the default when piped) is one
+	// tab-separated "field value" line each, history lines as
+	// "history TIME EVENT", for cut and awk like every other text output.
 	var b strings.Builder
 	for _, fl := range fields {
-		fmt.Fprintf(&b, "%-15s %s\n", fl.name+":", fl.value)
+		if format == ui.FormatText {
+			fmt.Fprintf(&b, "%s\t%s\n", fl.name, fl.value)
+		} else {
+			fmt.Fprintf(&b, "%-15s %s\n", fl.name+":", fl.value)
+		}
 	}
-	if len(j.History) > 0 {
+	if len(j.History) > 0 && format != ui.FormatText {
 		b.WriteString("history:\n")
-		for _, ev := range kr.History {
-			if ev.KID == e.KID {
-				fmt.Fprintf(&b, "  %s  %s\n", at(ev.At), describeEvent(ev))
-			}
+	}
+	for _, ev := range kr.History {
+		if ev.KID != e.KID {
+			continue
+		}
+		if format == ui.FormatText {
+			fmt.Fprintf(&b, "history\t%s\t%s\n", at(ev.At), describeEvent(ev))
+		} else {
+			fmt.Fprintf(&b, "  %s  %s\n", at(ev.At), describeEvent(ev))
 		}
 	}
 	_, err = fmt.Fprint(o.IO.Out, b.String())
