@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
+	"github.com/keyctl/keyctl/pkg/keyring"
 )
 
 func newConfigCmd(f *Factory) *cobra.Command {
@@ -224,6 +226,7 @@ func runConfigShow(o *configShowOptions) error {
 			return withHint(&UsageError{Err: v.Err}, "see \"keyctl config --help\" for each setting's form")
 		}
 	}
+	fillKeyringLifetime(o.Factory, values)
 	if format == ui.FormatJSON {
 		out := configShowJSON{ConfigFile: cfg.Path(), ConfigFileExists: cfg.File() != ""}
 		for _, v := range values {
@@ -271,6 +274,33 @@ func runConfigShow(o *configShowOptions) error {
 	return o.IO.RenderTable(t, format)
 }
 
+// sourceKeyring marks a value read from the keyring file itself: the max
+// token lifetime when no flag, variable or config file sets one.
+const sourceKeyring config.Source = "keyring"
+
+// fillKeyringLifetime shows the max token lifetime that applies when
+// nothing sets max_token_lifetime: the keyring's own (keys
+// max-token-lifetime). It reads the keyring without a lock or passphrase
+// (the lifetime is not secret); a keyring that is missing or unreadable
+// leaves the value unset, and config show says where it would come from.
+func fillKeyringLifetime(f *Factory, values []config.Value) {
+	for i, v := range values {
+		if v.Key != "max_token_lifetime" || v.Source != config.SourceDefault || v.Value != "" {
+			continue
+		}
+		path, err := keyringPath(f)
+		if err != nil {
+			return
+		}
+		file, err := store.Load(path, store.Options{})
+		if err != nil {
+			return
+		}
+		values[i].Value = keyring.ShortDuration(file.Keyring.Lifetime())
+		values[i].Source, values[i].Origin = sourceKeyring, path
+	}
+}
+
 // sourceLabel says where a value came from in words for the table:
 // "env KEYCTL_VALID_FOR", "config file, line 3", "flag --addr".
 func sourceLabel(v config.Value, cfg *config.Config) string {
@@ -279,6 +309,8 @@ func sourceLabel(v config.Value, cfg *config.Config) string {
 		return string(v.Source) + " " + v.Origin
 	case config.SourceFile:
 		return fmt.Sprintf("config file, line %d", cfg.Line(v.Key))
+	case sourceKeyring:
+		return "keyring (keys max-token-lifetime)"
 	}
 	return string(v.Source)
 }
