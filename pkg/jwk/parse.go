@@ -68,6 +68,10 @@ func readRawKey(members []strictjson.Member) (rawKey, error) {
 	var r rawKey
 	for _, m := range members {
 		v := m.Value
+		if string(m.Name) == "keys" {
+			r.HasKeys = true // even null: the document means to be a set
+			continue
+		}
 		if len(v) > 0 && v[0] == 'n' { // null
 			continue
 		}
@@ -119,8 +123,6 @@ func readRawKey(members []strictjson.Member) (rawKey, error) {
 			r.Ext = &b
 		case "oth":
 			r.HasOth = true
-		case "keys":
-			r.HasKeys = true
 		}
 		if dst != nil {
 			s, ok := strictjson.Unquote(v)
@@ -518,21 +520,32 @@ func ParseSet(data []byte, opts ParseSetOptions) (*ParsedSet, error) {
 	if len(data) > MaxInputBytes {
 		return nil, fmt.Errorf("JWKS larger than %d bytes", MaxInputBytes)
 	}
-	if err := strictjson.CheckObject(data); err != nil {
+	var mbuf [8]strictjson.Member
+	members, err := strictjson.ScanObject(data, mbuf[:0])
+	if err != nil {
 		return nil, fmt.Errorf("not a JWKS: %v", err)
 	}
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
+	// "keys" by its exact name: member names are case-sensitive (RFC 7517
+	// section 4), and a JWK parsed alone is told from a set the same way.
+	var keysRaw []byte
+	for _, m := range members {
+		if string(m.Name) == "keys" {
+			keysRaw = m.Value
+		}
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("not a JWKS: %v", err)
-	}
-	if doc.Keys == nil {
+	if keysRaw == nil || keysRaw[0] == 'n' {
 		return nil, errors.New(`not a JWKS: no "keys" array`)
+	}
+	if keysRaw[0] != '[' {
+		return nil, fmt.Errorf(`not a JWKS: "keys" is %s, not an array`, strictjson.Kind(keysRaw))
+	}
+	var keys []json.RawMessage
+	if err := json.Unmarshal(keysRaw, &keys); err != nil {
+		return nil, fmt.Errorf("not a JWKS: %v", err)
 	}
 	set := &ParsedSet{}
 	kids := map[string]bool{}
-	for i, raw := range doc.Keys {
+	for i, raw := range keys {
 		k, err := parseOne(raw)
 		if errors.Is(err, ErrUnsupportedKeyType) {
 			set.Skipped++

@@ -199,6 +199,12 @@ func TestParseSet(t *testing.T) {
 		{"no keys", `{"kty":"EC"}`, `no "keys" array`},
 		{"keys twice", `{"keys":[],"keys":[]}`, "duplicate member"},
 		{"bad entry", `{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`, "key 0"},
+		// Names are case-sensitive: "KEYS" is not "keys" (encoding/json
+		// would have matched it).
+		{"keys in capitals", `{"KEYS":[` + pubJSON(ES256, "a") + `]}`, `no "keys" array`},
+		{"keys null", `{"keys":null}`, `no "keys" array`},
+		{"keys an object", `{"keys":{}}`, `"keys" is an object, not an array`},
+		{"keys of numbers", `{"keys":[1]}`, "key 0"},
 	} {
 		if _, err := ParseSet([]byte(c.doc), ParseSetOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
@@ -206,6 +212,10 @@ func TestParseSet(t *testing.T) {
 	}
 	if _, err := ParseSet([]byte(`{"keys":[`+string(privJSON)+`]}`), ParseSetOptions{AllowPrivate: true}); err != nil {
 		t.Errorf("AllowPrivate: %v", err)
+	}
+	// ParseAny tells a set from a key by the same exact name.
+	if _, err := ParseAny([]byte(`{"keys":null}`)); err == nil || !strings.Contains(err.Error(), `no "keys" array`) {
+		t.Errorf(`ParseAny({"keys":null}): %v, want no "keys" array`, err)
 	}
 }
 
