@@ -237,29 +237,34 @@ func runKeysShow(o *keysShowOptions) error {
 		fields = append(fields, field{"thumbprint", j.Thumbprint})
 	}
 	fields = append(fields, field{"encrypted", map[bool]string{true: "yes", false: "no"}[enc]})
-	// On a terminal, aligned "field: value" lines and the history
-	// indented under them; -o text (the default when piped) is one
-	// tab-separated "field value" line each, history lines as
-	// "history TIME EVENT", for cut and awk like every other text output.
+	if format == ui.FormatText {
+		// One tab-separated "field value" line each, history lines as
+		// "history TIME EVENT", for cut and awk like every other text
+		// output (RenderTable keeps a tab or newline inside a value, such
+		// as a $USER in the history, from making a line of its own).
+		t := ui.Table{}
+		for _, fl := range fields {
+			t.Rows = append(t.Rows, []string{fl.name, fl.value})
+		}
+		for _, ev := range kr.History {
+			if ev.KID == e.KID {
+				t.Rows = append(t.Rows, []string{"history", at(ev.At), describeEvent(ev)})
+			}
+		}
+		return o.IO.RenderTable(t, format)
+	}
+	// On a terminal, aligned "field: value" lines and the history indented
+	// under them, control characters shown escaped.
 	var b strings.Builder
 	for _, fl := range fields {
-		if format == ui.FormatText {
-			fmt.Fprintf(&b, "%s\t%s\n", fl.name, fl.value)
-		} else {
-			fmt.Fprintf(&b, "%-15s %s\n", fl.name+":", fl.value)
-		}
+		fmt.Fprintf(&b, "%-15s %s\n", fl.name+":", displayText(fl.value))
 	}
-	if len(j.History) > 0 && format != ui.FormatText {
+	if len(j.History) > 0 {
 		b.WriteString("history:\n")
 	}
 	for _, ev := range kr.History {
-		if ev.KID != e.KID {
-			continue
-		}
-		if format == ui.FormatText {
-			fmt.Fprintf(&b, "history\t%s\t%s\n", at(ev.At), describeEvent(ev))
-		} else {
-			fmt.Fprintf(&b, "  %s  %s\n", at(ev.At), describeEvent(ev))
+		if ev.KID == e.KID {
+			fmt.Fprintf(&b, "  %s  %s\n", at(ev.At), displayText(describeEvent(ev)))
 		}
 	}
 	_, err = fmt.Fprint(o.IO.Out, b.String())

@@ -261,3 +261,43 @@ func TestDeleteAsksOnATerminal(t *testing.T) {
 		}
 	}
 }
+
+// A history entry's actor comes from $USER, which can hold anything: keys
+// show must not let a tab or newline in it forge fields or lines of its
+// text output, nor control characters reach a terminal raw.
+func TestKeysShowKeepsHistoryValuesInTheirField(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"KEYCTL_KEYRING": filepath.Join(dir, "keyring.json"), "USER": "eve\tstate\tin_use\nkid\tforged\x1b[2J"}
+	if _, errOut, code := runKeyctl(t, env, "keys", "create", "--kid", "k3"); code != 0 {
+		t.Fatalf("keys create: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := runKeyctl(t, env, "keys", "show", "k3", "-o", "text")
+	if code != 0 {
+		t.Fatalf("keys show: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	kids := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "kid\t") {
+			kids++
+		}
+		if strings.HasPrefix(l, "history\t") && strings.Count(l, "\t") != 2 {
+			t.Errorf("history line with extra fields: %q", l)
+		}
+	}
+	if kids != 1 || !strings.HasSuffix(lines[len(lines)-1], "by eve state in_use kid forged\x1b[2J@"+hostname()) {
+		t.Errorf("text output forged by $USER:\n%s", out)
+	}
+	out, _, _ = runKeyctl(t, env, "keys", "show", "k3", "-o", "table")
+	if strings.ContainsAny(out, "\x1b\t") || !strings.Contains(out, `eve\tstate\tin_use\nkid\tforged\x1b[2J@`) {
+		t.Errorf("terminal output carries control characters raw:\n%q", out)
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown"
+	}
+	return h
+}

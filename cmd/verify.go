@@ -732,7 +732,7 @@ func runVerifyEachLine(ctx context.Context, o *verifyOptions, src *verifySource)
 		}
 		return dst, nil
 	}
-	if err := bulk.Lines(o.IO.Out, stdinTokens{o.IO.In}, o.Workers, jwt.MaxTokenBytes, verifyLine); err != nil {
+	if err := bulk.Lines(o.IO.Out, stdinTokens{o.IO.In}, bulk.LineOptions{Workers: o.Workers, Max: jwt.MaxTokenBytes}, verifyLine); err != nil {
 		return err
 	}
 	switch {

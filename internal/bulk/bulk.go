@@ -20,8 +20,10 @@ func DefaultWorkers() int { return runtime.GOMAXPROCS(0) }
 // Ordered calls work(i, in) for every item received from next, on workers
 // goroutines, and calls emit(i, out) for each result in the order the items
 // were read. next returns ok=false at the end of the stream. emit runs on
-// the calling goroutine; if it returns an error, Ordered stops reading and
-// returns that error after the workers finish.
+// the calling goroutine; if it returns an error, Ordered returns that error
+// at once: next is not called again once the call in progress returns, and
+// work in flight finishes in the background, its results dropped. The
+// caller must not rely on state next or work write after an error.
 //
 // At most 2*workers items are in flight at once.
 func Ordered[In, Out any](workers int, next func() (In, bool), work func(int, In) Out, emit func(int, Out) error) error {
@@ -80,17 +82,19 @@ func Ordered[In, Out any](workers int, next func() (In, bool), work func(int, In
 			jobs <- job{i: i, in: in, out: out}
 		}
 	}()
-	var err error
 	i := 0
 	for out := range pending {
-		res := <-out
-		if err == nil {
-			if err = emit(i, res); err != nil {
-				close(stop)
-			}
+		if err := emit(i, <-out); err != nil {
+			// Return at once rather than wait for the reader: it may be
+			// blocked on input that never comes (a producer waiting for the
+			// answer to the item that failed). The goroutines end on their
+			// own: the reader stops at its next item, and the workers when
+			// it closes the job queue.
+			close(stop)
+			return err
 		}
 		i++
 	}
 	wg.Wait()
-	return err
+	return nil
 }

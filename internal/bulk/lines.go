@@ -21,20 +21,32 @@ type lineBatch struct {
 	sizes []int // real length of each line
 }
 
+// LineOptions sets how Lines reads.
+type LineOptions struct {
+	Workers int // 0: every core
+	Max     int // the longest line fn gets whole, in bytes
+	// StopAtLong ends the input at a line longer than Max: fn gets it cut
+	// to Max+1 bytes (Size says only that it is longer) and nothing after
+	// it is read, not even the rest of the line. Without it the rest is
+	// read and dropped, fn gets the cut line with its real Size, and
+	// reading goes on.
+	StopAtLong bool
+}
+
 // Lines reads r line by line and writes, for each line, what fn appends to
-// dst, in input order, on workers goroutines (0: every core). Lines go to
-// the workers in batches of up to 128, and each batch's output is one write
-// to w; a batch takes only the lines already read in, so a producer that
-// writes one line and waits for its answer gets it at once. A line longer
-// than max bytes reaches fn cut to max+1 bytes with its real Size: the rest
-// is read and dropped, so a hostile line cannot take memory.
+// dst, in input order, on o.Workers goroutines. Lines go to the workers in
+// batches of up to 128, and each batch's output is one write to w; a batch
+// takes only the lines already read in, so a producer that writes one line
+// and waits for its answer gets it at once. A line longer than o.Max bytes
+// never takes more than o.Max+2 bytes of memory (see StopAtLong).
 //
 // If fn returns an error, Lines writes what fn appended for every earlier
-// line (and for this one before the error), stops, and returns a
-// *LineError naming the line. A read error is returned after the output of
-// every line read before it. fn must be safe for concurrent use.
-func Lines(w io.Writer, r io.Reader, workers, max int, fn func(dst []byte, l Line) ([]byte, error)) error {
-	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: max}
+// line (and for this one before the error), and returns a *LineError
+// naming the line at once, without waiting for more input. A read error is
+// returned after the output of every line read before it. fn must be safe
+// for concurrent use.
+func Lines(w io.Writer, r io.Reader, o LineOptions, fn func(dst []byte, l Line) ([]byte, error)) error {
+	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: o.Max}
 	done := false
 	next := func() (*lineBatch, bool) {
 		if done {
@@ -44,12 +56,16 @@ func Lines(w io.Writer, r io.Reader, workers, max int, fn func(dst []byte, l Lin
 		for len(b.ends) == 0 || (len(b.ends) < batchTokens && len(b.data) < batchBytes && lr.lineReady()) {
 			var size int
 			var ok bool
-			if b.data, size, ok = lr.next(b.data); !ok {
+			if b.data, size, ok = lr.next(b.data, o.StopAtLong); !ok {
 				done = true
 				break
 			}
 			b.ends = append(b.ends, len(b.data))
 			b.sizes = append(b.sizes, size)
+			if size > o.Max && o.StopAtLong {
+				done = true
+				break
+			}
 		}
 		if len(b.ends) == 0 {
 			return nil, false
@@ -70,7 +86,7 @@ func Lines(w io.Writer, r io.Reader, workers, max int, fn func(dst []byte, l Lin
 		}
 		return c
 	}
-	err := Ordered(workers, next, work, func(_ int, c *chunk) error {
+	err := Ordered(o.Workers, next, work, func(_ int, c *chunk) error {
 		defer putChunk(c)
 		if _, err := w.Write(c.buf); err != nil {
 			return err
@@ -92,9 +108,11 @@ type lineReader struct {
 }
 
 // next appends the next line, without its ending and cut to max+1 bytes,
-// to dst, and returns dst and the line's real length. It reports false at
-// the end of the input or on a read error (kept in lr.err).
-func (lr *lineReader) next(dst []byte) ([]byte, int, bool) {
+// to dst, and returns dst and the line's real length. With stopLong it
+// stops reading once the line is known to be longer than max+1 bytes
+// (with its ending) and returns the length read so far. It reports false
+// at the end of the input or on a read error (kept in lr.err).
+func (lr *lineReader) next(dst []byte, stopLong bool) ([]byte, int, bool) {
 	start := len(dst)
 	size := 0
 	var last2 [2]byte // the line's last two bytes, however long it is
@@ -105,6 +123,10 @@ func (lr *lineReader) next(dst []byte) ([]byte, int, bool) {
 		// bytes and its "\r".
 		if room := lr.max + 2 - (len(dst) - start); room > 0 {
 			dst = append(dst, frag[:min(len(frag), room)]...)
+		}
+		if stopLong && err == bufio.ErrBufferFull && size > lr.max+2 {
+			lr.no++
+			return dst[:start+lr.max+1], size, true
 		}
 		switch len(frag) {
 		case 0:

@@ -109,7 +109,10 @@ var ErrEmptyLine = errors.New("empty line (each line must be one JSON object)")
 // tokens of every line before it, and returns a *LineError naming it.
 // mint must be safe for concurrent use.
 func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte) ([]byte, error)) error {
-	return Lines(w, r, workers, MaxLineBytes, func(dst []byte, l Line) ([]byte, error) {
+	return Lines(w, r, LineOptions{Workers: workers, Max: MaxLineBytes, StopAtLong: true}, func(dst []byte, l Line) ([]byte, error) {
+		if n := len(l.Text); n > 0 && n == l.Size && l.Text[n-1] == '\r' {
+			l.Text, l.Size = l.Text[:n-1], n-1 // a last line ending in a bare "\r"
+		}
 		switch {
 		case l.Size > MaxLineBytes:
 			return dst, fmt.Errorf("longer than %d bytes", MaxLineBytes)

@@ -154,6 +154,8 @@ func TestMintLines(t *testing.T) {
 		{name: "one line", in: "a\n", want: "<a>\n"},
 		{name: "no final newline", in: "a\nb", want: "<a>\n<b>\n"},
 		{name: "CRLF", in: "a\r\nb\r\n", want: "<a>\n<b>\n"},
+		{name: "bare CR at the end", in: "a\r\nb\r", want: "<a>\n<b>\n"},
+		{name: "longest line and a bare CR", in: strings.Repeat("y", MaxLineBytes) + "\r", want: "<" + strings.Repeat("y", MaxLineBytes) + ">\n"},
 		{name: "order over many batches", in: big.String(), want: bigWant.String()},
 		{name: "blank line", in: "a\n\nc\n", want: "<a>\n", errLine: 2, errText: "empty line"},
 		{name: "white space line", in: "a\nb\n \t\r\nd\n", want: "<a>\n<b>\n", errLine: 3, errText: "empty line"},
@@ -283,12 +285,12 @@ func TestLineReader(t *testing.T) {
 		before := len(dst)
 		var size int
 		var ok bool
-		dst, size, ok = lr.next(dst)
+		dst, size, ok = lr.next(dst, false)
 		if got := string(dst[before:]); !ok || got != w.text || size != w.size || lr.no != i+1 {
 			t.Fatalf("line %d: %q (%d) %v, want %q (%d)", i+1, got, size, ok, w.text, w.size)
 		}
 	}
-	if _, _, ok := lr.next(dst); ok || lr.err != nil {
+	if _, _, ok := lr.next(dst, false); ok || lr.err != nil {
 		t.Fatalf("after the last line: %v %v", ok, lr.err)
 	}
 }
@@ -299,12 +301,60 @@ func TestLinesCutsLongLines(t *testing.T) {
 	in := "short\n" + strings.Repeat("z", 1000) + "\n\nlast\n"
 	for _, workers := range []int{1, 2} {
 		var out bytes.Buffer
-		err := Lines(&out, strings.NewReader(in), workers, 10, func(dst []byte, l Line) ([]byte, error) {
+		err := Lines(&out, strings.NewReader(in), LineOptions{Workers: workers, Max: 10}, func(dst []byte, l Line) ([]byte, error) {
 			return fmt.Appendf(dst, "%d:%s:%d\n", l.No, l.Text, l.Size), nil
 		})
 		want := "1:short:5\n2:" + strings.Repeat("z", 11) + ":1000\n3::0\n4:last:4\n"
 		if err != nil || out.String() != want {
 			t.Fatalf("workers=%d: %q %v, want %q", workers, out.String(), err, want)
 		}
+	}
+}
+
+// zeros is an endless line: bytes without a newline, counted.
+type zeros struct{ read int }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	clear(p)
+	z.read += len(p)
+	return len(p), nil
+}
+
+// A line over MaxLineBytes ends --claims-from there: the rest of it is not
+// read (from /dev/zero it never ends), and the error says which line.
+func TestMintLinesStopsAtALongLineWithoutReadingIt(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		src := &zeros{}
+		err := MintLines(io.Discard, io.MultiReader(strings.NewReader("a\n"), src), workers, echoMint)
+		var le *LineError
+		if !errors.As(err, &le) || le.Line != 2 || !strings.Contains(err.Error(), "longer than") {
+			t.Fatalf("workers=%d: err = %v, want line 2 longer than the limit", workers, err)
+		}
+		if src.read > MaxLineBytes+2*(64<<10) {
+			t.Fatalf("workers=%d: read %d bytes of the long line", workers, src.read)
+		}
+	}
+}
+
+// A producer that sends a bad line and waits for an answer, its end of the
+// pipe still open, gets the error at once: nothing waits for more input.
+func TestMintLinesReturnsAtTheErrorWithoutWaitingForInput(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		inR, inW := io.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- MintLines(io.Discard, inR, workers, echoMint) }()
+		if _, err := io.WriteString(inW, "a\nbad\n"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			var le *LineError
+			if !errors.As(err, &le) || le.Line != 2 {
+				t.Fatalf("workers=%d: err = %v, want line 2", workers, err)
+			}
+		case <-time.After(30 * time.Second): // a liveness guard, not a speed check
+			t.Fatalf("workers=%d: no error until the input is closed", workers)
+		}
+		inW.Close()
 	}
 }
