@@ -358,3 +358,17 @@ func TestMintLinesReturnsAtTheErrorWithoutWaitingForInput(t *testing.T) {
 		inW.Close()
 	}
 }
+
+// With stopLong, a line longer than the reader's buffer and the limit is
+// given up on once it is known to be too long: the rest is left unread.
+func TestLineReaderStopsAtALongLine(t *testing.T) {
+	src := strings.NewReader(strings.Repeat("x", 1000) + "\nnext\n")
+	lr := &lineReader{br: bufio.NewReaderSize(src, 16), max: 20}
+	line, size, ok := lr.next(nil, true)
+	if !ok || string(line) != strings.Repeat("x", 21) || size <= 21 || lr.no != 1 {
+		t.Fatalf("got %q (%d) %v, line %d", line, size, ok, lr.no)
+	}
+	if left := src.Len(); left < 1000-64 {
+		t.Fatalf("read on to the end of the long line: %d bytes left", left)
+	}
+}
