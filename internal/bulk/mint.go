@@ -111,7 +111,9 @@ var ErrEmptyLine = errors.New("empty line (each line must be one JSON object)")
 func MintLines(w io.Writer, r io.Reader, workers int, mint func(dst, line []byte) ([]byte, error)) error {
 	return Lines(w, r, LineOptions{Workers: workers, Max: MaxLineBytes, StopAtLong: true}, func(dst []byte, l Line) ([]byte, error) {
 		if n := len(l.Text); n > 0 && n == l.Size && l.Text[n-1] == '\r' {
-			l.Text, l.Size = l.Text[:n-1], n-1 // a last line ending in a bare "\r"
+			// A trailing "\r" is dropped from every line: the reader drops
+			// one before "\n"; this one ends a line without it.
+			l.Text, l.Size = l.Text[:n-1], n-1
 		}
 		switch {
 		case l.Size > MaxLineBytes:

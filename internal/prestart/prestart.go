@@ -5,7 +5,7 @@
 // would overflow it: each doubling copies the stack and walks every frame on
 // it through the function tables. Package initialisers (regexp compilation
 // in viper's and lipgloss's dependencies) and then cobra's command execution
-// make the main goroutine of keyctl double its stack five times, which showed
+// make the main goroutine of keyctl double its stack several times, which showed
 // up as about 5% of the time of a one-token `keyctl gen bearer-jwt` run
 // (docs/performance.md). Needing one 64 KiB frame while the stack is still
 // shallow makes a single cheap copy instead; the stack then stays that size

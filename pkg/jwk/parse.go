@@ -64,7 +64,7 @@ type rawKey struct {
 // unlike encoding/json's field matching); null is the same as absent, and
 // a member of the wrong JSON type is an error naming it. This runs on every
 // key load, so it avoids encoding/json's reflection.
-func readRawKey(members []strictjson.Member) (rawKey, error) {
+func readRawKey(members []strictjson.Member) (rawKey, *memberError) {
 	var r rawKey
 	for _, m := range members {
 		v := m.Value
@@ -165,13 +165,12 @@ func parseOne(data []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := readRawKey(members)
-	if err != nil {
+	r, me := readRawKey(members)
+	if me != nil {
 		var kid string
 		if r.KID != nil {
 			kid = *r.KID
 		}
-		me := err.(*memberError)
 		return nil, &ParseError{KID: kid, Member: me.member, Err: me.err}
 	}
 	return r.build()
