@@ -1,0 +1,198 @@
+package pgstore
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keyctl/keyctl/internal/pgtest"
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// seeded returns a migrated database holding keyring "default" with an
+// ES256 key in use, an ES256 standby key and an HS256 standby secret.
+func seeded(t *testing.T) (uri string, inUse, standby, secret string) {
+	t.Helper()
+	uri = migrated(t)
+	_, err := newStore(t, uri, Options{}).Update(ctx, func(kr *Keyring) error {
+		now := stamp(time.Now())
+		for _, alg := range []jwk.Algorithm{jwk.ES256, jwk.ES256, jwk.HS256} {
+			if _, err := kr.Create(genKey(t, alg), now); err != nil {
+				return err
+			}
+		}
+		_, _, err := kr.Rotate(kr.Keys[0].KID, now)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := New(uri, Options{}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uri, kr.Keys[0].KID, kr.Keys[1].KID, kr.Keys[2].KID
+}
+
+// The database refuses, by itself, what would break the lifecycle: a
+// hand-written UPDATE or an old keyctl cannot.
+func TestDatabaseGuardsInvariants(t *testing.T) {
+	uri, _, standby, secret := seeded(t)
+	conn := connect(t, uri)
+	cases := []struct {
+		name, sql string
+		args      []any
+		code      string
+	}{
+		{"two keys in use", "UPDATE keyctl.keys SET state = 'in_use' WHERE kid = $1", []any{standby}, "23505"},
+		{"unknown state", "UPDATE keyctl.keys SET state = 'active' WHERE kid = $1", []any{standby}, "23514"},
+		{"deleted with material", "UPDATE keyctl.keys SET state = 'deleted' WHERE kid = $1", []any{standby}, "23514"},
+		{"material without key", "UPDATE keyctl.keys SET private_sealed = NULL WHERE kid = $1", []any{standby}, "23514"},
+		{"public member on a secret", `UPDATE keyctl.keys SET public_jwk = '{}' WHERE kid = $1`, []any{secret}, "23514"},
+		{"history rewritten", "UPDATE keyctl.history SET note = 'x'", nil, "P0001"},
+		{"history deleted", "DELETE FROM keyctl.history", nil, "P0001"},
+		{"history truncated", "TRUNCATE keyctl.history", nil, "P0001"},
+		{"bad keyring name", "INSERT INTO keyctl.keyrings (name, seal_scheme, created_at, updated_at) VALUES ('a b', 'plaintext', now(), now())", nil, "23514"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := conn.Exec(ctx, c.sql, c.args...)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != c.code {
+				t.Fatalf("%s: %v, want SQLSTATE %s", c.sql, err, c.code)
+			}
+		})
+	}
+}
+
+// A sealed value is bound to its keyring and kid: copied onto another
+// key's row, it does not open.
+func TestSealedRowsCannotBeSwapped(t *testing.T) {
+	uri, inUse, standby, _ := seeded(t)
+	conn := connect(t, uri)
+	if _, err := conn.Exec(ctx, `UPDATE keyctl.keys SET private_sealed = (SELECT private_sealed FROM keyctl.keys WHERE kid = $1),
+		public_jwk = (SELECT public_jwk FROM keyctl.keys WHERE kid = $1) WHERE kid = $2`, inUse, standby); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := New(uri, Options{Secrets: Secrets{Passphrase: pass("correct horse")}}).Load(ctx)
+	if err == nil {
+		var e *keyring.Entry
+		if e, err = kr.Lookup(standby); err == nil {
+			_, err = e.Material.Private()
+		}
+	}
+	if err == nil {
+		t.Fatal("a sealed key copied onto another kid opened")
+	}
+	// And across keyrings.
+	other := newStore(t, uri, Options{Name: "other"})
+	if _, err := other.Update(ctx, func(kr *Keyring) error {
+		_, err := kr.Create(genKey(t, jwk.ES256), stamp(time.Now()))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE keyctl.keys SET private_sealed = (SELECT private_sealed FROM keyctl.keys WHERE kid = $1)
+		WHERE keyring = 'other'`, inUse); err != nil {
+		t.Fatal(err)
+	}
+	kr, err = New(uri, Options{Name: "other", Secrets: Secrets{Passphrase: pass("correct horse")}}).Load(ctx)
+	if err == nil {
+		_, err = kr.Keys[0].Material.Private()
+	}
+	if err == nil {
+		t.Fatal("a sealed key from another keyring opened")
+	}
+}
+
+// Writers serialize on the keyring's row: 50 concurrent creators add
+// exactly 50 keys and 50 events; concurrent rotations never leave two keys
+// in use.
+func TestConcurrentWriters(t *testing.T) {
+	uri := migrated(t)
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := newStore(t, uri, Options{}).Update(ctx, func(kr *Keyring) error {
+				_, err := kr.Create(genKey(t, jwk.EdDSA), stamp(time.Now()))
+				return err
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	kr, err := New(uri, Options{History: true}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kr.Keys) != n || len(kr.History) != n {
+		t.Fatalf("%d keys and %d events, want %d of each", len(kr.Keys), len(kr.History), n)
+	}
+}
+
+// A writer that dies mid-transaction changes nothing.
+func TestAbortedWriteChangesNothing(t *testing.T) {
+	uri, inUse, standby, _ := seeded(t)
+	_, err := newStore(t, uri, Options{}).Update(ctx, func(kr *Keyring) error {
+		if _, _, err := kr.Rotate(standby, stamp(time.Now())); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	})
+	if err == nil {
+		t.Fatal("want fn's error")
+	}
+	kr, err := New(uri, Options{}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := kr.SigningKey(); e.KID != inUse || kr.Version != 2 {
+		t.Fatalf("key in use %s, version %d", e.KID, kr.Version)
+	}
+}
+
+// The read-only role documented in docs/team.md reads the published keys
+// and nothing sealed.
+func TestReadOnlyRole(t *testing.T) {
+	uri, inUse, standby, _ := seeded(t)
+	role := fmt.Sprintf("keyctl_reader_%d", time.Now().UnixNano())
+	pgtest.Exec(t, uri, ReaderGrants(role, "reader-pass-throwaway")...)
+	t.Cleanup(func() {
+		pgtest.Exec(t, uri, "DROP OWNED BY "+role+" CASCADE")
+		pgtest.Exec(t, pgtest.AdminURL(t), "DROP ROLE "+role)
+	})
+	readerURI := pgtest.WithUser(uri, role, "reader-pass-throwaway")
+	s := New(readerURI, Options{})
+	conn := connect(t, readerURI)
+	p, err := s.LoadPublished(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Set.Keys) != 2 || p.Set.Keys[0].KID != inUse || p.Set.Keys[1].KID != standby {
+		t.Fatalf("published: %+v", p.Set.Keys)
+	}
+	for _, q := range []string{"SELECT private_sealed FROM keyctl.keys", "SELECT seal FROM keyctl.keyrings", "SELECT * FROM keyctl.history"} {
+		var pgErr *pgconn.PgError
+		if _, err := conn.Exec(ctx, q); !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			t.Errorf("%s as the reader: %v, want permission denied", q, err)
+		}
+	}
+	if _, err := s.Update(ctx, func(*Keyring) error { return nil }); err == nil {
+		t.Error("the reader wrote")
+	}
+}

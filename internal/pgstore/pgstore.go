@@ -1,0 +1,576 @@
+// Package pgstore keeps keyrings in PostgreSQL: one row per keyring with a
+// version every change bumps, one row per key with its private material
+// sealed by keyctl before it reaches the database, and an append-only
+// history. Writers serialize on the keyring's row; every change commits
+// whole or not at all, and notifies serve replicas through LISTEN/NOTIFY.
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// DefaultName is the keyring a database holds when none is named.
+const DefaultName = "default"
+
+// DefaultLockTimeout bounds the wait for another writer's transaction.
+const DefaultLockTimeout = 10 * time.Second
+
+// ConnectTimeout bounds connecting to the server.
+const ConnectTimeout = 10 * time.Second
+
+// IsURI reports whether s names a PostgreSQL keyring.
+func IsURI(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// Redact returns uri with any password replaced by "xxxxx", for every
+// message, log line and listing.
+func Redact(uri string) string {
+	if u, err := url.Parse(uri); err == nil && u.Scheme != "" {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return dsnPassword.ReplaceAllString(uri, "${1}xxxxx")
+}
+
+// Options tune a Store.
+type Options struct {
+	// Name is the keyring within the database (DefaultName when empty).
+	Name string
+	// Secrets open the seal (and make one for a new keyring).
+	Secrets Secrets
+	// Create makes Update start an empty keyring when none exists, sealed
+	// with CreateScheme.
+	Create       bool
+	CreateScheme string
+	// LockTimeout bounds the wait for another writer (0: default).
+	LockTimeout time.Duration
+	// History makes Load read the history too.
+	History bool
+	// Warn receives warnings (every write to a plaintext keyring warns).
+	Warn func(format string, args ...any)
+}
+
+// Store is one keyring in one database.
+type Store struct {
+	uri  string
+	opts Options
+}
+
+// New returns the store of the keyring opts.Name in the database at uri.
+// It does not connect until used.
+func New(uri string, opts Options) *Store {
+	if opts.Name == "" {
+		opts.Name = DefaultName
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	return &Store{uri: uri, opts: opts}
+}
+
+// Location names the keyring for messages: the URI, redacted, and the
+// keyring's name.
+func (s *Store) Location() string {
+	return Redact(s.uri) + " (keyring " + s.opts.Name + ")"
+}
+
+// Name is the keyring's name within the database.
+func (s *Store) Name() string { return s.opts.Name }
+
+// ErrNotFound reports a keyring the database does not hold.
+var ErrNotFound = errors.New("no keyring")
+
+// ConnError reports a database keyctl could not use: unreachable, refused
+// credentials, a timeout. Its message never holds a password.
+type ConnError struct {
+	Location string
+	Err      error
+}
+
+func (e *ConnError) Error() string {
+	return fmt.Sprintf("database %s: %s", e.Location, describe(e.Err))
+}
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// describe shortens pgx's errors to their cause, without the
+// connection string pgx sometimes repeats.
+func describe(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return "authentication failed for user: " + pgErr.Message
+		case "57014":
+			return "statement timed out (statement_timeout)"
+		case "55P03":
+			return "timed out waiting for another writer's lock"
+		}
+		return pgErr.Message + " (SQLSTATE " + pgErr.Code + ")"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		msg := ce.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return "cannot connect: " + msg
+	}
+	return err.Error()
+}
+
+// Connect opens a connection to the store's database.
+func (s *Store) Connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(s.uri)
+	if err != nil {
+		return nil, &ConnError{Location: Redact(s.uri), Err: errors.New(strings.ReplaceAll(err.Error(), s.uri, Redact(s.uri)))}
+	}
+	cfg.ConnectTimeout = ConnectTimeout
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "keyctl"
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, &ConnError{Location: Redact(s.uri), Err: err}
+	}
+	return conn, nil
+}
+
+func (s *Store) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *ConnError
+	var se *SchemaError
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &se):
+		return err
+	case errors.As(err, &pgErr), errors.Is(err, context.DeadlineExceeded):
+		return &ConnError{Location: Redact(s.uri), Err: err}
+	}
+	var nerr interface{ Timeout() bool }
+	if errors.As(err, &nerr) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") {
+		return &ConnError{Location: Redact(s.uri), Err: err}
+	}
+	return err
+}
+
+// Migrate creates or upgrades the schema.
+func (s *Store) Migrate(ctx context.Context) (*MigrateResult, error) {
+	conn, err := s.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	res, err := Migrate(ctx, conn)
+	return res, s.wrap(err)
+}
+
+// Keyring is a keyring loaded from the database.
+type Keyring struct {
+	*keyring.Keyring
+	Version int64
+	Scheme  string
+}
+
+// keyringRow is the keyrings row.
+type keyringRow struct {
+	version  int64
+	lifetime int64
+	settings []byte
+	scheme   string
+	seal     *string
+}
+
+// keyRow is a keys row as read, to find what a change touched.
+type keyRow struct {
+	state      string
+	updated    time.Time
+	rotatedOut *time.Time
+	extra      []byte
+}
+
+func (s *Store) readRow(ctx context.Context, tx pgx.Tx, lock bool) (*keyringRow, error) {
+	q := "SELECT version, max_token_lifetime_ns, settings, seal_scheme, seal FROM keyctl.keyrings WHERE name = $1"
+	if lock {
+		q += " FOR UPDATE"
+	}
+	var r keyringRow
+	err := tx.QueryRow(ctx, q, s.opts.Name).Scan(&r.version, &r.lifetime, &r.settings, &r.scheme, &r.seal)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w %q in %s", ErrNotFound, s.opts.Name, Redact(s.uri))
+	}
+	return &r, err
+}
+
+func (s *Store) sealerFor(r *keyringRow) *sealer {
+	if r.scheme == SchemePlaintext || r.seal == nil {
+		return nil
+	}
+	return &sealer{keyring: s.opts.Name, scheme: r.scheme, wrapped: *r.seal, secrets: s.opts.Secrets}
+}
+
+// Load reads the keyring in one read-only transaction (a consistent
+// snapshot), parsing no key material until it is used.
+func (s *Store) Load(ctx context.Context) (*Keyring, error) {
+	conn, err := s.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer tx.Rollback(context.Background())
+	if err := checkSchema(ctx, tx, false); err != nil {
+		return nil, s.wrap(err)
+	}
+	r, err := s.readRow(ctx, tx, false)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	kr, _, err := s.readKeys(ctx, tx, r, s.sealerFor(r), s.opts.History)
+	return kr, s.wrap(err)
+}
+
+func (s *Store) readKeys(ctx context.Context, tx pgx.Tx, r *keyringRow, seal *sealer, history bool) (*Keyring, map[string]keyRow, error) {
+	if seal != nil {
+		if _, err := checkWrapped(s.opts.Name, r.scheme, *r.seal); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := &Keyring{Keyring: &keyring.Keyring{MaxTokenLifetime: time.Duration(r.lifetime)}, Version: r.version, Scheme: r.scheme}
+	if err := decodeSettings(r.settings, out.Keyring); err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT kid, alg, state, legacy, origin, created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed
+		FROM keyctl.keys WHERE keyring = $1 ORDER BY position`, s.opts.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]keyRow{}
+	for rows.Next() {
+		var (
+			e          keyring.Entry
+			alg, state string
+			origin     string
+			rotatedOut *time.Time
+			extra      []byte
+			public     []byte
+			sealed     *string
+		)
+		if err := rows.Scan(&e.KID, &alg, &state, &e.Legacy, &origin, &e.Created, &e.Updated, &rotatedOut, &extra, &public, &sealed); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		e.Alg, e.State, e.Origin = jwk.Algorithm(alg), keyring.State(state), keyring.Origin(origin)
+		e.Created, e.Updated = e.Created.UTC(), e.Updated.UTC()
+		if rotatedOut != nil {
+			e.RotatedOut = rotatedOut.UTC()
+		}
+		if err := decodeExtra(extra, &e); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("key %q: %w", e.KID, err)
+		}
+		if sealed != nil {
+			e.Material = &rowMaterial{kid: e.KID, alg: e.Alg, public: public, sealed: *sealed, sealer: seal}
+		}
+		seen[e.KID] = keyRow{state: state, updated: e.Updated, rotatedOut: rotatedOut, extra: extra}
+		out.Keys = append(out.Keys, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if err := out.Keyring.Check(); err != nil {
+		return nil, nil, err
+	}
+	if history {
+		if err := s.readHistory(ctx, tx, out.Keyring); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, seen, nil
+}
+
+func (s *Store) readHistory(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring) error {
+	rows, err := tx.Query(ctx, `SELECT at, event, kid, from_state, to_state, actor, db_role, note
+		FROM keyctl.history WHERE keyring = $1 ORDER BY id`, s.opts.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev keyring.Event
+		var action, from, to, actor, role string
+		if err := rows.Scan(&ev.At, &action, &ev.KID, &from, &to, &actor, &role, &ev.Note); err != nil {
+			return err
+		}
+		ev.At = ev.At.UTC()
+		ev.Action, ev.From, ev.To = keyring.Action(action), keyring.State(from), keyring.State(to)
+		ev.By = actor + " (db role " + role + ")"
+		kr.History = append(kr.History, ev)
+	}
+	return rows.Err()
+}
+
+// Update changes the keyring under its row lock in one transaction: it
+// reads the keyring, calls fn, validates the result, writes what changed,
+// appends fn's history events and bumps the version. If fn or any step
+// fails, nothing is written.
+func (s *Store) Update(ctx context.Context, fn func(*Keyring) error) (*Keyring, error) {
+	conn, err := s.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	kr, err := s.update(ctx, conn, fn)
+	return kr, s.wrap(err)
+}
+
+func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) error) (*Keyring, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", s.opts.LockTimeout.Milliseconds())); err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, tx, true); err != nil {
+		return nil, err
+	}
+	r, err := s.readRow(ctx, tx, true)
+	var seal *sealer
+	if errors.Is(err, ErrNotFound) && s.opts.Create {
+		r, seal, err = s.create(ctx, tx)
+	} else if err == nil {
+		seal = s.sealerFor(r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	kr, before, err := s.readKeys(ctx, tx, r, seal, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(kr); err != nil {
+		return nil, err
+	}
+	if err := kr.Validate(); err != nil {
+		return nil, fmt.Errorf("refusing to write an invalid keyring: %w", err)
+	}
+	if kr.Scheme != r.scheme {
+		return nil, errors.New("the seal changes only through Reseal")
+	}
+	if err := s.writeKeys(ctx, tx, kr.Keyring, before, seal); err != nil {
+		return nil, err
+	}
+	if err := s.appendHistory(ctx, tx, kr.History); err != nil {
+		return nil, err
+	}
+	settings, err := encodeSettings(kr.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRow(ctx, `UPDATE keyctl.keyrings SET version = version + 1, max_token_lifetime_ns = $2,
+		settings = $3, updated_at = now() WHERE name = $1 RETURNING version`,
+		s.opts.Name, int64(kr.MaxTokenLifetime), settings).Scan(&kr.Version); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	if r.scheme == SchemePlaintext && s.opts.Warn != nil {
+		s.opts.Warn("keyring %s holds its private keys unsealed (created with --insecure-plaintext)", s.Location())
+	}
+	return kr, nil
+}
+
+// create inserts a new keyring row with a fresh seal and returns it
+// locked, with its sealer already unlocked (the secret is asked once).
+func (s *Store) create(ctx context.Context, tx pgx.Tx) (*keyringRow, *sealer, error) {
+	scheme := s.opts.CreateScheme
+	if scheme == "" {
+		return nil, nil, ErrNoSeal
+	}
+	seal, err := newSealer(s.opts.Name, scheme, s.opts.Secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	var wrapped *string
+	if seal != nil {
+		wrapped = &seal.wrapped
+	}
+	// ON CONFLICT: another writer created it first; then wait for its lock.
+	if _, err := tx.Exec(ctx, `INSERT INTO keyctl.keyrings (name, seal_scheme, seal, created_at, updated_at)
+		VALUES ($1, $2, $3, now(), now()) ON CONFLICT (name) DO NOTHING`, s.opts.Name, scheme, wrapped); err != nil {
+		return nil, nil, err
+	}
+	r, err := s.readRow(ctx, tx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if seal == nil || r.seal == nil || *r.seal != seal.wrapped {
+		// Another writer created it first: use its seal.
+		seal = s.sealerFor(r)
+	}
+	return r, seal, nil
+}
+
+// writeKeys writes the rows fn added or changed. Rows leaving "in use" are
+// written before the row entering it, so the one-key-in-use index holds at
+// every statement.
+func (s *Store) writeKeys(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring, before map[string]keyRow, seal *sealer) error {
+	type pending struct {
+		pos int
+		e   *keyring.Entry
+	}
+	var first, last []pending
+	for i, e := range kr.Keys {
+		if e.State == keyring.InUse {
+			last = append(last, pending{i, e})
+		} else {
+			first = append(first, pending{i, e})
+		}
+	}
+	if len(kr.Keys) < len(before) {
+		return errors.New("refusing to drop keys from the keyring (deleted keys stay as tombstones)")
+	}
+	for _, p := range append(first, last...) {
+		old, known := before[p.e.KID]
+		extra, err := encodeExtra(p.e)
+		if err != nil {
+			return err
+		}
+		var rotatedOut *time.Time
+		if !p.e.RotatedOut.IsZero() {
+			t := p.e.RotatedOut
+			rotatedOut = &t
+		}
+		if !known {
+			public, sealed, err := s.material(p.e, seal)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO keyctl.keys (keyring, kid, position, alg, state, legacy, origin,
+				created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				s.opts.Name, p.e.KID, p.pos, string(p.e.Alg), string(p.e.State), p.e.Legacy, string(p.e.Origin),
+				p.e.Created, p.e.Updated, rotatedOut, extra, public, sealed); err != nil {
+				return fmt.Errorf("key %q: %w", p.e.KID, err)
+			}
+			continue
+		}
+		if old.state == string(p.e.State) && old.updated.Equal(p.e.Updated) && sameTime(old.rotatedOut, rotatedOut) && string(old.extra) == string(extra) {
+			continue
+		}
+		if p.e.State == keyring.Deleted {
+			_, err = tx.Exec(ctx, `UPDATE keyctl.keys SET state = 'deleted', updated_at = $3, rotated_out_at = $4, extra = $5,
+				public_jwk = NULL, private_sealed = NULL WHERE keyring = $1 AND kid = $2`,
+				s.opts.Name, p.e.KID, p.e.Updated, rotatedOut, extra)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE keyctl.keys SET state = $3, updated_at = $4, rotated_out_at = $5, extra = $6
+				WHERE keyring = $1 AND kid = $2`, s.opts.Name, p.e.KID, string(p.e.State), p.e.Updated, rotatedOut, extra)
+		}
+		if err != nil {
+			return fmt.Errorf("key %q: %w", p.e.KID, err)
+		}
+	}
+	return nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+// material returns a new key's public JWK and its sealed private JWK.
+func (s *Store) material(e *keyring.Entry, seal *sealer) (public []byte, sealed *string, err error) {
+	if e.Material == nil {
+		return nil, nil, nil
+	}
+	priv, err := e.Material.Private()
+	if err != nil {
+		return nil, nil, fmt.Errorf("key %q: %w", e.KID, err)
+	}
+	if !e.Alg.Symmetric() {
+		pub, err := e.Material.Public()
+		if err != nil {
+			return nil, nil, fmt.Errorf("key %q: %w", e.KID, err)
+		}
+		if public, err = (&jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", Material: pub.Material}).MarshalJSON(); err != nil {
+			return nil, nil, err
+		}
+	}
+	plain, err := (&jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", Material: priv.Material}).MarshalJSON()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := string(plain)
+	if seal != nil {
+		if out, err = seal.seal(e.KID, plain); err != nil {
+			return nil, nil, err
+		}
+	}
+	return public, &out, nil
+}
+
+func (s *Store) appendHistory(ctx context.Context, tx pgx.Tx, events []keyring.Event) error {
+	for _, ev := range events {
+		if _, err := tx.Exec(ctx, `INSERT INTO keyctl.history (keyring, at, event, kid, from_state, to_state, actor, note)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.opts.Name, ev.At, string(ev.Action), ev.KID,
+			string(ev.From), string(ev.To), ev.By, ev.Note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyExtra holds per-key fields that have no column of their own.
+type keyExtra struct{}
+
+func encodeExtra(e *keyring.Entry) ([]byte, error) { return json.Marshal(keyExtra{}) }
+
+func decodeExtra(data []byte, e *keyring.Entry) error {
+	var x keyExtra
+	return json.Unmarshal(data, &x)
+}
+
+// keyringSettings holds keyring-wide settings that have no column.
+type keyringSettings struct{}
+
+func encodeSettings(kr *keyring.Keyring) ([]byte, error) { return json.Marshal(keyringSettings{}) }
+
+func decodeSettings(data []byte, kr *keyring.Keyring) error {
+	var x keyringSettings
+	return json.Unmarshal(data, &x)
+}

@@ -1,0 +1,202 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyctl/keyctl/internal/pgtest"
+	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+func init() { PBES2Iterations, MinPBES2Iterations = 1000, 1000 }
+
+var ctx = context.Background()
+
+func pass(p string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(p), nil } }
+
+func newStore(t *testing.T, uri string, o Options) *Store {
+	t.Helper()
+	if o.Secrets.Passphrase == nil && o.CreateScheme == "" {
+		o.Secrets.Passphrase = pass("correct horse")
+		o.CreateScheme = SchemePassphrase
+	}
+	o.Create = true
+	return New(uri, o)
+}
+
+func migrated(t *testing.T) string {
+	t.Helper()
+	uri := pgtest.NewDatabase(t)
+	if _, err := New(uri, Options{}).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return uri
+}
+
+func stamp(at time.Time) keyring.Stamp { return keyring.Stamp{At: at.UTC().Truncate(time.Microsecond), By: "tester"} }
+
+func genKey(t *testing.T, alg jwk.Algorithm) *jwk.Key {
+	t.Helper()
+	k, err := jwk.Generate(alg, jwk.GenerateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestMigrateIsIdempotentAndRecorded(t *testing.T) {
+	uri := pgtest.NewDatabase(t)
+	s := New(uri, Options{})
+	if _, err := s.Load(ctx); !isSchemaErr(err, 0) {
+		t.Fatalf("load before migrate: %v, want a schema error", err)
+	}
+	res, err := s.Migrate(ctx)
+	if err != nil || res.From != 0 || res.To != SchemaVersion {
+		t.Fatalf("migrate: %+v %v", res, err)
+	}
+	res, err = s.Migrate(ctx)
+	if err != nil || len(res.Applied) != 0 {
+		t.Fatalf("second migrate: %+v %v", res, err)
+	}
+	// A newer schema: readers read, writers refuse, migrate refuses.
+	pgtest.Exec(t, uri, fmt.Sprintf("INSERT INTO keyctl.schema_migrations (version, name) VALUES (%d, 'future')", SchemaVersion+1))
+	if _, err := s.Migrate(ctx); !isSchemaErr(err, SchemaVersion+1) {
+		t.Fatalf("migrate a newer schema: %v", err)
+	}
+	_, err = newStore(t, uri, Options{}).Update(ctx, func(*Keyring) error { return nil })
+	if !isSchemaErr(err, SchemaVersion+1) {
+		t.Fatalf("write to a newer schema: %v", err)
+	}
+}
+
+func TestConcurrentMigrators(t *testing.T) {
+	uri := pgtest.NewDatabase(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := New(uri, Options{}).Migrate(ctx)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func isSchemaErr(err error, have int) bool {
+	var se *SchemaError
+	return errors.As(err, &se) && se.Have == have
+}
+
+func TestLifecycleRoundTrip(t *testing.T) {
+	uri := migrated(t)
+	s := newStore(t, uri, Options{})
+	now := time.Now()
+	var a, b *jwk.Key
+	_, err := s.Update(ctx, func(kr *Keyring) error {
+		a, b = genKey(t, jwk.ES256), genKey(t, jwk.RS256)
+		if _, err := kr.Create(a, stamp(now)); err != nil {
+			return err
+		}
+		if _, err := kr.Create(b, stamp(now)); err != nil {
+			return err
+		}
+		_, _, err := kr.Rotate(a.KID, stamp(now))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Update(ctx, func(kr *Keyring) error {
+		_, _, err := kr.Rotate(b.KID, stamp(now.Add(time.Minute)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := New(uri, Options{History: true, Secrets: Secrets{Passphrase: pass("correct horse")}}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kr.Keys) != 2 || kr.Keys[0].State != keyring.PreviouslyUsed || kr.Keys[1].State != keyring.InUse {
+		t.Fatalf("states: %v %v", kr.Keys[0].State, kr.Keys[1].State)
+	}
+	if kr.Version != 3 {
+		t.Errorf("version %d, want 3 (created, then two updates)", kr.Version)
+	}
+	if len(kr.History) != 5 || !strings.Contains(kr.History[0].By, "db role postgres") {
+		t.Errorf("history: %+v", kr.History)
+	}
+	signer, err := kr.SigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := signer.Material.Private()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !priv.Equal(b) {
+		t.Error("the unsealed private key differs from the one stored")
+	}
+	// A wrong passphrase opens nothing, and says so.
+	kr, err = New(uri, Options{Secrets: Secrets{Passphrase: pass("wrong")}}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Keys[0].Material.Private(); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+}
+
+func TestNoPlaintextInTheDatabase(t *testing.T) {
+	uri := migrated(t)
+	s := newStore(t, uri, Options{})
+	k := genKey(t, jwk.ES256)
+	if _, err := s.Update(ctx, func(kr *Keyring) error { _, err := kr.Create(k, stamp(time.Now())); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var dump string
+	conn := connect(t, uri)
+	if err := conn.QueryRow(ctx, "SELECT string_agg(k::text, ' ') FROM keyctl.keys k").Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := k.MarshalJSON()
+	dMember := between(string(priv), `"d":"`, `"`)
+	if dMember == "" || strings.Contains(dump, dMember) {
+		t.Fatalf("the private member is in the database in the clear (d %q)", dMember)
+	}
+}
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, b)
+	return v
+}
+
+func connect(t *testing.T, uri string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return conn
+}
