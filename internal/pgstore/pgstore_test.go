@@ -41,7 +41,9 @@ func migrated(t *testing.T) string {
 	return uri
 }
 
-func stamp(at time.Time) keyring.Stamp { return keyring.Stamp{At: at.UTC().Truncate(time.Microsecond), By: "tester"} }
+func stamp(at time.Time) keyring.Stamp {
+	return keyring.Stamp{At: at.UTC().Truncate(time.Microsecond), By: "tester"}
+}
 
 func genKey(t *testing.T, alg jwk.Algorithm) *jwk.Key {
 	t.Helper()

@@ -79,9 +79,9 @@ type sealer struct {
 	wrapped string
 	secrets Secrets
 
-	once sync.Once
-	key  []byte
-	err  error
+	once  sync.Once
+	key   []byte
+	err   error
 	ready atomic.Bool // the data key is at hand
 }
 
