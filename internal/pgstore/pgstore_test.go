@@ -202,3 +202,47 @@ func connect(t *testing.T, uri string) *pgx.Conn {
 	t.Cleanup(func() { conn.Close(ctx) })
 	return conn
 }
+
+func TestResealIsOneTransaction(t *testing.T) {
+	uri, inUse, _, secret := seeded(t)
+	master := make([]byte, MasterKeyBytes)
+	master[0] = 7
+	masterSrc := func() ([]byte, error) { return master, nil }
+	// A wrong current passphrase: nothing changes.
+	_, err := New(uri, Options{Secrets: Secrets{Passphrase: pass("wrong")}}).Reseal(ctx, SchemeMasterKey, Secrets{MasterKey: masterSrc}, stamp(time.Now()))
+	if !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("reseal with a wrong passphrase: %v", err)
+	}
+	kr, err := New(uri, Options{Secrets: Secrets{Passphrase: pass("correct horse")}}).Reseal(ctx, SchemeMasterKey, Secrets{MasterKey: masterSrc}, stamp(time.Now()))
+	if err != nil || kr.Scheme != SchemeMasterKey {
+		t.Fatalf("reseal: %v", err)
+	}
+	// Now only the master key opens the keys.
+	kr, err = New(uri, Options{Secrets: Secrets{MasterKey: masterSrc}}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{inUse, secret} {
+		e, _ := kr.Lookup(kid)
+		if _, err := e.Material.Private(); err != nil {
+			t.Fatalf("key %s after reseal: %v", kid, err)
+		}
+	}
+	kr, _ = New(uri, Options{Secrets: Secrets{Passphrase: pass("correct horse")}}).Load(ctx)
+	if _, err := kr.Keys[0].Material.Private(); !errors.Is(err, ErrNeedMasterKey) {
+		t.Fatalf("the old passphrase after reseal: %v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://alice:s3cret@db:5432/keys?sslmode=verify-full": "postgres://alice:xxxxx@db:5432/keys?sslmode=verify-full",
+		"postgresql://db/keys?password=s3cret&user=alice":          "postgresql://db/keys?password=xxxxx&user=alice",
+		"postgres://alice@db/keys":                                 "postgres://alice@db/keys",
+		"host=db password='s3 cret' user=alice":                    "host=db password=xxxxx user=alice",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
