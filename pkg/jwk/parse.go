@@ -12,7 +12,7 @@ import (
 	"math/big"
 	"slices"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // MaxInputBytes bounds any key or key set keyctl parses.

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // MarshalClaims encodes a claims object as compact JSON with sorted keys at

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // jsonMarshal is encoding/json's output, the reference MarshalClaims must

@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 

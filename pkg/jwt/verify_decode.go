@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // MaxDecodeBytes bounds what DecodeUnverified reads. Debugging may need to

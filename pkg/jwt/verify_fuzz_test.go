@@ -17,7 +17,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 

@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/keyctl/keyctl/internal/strictjson"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // jsonKind names the JSON type of a raw value for messages.
