@@ -105,6 +105,7 @@ func topCommands() []topLevel {
 	return []topLevel{
 		{"keys", "gen", newGenCmd},
 		{"keys", "keys", newKeysCmd},
+		{"keys", "db", newDBCmd},
 		{"verify", "jwks", newJWKSCmd},
 		{"verify", "verify", newVerifyCmd},
 		{"verify", "decode", newDecodeCmd},

@@ -122,7 +122,7 @@ func describe(err error) string {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01", "28000":
-			return "authentication failed for user: " + pgErr.Message
+			return pgErr.Message
 		case "57014":
 			return "statement timed out (statement_timeout)"
 		case "55P03":
