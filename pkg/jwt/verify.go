@@ -13,8 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/keyctl/keyctl/pkg/strictjson"
 	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // Policy is what a token must satisfy beyond a good signature. The zero

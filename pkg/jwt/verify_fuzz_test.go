@@ -17,8 +17,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/keyctl/keyctl/pkg/strictjson"
 	"github.com/keyctl/keyctl/pkg/jwk"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // The fixtures are throw-away keys and tokens signed with them
