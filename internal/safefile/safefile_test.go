@@ -1,0 +1,125 @@
+package safefile
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestOpenFIFODoesNotBlock(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ReadFile(p, 100, Trusted("keyring")); done <- err }()
+	select {
+	case err := <-done:
+		var nr *NotRegularError
+		if !errors.As(err, &nr) {
+			t.Fatalf("err = %v, want NotRegularError", err)
+		}
+		if nr.Mode&fs.ModeNamedPipe == 0 {
+			t.Fatalf("mode %v", nr.Mode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("opening a FIFO blocked")
+	}
+}
+
+func TestDirRule(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	p := filepath.Join(dir, "k.json")
+	os.WriteFile(p, []byte("{}"), 0o600)
+	if _, err := ReadFile(p, 100, Trusted("keyring")); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []fs.FileMode{0o777, 0o1777, 0o770, 0o702} {
+		os.Chmod(dir, mode)
+		_, err := ReadFile(p, 100, Trusted("keyring"))
+		var dm *DirModeError
+		if !errors.As(err, &dm) {
+			t.Fatalf("mode %04o: err = %v, want DirModeError", mode, err)
+		}
+		if dm.Hint() != "chmod 700 "+dm.Dir {
+			t.Fatal(dm.Hint())
+		}
+	}
+	os.Chmod(dir, 0o755)
+	if _, err := ReadFile(p, 100, Trusted("keyring")); err != nil {
+		t.Fatal(err)
+	}
+	// Only the owner rule: a world-writable directory is fine.
+	os.Chmod(dir, 0o777)
+	if _, err := ReadFile(p, 100, Policy{What: "JWKS", Owner: true}); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o700)
+}
+
+func TestOwnerRule(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a file owned by another user")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "k.json")
+	os.WriteFile(p, []byte("{}"), 0o600)
+	os.Chown(p, 65534, 65534)
+	var oe *OwnerError
+	if _, err := ReadFile(p, 100, Trusted("keyring")); !errors.As(err, &oe) || oe.IsDir {
+		t.Fatalf("err = %v", err)
+	}
+	os.Chown(p, 0, 0)
+	os.Chown(dir, 65534, 65534)
+	if _, err := ReadFile(p, 100, Trusted("keyring")); !errors.As(err, &oe) || !oe.IsDir {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(p, make([]byte, 101), 0o600)
+	var tl *TooLargeError
+	if _, err := ReadFile(p, 100, Policy{}); !errors.As(err, &tl) {
+		t.Fatal(err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "srv")
+	os.Mkdir(real, 0o700)
+	target := filepath.Join(real, "keyring.json")
+	os.WriteFile(target, nil, 0o600)
+	cfg := filepath.Join(dir, "cfg")
+	os.Mkdir(cfg, 0o700)
+	link := filepath.Join(cfg, "keyring.json")
+	os.Symlink("../srv/keyring.json", link)
+	got, err := Resolve(link)
+	if err != nil || got != target {
+		t.Fatalf("Resolve(link) = %q, %v; want %q", got, err, target)
+	}
+	// A dangling link resolves to where it points, so creation lands there.
+	dangling := filepath.Join(cfg, "new.json")
+	os.Symlink(filepath.Join(real, "new.json"), dangling)
+	if got, err := Resolve(dangling); err != nil || got != filepath.Join(real, "new.json") {
+		t.Fatalf("Resolve(dangling) = %q, %v", got, err)
+	}
+	// A missing file under a linked directory.
+	os.Symlink(real, filepath.Join(dir, "alias"))
+	if got, err := Resolve(filepath.Join(dir, "alias", "x.json")); err != nil || got != filepath.Join(real, "x.json") {
+		t.Fatalf("Resolve(missing) = %q, %v", got, err)
+	}
+	// Loops end.
+	loop := filepath.Join(dir, "loop")
+	os.Symlink(loop, loop)
+	if _, err := Resolve(loop); err == nil {
+		t.Fatal("a symlink loop resolved")
+	}
+}
