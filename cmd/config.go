@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyctl/keyctl/internal/config"
-	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
@@ -288,14 +288,15 @@ func fillKeyringLifetime(f *Factory, values []config.Value) {
 		if v.Key != "max_token_lifetime" || v.Source != config.SourceDefault || v.Value != "" {
 			continue
 		}
-		path, err := keyringPath(f)
+		s, err := openKeyring(f, "", 0)
 		if err != nil {
 			return
 		}
-		file, err := store.Load(path, store.Options{})
+		file, err := s.Load(context.Background(), false)
 		if err != nil {
 			return
 		}
+		path := s.Location()
 		values[i].Value = keyring.ShortDuration(file.Keyring.Lifetime())
 		values[i].Source, values[i].Origin = sourceKeyring, path
 	}

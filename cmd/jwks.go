@@ -47,7 +47,7 @@ func runJWKS(o *jwksOptions) error {
 	if err != nil {
 		return err
 	}
-	set, err := loadKeyringPublicSet(path)
+	set, err := loadKeyringPublicSet(o.F, path)
 	if err != nil {
 		return err
 	}

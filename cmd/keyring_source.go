@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
@@ -33,14 +35,11 @@ import (
 // returned is parsed (and decrypted), so this stays fast with a large
 // keyring.
 func keyringSigningKey(f *Factory, kid string) (*jwk.Key, error) {
-	path, err := keyringPath(f)
+	file, err := loadKeyring(f, false)
 	if err != nil {
 		return nil, err
 	}
-	file, err := store.Load(path, store.Options{Passphrase: keyringPassphrase(f, path, "")})
-	if err != nil {
-		return nil, keyringError(path, err)
-	}
+	path := file.Path
 	e, err := file.Keyring.SignableKey(kid)
 	if err != nil {
 		return nil, keyringError(path, err)
@@ -67,14 +66,11 @@ func keyringSigningKey(f *Factory, kid string) (*jwk.Key, error) {
 // without one they are left out with a warning, and asymmetric keys still
 // verify.
 func keyringVerificationKeys(f *Factory) ([]jwt.TrustedKey, error) {
-	path, err := keyringPath(f)
+	file, err := loadKeyring(f, false)
 	if err != nil {
 		return nil, err
 	}
-	file, err := store.Load(path, store.Options{Passphrase: keyringPassphrase(f, path, "")})
-	if err != nil {
-		return nil, keyringError(path, err)
-	}
+	path := file.Path
 	out := make([]jwt.TrustedKey, 0, len(file.Keyring.Keys))
 	var skipped []string
 	for _, e := range file.Keyring.Keys {
@@ -152,16 +148,22 @@ func keyringPath(f *Factory) (string, error) {
 	return p, nil
 }
 
-// loadKeyringPublicSet reads the keyring file at path and returns its
-// public JWKS (standby, in use and previously used asymmetric keys, public
-// members only, key_ops ["verify"]), for `keyctl jwks` and `keyctl serve`.
-// It needs no passphrase and takes no lock. A missing file is an error
-// that matches errNoKeyring.
-func loadKeyringPublicSet(path string) (*jwk.Set, error) {
-	file, err := store.Load(path, store.Options{})
+// loadKeyringPublicSet reads the keyring at path (a file path or a
+// database URI) and returns its public JWKS (standby, in use and
+// previously used asymmetric keys, public members only, key_ops
+// ["verify"]), for `keyctl jwks` and `keyctl serve`. It needs no secret
+// and takes no lock. A missing keyring is an error that matches
+// errNoKeyring.
+func loadKeyringPublicSet(f *Factory, path string) (*jwk.Set, error) {
+	s, err := openKeyringAt(f, path, "", 0)
 	if err != nil {
-		return nil, keyringError(path, err)
+		return nil, err
 	}
+	file, err := s.Load(context.Background(), false)
+	if err != nil {
+		return nil, keyringError(s.Location(), err)
+	}
+	path = file.Path
 	set, err := file.Keyring.PublicJWKS()
 	if err != nil {
 		return nil, keyringError(path, &store.CorruptError{Path: path, Err: err})
@@ -205,6 +207,12 @@ func (e *noKeyringError) Is(target error) bool {
 func keyringError(path string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return withHint(&noKeyringError{path: path}, "create one with \"keyctl keys create\" (a keyring in PostgreSQL needs a seal: KEYCTL_MASTER_KEY or a passphrase), or check --keyring-name")
+	}
+	if perr := pgError(path, err); perr != nil {
+		return perr
 	}
 	var (
 		busy     *store.BusyError

@@ -1,12 +1,14 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyctl/keyctl/internal/keystore"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/keyring"
@@ -50,6 +52,7 @@ passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
 	}
 	pf := c.PersistentFlags()
 	pf.StringVar(&kc.PassphraseFile, "passphrase-file", "", "file holding the passphrase of an encrypted keyring (also KEYCTL_PASSPHRASE_FILE; else KEYCTL_PASSPHRASE or a prompt)")
+	pf.BoolVar(&kc.F.Open.InsecurePlaintext, "insecure-plaintext", false, "create a keyring in PostgreSQL without sealing its private keys (throw-away use only; every write warns)")
 	pf.DurationVar(&kc.LockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another keyctl changing the keyring")
 	c.AddCommand(
 		newKeysCreateCmd(kc), newKeysImportCmd(kc),
@@ -61,42 +64,34 @@ passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
 	return c
 }
 
-// path resolves the keyring path.
-func (kc *keysCommon) path() (string, error) { return keyringPath(kc.F) }
-
-func (kc *keysCommon) options(path string, create bool) store.Options {
-	return store.Options{
-		Passphrase:  keyringPassphrase(kc.F, path, kc.PassphraseFile),
-		LockTimeout: kc.LockTimeout,
-		Create:      create,
-	}
+// open opens the keyring the command names (a file or a database).
+func (kc *keysCommon) open() (keystore.Store, error) {
+	return openKeyring(kc.F, kc.PassphraseFile, kc.LockTimeout)
 }
 
 // load reads the keyring for a read-only command.
-func (kc *keysCommon) load(history bool) (*store.File, error) {
-	path, err := kc.path()
+func (kc *keysCommon) load(history bool) (*keystore.Handle, error) {
+	s, err := kc.open()
 	if err != nil {
 		return nil, err
 	}
-	opts := kc.options(path, false)
-	opts.History = history
-	f, err := store.Load(path, opts)
+	f, err := s.Load(context.Background(), history)
 	if err != nil {
-		return nil, keyringError(path, err)
+		return nil, keyringError(s.Location(), err)
 	}
 	return f, nil
 }
 
-// update changes the keyring under its lock; create starts a new keyring
-// when none exists.
-func (kc *keysCommon) update(create bool, fn func(kr *keyring.Keyring) error) (*store.File, error) {
-	path, err := kc.path()
+// update changes the keyring under exclusive access; create starts a new
+// keyring when none exists.
+func (kc *keysCommon) update(create bool, fn func(kr *keyring.Keyring) error) (*keystore.Handle, error) {
+	s, err := kc.open()
 	if err != nil {
 		return nil, err
 	}
-	f, err := store.Update(path, kc.options(path, create), fn)
+	f, err := s.Update(context.Background(), create, fn)
 	if err != nil {
-		return nil, keyringError(path, err)
+		return nil, keyringError(s.Location(), err)
 	}
 	return f, nil
 }
@@ -111,11 +106,11 @@ func completeKIDs(kc *keysCommon, states ...keyring.State) cobra.CompletionFunc 
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		path, err := kc.path()
+		s, err := kc.open()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		f, err := store.Load(path, store.Options{})
+		f, err := s.Load(c.Context(), false)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/keystore"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/keyring"
@@ -147,22 +149,23 @@ KEYCTL_PASSPHRASE, or a prompt on a terminal (asked twice).
 }
 
 func runKeysEncrypt(o *keysEncryptOptions) error {
-	path, err := o.path()
+	s, err := o.open()
 	if err != nil {
 		return err
 	}
-	// Refuse an encrypted keyring before asking for a new passphrase.
-	if f, err := store.Load(path, store.Options{}); err != nil {
+	path := s.Location()
+	// Refuse an encrypted keyring before asking for a new passphrase (a
+	// database keyring under a master key may be resealed under one).
+	if f, err := s.Load(context.Background(), false); err != nil {
 		return keyringError(path, err)
-	} else if f.Encrypted {
+	} else if f.Seal == keystore.SealPassphrase {
 		return withHint(fmt.Errorf("keyring %s: %w", path, store.ErrAlreadyEncrypted), "to change the passphrase: keyctl keys decrypt, then keyctl keys encrypt")
 	}
 	pass, err := newPassphrase(o.keysCommon, path)
 	if err != nil {
 		return err
 	}
-	opts := o.options(path, false)
-	if _, err := store.Encrypt(path, opts, pass, o.stamp()); err != nil {
+	if _, err := s.Encrypt(context.Background(), pass, o.stamp()); err != nil {
 		if errors.Is(err, store.ErrAlreadyEncrypted) {
 			return fmt.Errorf("keyring %s: %w", path, err)
 		}
@@ -225,11 +228,12 @@ passphrase changes nothing.`,
 }
 
 func runKeysDecrypt(o *keysDecryptOptions) error {
-	path, err := o.path()
+	s, err := o.open()
 	if err != nil {
 		return err
 	}
-	if _, err := store.Decrypt(path, o.options(path, false), o.stamp()); err != nil {
+	path := s.Location()
+	if _, err := s.Decrypt(context.Background(), o.stamp()); err != nil {
 		if errors.Is(err, store.ErrNotEncrypted) {
 			return fmt.Errorf("keyring %s: %w", path, err)
 		}

@@ -216,7 +216,8 @@ func TestLoadKeyringPublicSet(t *testing.T) {
 	if _, stderr, code := runKeyctl(t, map[string]string{"KEYCTL_KEYRING": env["KEYCTL_KEYRING"], "KEYCTL_PASSPHRASE": "pw"}, "keys", "encrypt"); code != 0 {
 		t.Fatal(stderr)
 	}
-	set, err := loadKeyringPublicSet(path)
+	f, _, _ := testFactory(t, nil)
+	set, err := loadKeyringPublicSet(f, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestLoadKeyringPublicSet(t *testing.T) {
 	if strings.Join(kids, ",") != "es,throwaway-rs256" {
 		t.Fatalf("kids %v", kids)
 	}
-	if _, err := loadKeyringPublicSet(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, errNoKeyring) {
+	if _, err := loadKeyringPublicSet(f, filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, errNoKeyring) {
 		t.Fatalf("missing: %v", err)
 	}
 }

@@ -39,18 +39,13 @@ type Factory struct {
 	ConfigPath string
 	config     *config.Config
 
-	// KeyringFlag is --keyring on the commands that use the keyring.
+	// KeyringFlag is --keyring on the commands that use the keyring;
+	// Open the other flags that say how to open it.
 	KeyringFlag string
+	Open        keyringOpen
 
 	// Version information, set at build time.
 	Version string
-}
-
-// addKeyringFlag gives c the --keyring flag (also KEYCTL_KEYRING and the
-// config file's "keyring").
-func addKeyringFlag(c *cobra.Command, f *Factory) {
-	c.Flags().StringVar(&f.KeyringFlag, "keyring", "", "keyring file (default $XDG_CONFIG_HOME/keyctl/keyring.json)")
-	config.Bind(c.Flags(), "keyring", "keyring")
 }
 
 // Config returns the loaded configuration.

@@ -146,7 +146,7 @@ func serveSource(o *serveOptions) (path string, load func(string) (*jwk.Set, err
 	if err != nil {
 		return "", nil, "", err
 	}
-	return path, loadKeyringPublicSet, "keyring", nil
+	return path, func(p string) (*jwk.Set, error) { return loadKeyringPublicSet(o.Factory, p) }, "keyring", nil
 }
 
 // loadKeysFilePublicSet reads a Supabase signing_keys.json and returns the

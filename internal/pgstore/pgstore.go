@@ -97,6 +97,9 @@ func (s *Store) Location() string {
 	return Redact(s.uri) + " (keyring " + s.opts.Name + ")"
 }
 
+// WithOptions returns the store of the same database with other options.
+func (s *Store) WithOptions(opts Options) *Store { return New(s.uri, opts) }
+
 // Name is the keyring's name within the database.
 func (s *Store) Name() string { return s.opts.Name }
 

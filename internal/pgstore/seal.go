@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keyctl/keyctl/internal/store"
 )
 
 // Seal schemes, as the keyrings table records them.
@@ -41,9 +43,11 @@ const (
 
 // Errors about sealing.
 var (
-	ErrWrongPassphrase = errors.New("wrong passphrase")
+	// The passphrase errors are the file store's, so a command reports
+	// them the same way whichever store it talks to.
+	ErrWrongPassphrase = store.ErrWrongPassphrase
 	ErrWrongMasterKey  = errors.New("wrong master key")
-	ErrNeedPassphrase  = errors.New("the keyring is sealed with a passphrase and none was given")
+	ErrNeedPassphrase  = store.ErrNeedPassphrase
 	ErrNeedMasterKey   = errors.New("the keyring is sealed with a master key and none was given")
 	ErrNoSeal          = errors.New("a keyring in PostgreSQL needs a seal: a passphrase or a master key")
 )
