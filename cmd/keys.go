@@ -60,6 +60,7 @@ passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
 		newKeysListCmd(kc), newKeysShowCmd(kc), newKeysHistoryCmd(kc),
 		newKeysMigrateLegacyCmd(kc), newKeysExportCmd(kc), newKeysImportSupabaseCmd(kc),
 		newKeysEncryptCmd(kc), newKeysDecryptCmd(kc), newKeysMaxTokenLifetimeCmd(kc),
+		newKeysCopyCmd(kc),
 	)
 	return c
 }

@@ -324,3 +324,5 @@ func Database(s Store) (*pgstore.Store, bool) {
 	}
 	return p.pg, true
 }
+
+type pgKeyring = pgstore.Keyring

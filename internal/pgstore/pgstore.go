@@ -71,6 +71,11 @@ type Options struct {
 	History bool
 	// Warn receives warnings (every write to a plaintext keyring warns).
 	Warn func(format string, args ...any)
+	// Replace makes Update write fn's keyring whole: the keyring's key rows
+	// are deleted and fn's keys inserted, in the same transaction (keys
+	// copy --force). The history stays append-only: fn's new events are
+	// added to it.
+	Replace bool
 }
 
 // Store is one keyring in one database.
@@ -337,7 +342,12 @@ func (s *Store) readHistory(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring)
 		}
 		ev.At = ev.At.UTC()
 		ev.Action, ev.From, ev.To = keyring.Action(action), keyring.State(from), keyring.State(to)
-		ev.By = actor + " (db role " + role + ")"
+		ev.By = actor
+		if !strings.Contains(actor, "(db role ") {
+			// An event copied from another database keeps the role it
+			// was recorded with there.
+			ev.By += " (db role " + role + ")"
+		}
 		kr.History = append(kr.History, ev)
 	}
 	return rows.Err()
@@ -391,6 +401,12 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 	}
 	if kr.Scheme != r.scheme {
 		return nil, errors.New("the seal changes only through Reseal")
+	}
+	if s.opts.Replace {
+		if _, err := tx.Exec(ctx, "DELETE FROM keyctl.keys WHERE keyring = $1", s.opts.Name); err != nil {
+			return nil, err
+		}
+		before = map[string]keyRow{}
 	}
 	if err := s.writeKeys(ctx, tx, kr.Keyring, before, seal); err != nil {
 		return nil, err

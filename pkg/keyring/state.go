@@ -71,6 +71,7 @@ const (
 	ActionSetLifetime    Action = "set-max-token-lifetime"
 	ActionEncrypt        Action = "encrypt"
 	ActionDecrypt        Action = "decrypt"
+	ActionCopy           Action = "copy" // the keyring copied from another store
 )
 
 // Moves lists the actions that move an existing key, in the order the

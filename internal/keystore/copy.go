@@ -1,0 +1,105 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyctl/keyctl/internal/store"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+// ErrNotEmpty refuses to copy over a keyring that holds keys.
+var ErrNotEmpty = errors.New("the destination keyring already holds keys")
+
+// ErrCopyNeedsPassphrase refuses to copy a sealed keyring into a file in
+// the clear.
+var ErrCopyNeedsPassphrase = errors.New("the source keyring is sealed, and a file keyring is encrypted only with a passphrase; none was given")
+
+// SourceError is a failure reading the source of a copy.
+type SourceError struct{ Err error }
+
+func (e *SourceError) Error() string { return e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// CopyOptions tune Copy.
+type CopyOptions struct {
+	// Force replaces a destination that holds keys.
+	Force bool
+	// Stamp records the copy in the history.
+	Stamp keyring.Stamp
+	// FilePassphrase encrypts a file destination (required when the source
+	// is sealed: keys never reach a file in the clear by a copy).
+	FilePassphrase func() ([]byte, error)
+	// InsecurePlaintext lets a sealed source reach a file in the clear.
+	InsecurePlaintext bool
+}
+
+// Copy writes the whole keyring of from into to: kids, states,
+// timestamps, settings and history, with the private keys re-sealed by the
+// destination (its passphrase or master key). It refuses a destination that
+// holds keys unless o.Force.
+func Copy(ctx context.Context, from, to Store, o CopyOptions) (src, dst *Handle, err error) {
+	src, err = from.Load(ctx, true)
+	if err != nil {
+		return nil, nil, &SourceError{err}
+	}
+	// Open every private key first: a wrong secret fails before anything
+	// is written.
+	for _, e := range src.Keyring.Keys {
+		if e.Material == nil {
+			continue
+		}
+		if _, err := e.Material.Private(); err != nil {
+			return src, nil, &SourceError{fmt.Errorf("key %q: %w", e.KID, err)}
+		}
+	}
+	note := fmt.Sprintf("copied from %s (%d keys)", from.Location(), len(src.Keyring.Keys))
+	fill := func(kr *keyring.Keyring) error {
+		if len(kr.Keys) > 0 && !o.Force {
+			return fmt.Errorf("%w (%d)", ErrNotEmpty, len(kr.Keys))
+		}
+		history := append([]keyring.Event(nil), src.Keyring.History...)
+		*kr = *src.Keyring
+		kr.Keys = append([]*keyring.Entry(nil), src.Keyring.Keys...)
+		kr.History = history
+		kr.Note(keyring.ActionCopy, o.Stamp, note)
+		return nil
+	}
+	switch t := to.(type) {
+	case *fileStore:
+		var pass []byte
+		if src.Encrypted {
+			var perr error
+			if o.FilePassphrase != nil {
+				pass, perr = o.FilePassphrase()
+			}
+			if perr != nil && !errors.Is(perr, store.ErrNeedPassphrase) {
+				return src, nil, perr
+			}
+			if pass == nil && !o.InsecurePlaintext {
+				return src, nil, ErrCopyNeedsPassphrase
+			}
+		}
+		f, err := store.Replace(t.path, t.options(true, false), pass, fill)
+		if err != nil {
+			return src, nil, err
+		}
+		return src, fileHandle(f), nil
+	case *pgStore:
+		po := pgOptions(t.o, true)
+		po.Replace = o.Force
+		if src.Seal == SealPassphrase && t.o.MasterKey == nil && t.o.Passphrase != nil {
+			po.CreateScheme = "passphrase"
+		}
+		if !src.Encrypted && t.o.MasterKey == nil && t.o.Passphrase == nil && !t.o.InsecurePlaintext {
+			po.CreateScheme = ""
+		}
+		kr, err := t.pg.WithOptions(po).Update(ctx, func(kr *pgKeyring) error { return fill(kr.Keyring) })
+		if err != nil {
+			return src, nil, err
+		}
+		return src, t.handle(kr), nil
+	}
+	return src, nil, fmt.Errorf("copy to %s: unknown store", to.Location())
+}
