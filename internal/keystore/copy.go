@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
@@ -66,40 +67,40 @@ func Copy(ctx context.Context, from, to Store, o CopyOptions) (src, dst *Handle,
 		kr.Note(keyring.ActionCopy, o.Stamp, note)
 		return nil
 	}
-	switch t := to.(type) {
-	case *fileStore:
-		var pass []byte
-		if src.Encrypted {
-			var perr error
-			if o.FilePassphrase != nil {
-				pass, perr = o.FilePassphrase()
-			}
-			if perr != nil && !errors.Is(perr, store.ErrNeedPassphrase) {
-				return src, nil, perr
-			}
-			if pass == nil && !o.InsecurePlaintext {
-				return src, nil, ErrCopyNeedsPassphrase
-			}
+	dst, err = to.replace(ctx, src, o, fill)
+	return src, dst, err
+}
+
+func (t *fileStore) replace(_ context.Context, src *Handle, o CopyOptions, fill func(*keyring.Keyring) error) (*Handle, error) {
+	var pass []byte
+	if src.Encrypted {
+		var perr error
+		if o.FilePassphrase != nil {
+			pass, perr = o.FilePassphrase()
 		}
-		f, err := store.Replace(t.path, t.options(true, false), pass, fill)
-		if err != nil {
-			return src, nil, err
+		if perr != nil && !errors.Is(perr, store.ErrNeedPassphrase) {
+			return nil, perr
 		}
-		return src, fileHandle(f), nil
-	case *pgStore:
-		po := pgOptions(t.o, true)
-		po.Replace = o.Force
-		if src.Seal == SealPassphrase && t.o.MasterKey == nil && t.o.Passphrase != nil {
-			po.CreateScheme = "passphrase"
+		if pass == nil && !o.InsecurePlaintext {
+			return nil, ErrCopyNeedsPassphrase
 		}
-		if !src.Encrypted && t.o.MasterKey == nil && t.o.Passphrase == nil && !t.o.InsecurePlaintext {
-			po.CreateScheme = ""
-		}
-		kr, err := t.pg.WithOptions(po).Update(ctx, func(kr *pgKeyring) error { return fill(kr.Keyring) })
-		if err != nil {
-			return src, nil, err
-		}
-		return src, t.handle(kr), nil
 	}
-	return src, nil, fmt.Errorf("copy to %s: unknown store", to.Location())
+	f, err := store.Replace(t.path, t.options(true, false), pass, fill)
+	if err != nil {
+		return nil, err
+	}
+	return fileHandle(f), nil
+}
+
+func (t *pgStore) replace(ctx context.Context, src *Handle, o CopyOptions, fill func(*keyring.Keyring) error) (*Handle, error) {
+	po := pgOptions(t.o, true)
+	po.Replace = o.Force
+	if src.Seal == SealPassphrase && t.o.MasterKey == nil && t.o.Passphrase != nil {
+		po.CreateScheme = pgstore.SchemePassphrase
+	}
+	kr, err := t.pg.WithOptions(po).Update(ctx, func(kr *pgstore.Keyring) error { return fill(kr.Keyring) })
+	if err != nil {
+		return nil, err
+	}
+	return t.handle(kr), nil
 }

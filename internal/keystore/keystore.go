@@ -94,6 +94,9 @@ type Store interface {
 	// the protection (a PostgreSQL keyring only with InsecurePlaintext).
 	Encrypt(ctx context.Context, passphrase []byte, s keyring.Stamp) (*Handle, error)
 	Decrypt(ctx context.Context, s keyring.Stamp) (*Handle, error)
+
+	// replace writes a whole keyring (Copy).
+	replace(ctx context.Context, src *Handle, o CopyOptions, fill func(*keyring.Keyring) error) (*Handle, error)
 }
 
 // IsDatabase reports whether location names a PostgreSQL keyring.
@@ -287,6 +290,12 @@ func (s *pgStore) Update(ctx context.Context, create bool, fn func(*keyring.Keyr
 // Encrypt (re)seals the keyring under passphrase; the current seal must
 // open first.
 func (s *pgStore) Encrypt(ctx context.Context, passphrase []byte, st keyring.Stamp) (*Handle, error) {
+	// Refuse before asking for the current seal's secret.
+	if cur, err := s.store(false, false).Load(ctx); err != nil {
+		return nil, err
+	} else if cur.Scheme == pgstore.SchemePassphrase {
+		return nil, store.ErrAlreadyEncrypted
+	}
 	next := pgstore.Secrets{Passphrase: func() ([]byte, error) { return passphrase, nil }}
 	kr, err := s.store(false, false).Reseal(ctx, pgstore.SchemePassphrase, next, st)
 	if errors.Is(err, pgstore.ErrSameSeal) {
@@ -324,5 +333,3 @@ func Database(s Store) (*pgstore.Store, bool) {
 	}
 	return p.pg, true
 }
-
-type pgKeyring = pgstore.Keyring

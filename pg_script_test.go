@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keyctl/keyctl/internal/pgstore"
+	"github.com/keyctl/keyctl/internal/pgtest"
+)
+
+// pgScripts are the end-to-end scripts that run a second time with the
+// keyring in PostgreSQL (KEYCTL_KEYRING=postgres://..., a database of its
+// own per script, sealed with a throw-away master key): every keyring
+// command must behave the same, with the same output and exit codes, on
+// either store. Scripts that look inside the keyring file (its bytes,
+// its mode, its lock) are file-only.
+var pgScripts = []string{
+	"keys_*.txtar",
+	"verify_keyring*.txtar",
+	"pg_*.txtar",
+}
+
+// TestScriptsPostgres runs pgScripts against a keyring in PostgreSQL.
+func TestScriptsPostgres(t *testing.T) {
+	admin := pgtest.AdminURL(t)
+	t.Parallel()
+	// One migrated template: each script's database is a copy of it.
+	tmpl := pgtest.NewDatabase(t)
+	s := pgstore.New(tmpl, pgstore.Options{})
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tmplName := filepath.Base(mustParsePath(t, tmpl))
+	var files []string
+	for _, pat := range pgScripts {
+		m, _ := filepath.Glob(filepath.Join("testdata/script", pat))
+		files = append(files, m...)
+	}
+	mk := make([]byte, 32)
+	rand.Read(mk)
+	testscript.Run(t, testscript.Params{
+		Files:               files,
+		Cmds:                scriptCmds,
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Condition: func(cond string) (bool, error) {
+			return cond == "pg", nil
+		},
+		Setup: func(env *testscript.Env) error {
+			home := env.WorkDir + "/.home"
+			env.Setenv("HOME", home)
+			env.Setenv("XDG_CONFIG_HOME", home+"/.config")
+			env.Setenv("XDG_CACHE_HOME", home+"/.cache")
+			env.Setenv("NO_COLOR", "")
+			env.Setenv("TERM", "dumb")
+			if os.Getenv("GORACE") == "" {
+				env.Setenv("GORACE", "atexit_sleep_ms=0")
+			}
+			env.Setenv("NOW", time.Now().UTC().Format(time.RFC3339))
+			for _, s := range scriptSetups {
+				if err := s(env); err != nil {
+					return err
+				}
+			}
+			var b [6]byte
+			rand.Read(b[:])
+			name := "keyctl_script_" + hex.EncodeToString(b[:])
+			if err := adminExec(admin, "CREATE DATABASE "+name+" TEMPLATE "+tmplName); err != nil {
+				return err
+			}
+			env.Defer(func() { adminExec(admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+			u := pgtest.WithDatabase(admin, name)
+			env.Setenv("KEYCTL_KEYRING", u)
+			env.Setenv("PGURL", u)
+			env.Setenv("KEYCTL_MASTER_KEY", base64.StdEncoding.EncodeToString(mk))
+			return nil
+		},
+	})
+}
+
+func adminExec(admin, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func mustParsePath(t *testing.T, u string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Database
+}
