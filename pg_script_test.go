@@ -24,9 +24,35 @@ import (
 // either store. Scripts that look inside the keyring file (its bytes,
 // its mode, its lock) are file-only.
 var pgScripts = []string{
-	"keys_*.txtar",
-	"verify_keyring*.txtar",
-	"pg_*.txtar",
+	"script/keys_complete.txtar",
+	"script/keys_supabase.txtar",
+	"script/verify_keyring*.txtar",
+	"scriptpg/*.txtar", // the PostgreSQL keyring's own scripts
+}
+
+func init() {
+	scriptCmds["pgexec"] = cmdPGExec
+}
+
+// cmdPGExec runs SQL statements as the test cluster's superuser in the
+// script's database ($PGURL): pgexec 'SQL' ['SQL' ...]. With ! it expects
+// the first statement to fail.
+func cmdPGExec(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: pgexec SQL...")
+	}
+	u := ts.Getenv("PGURL")
+	for _, sql := range args {
+		err := adminExec(u, sql)
+		if neg {
+			if err == nil {
+				ts.Fatalf("pgexec %q succeeded", sql)
+			}
+			ts.Logf("pgexec: %v", err)
+			return
+		}
+		ts.Check(err)
+	}
 }
 
 // TestScriptsPostgres runs pgScripts against a keyring in PostgreSQL.
@@ -42,7 +68,7 @@ func TestScriptsPostgres(t *testing.T) {
 	tmplName := filepath.Base(mustParsePath(t, tmpl))
 	var files []string
 	for _, pat := range pgScripts {
-		m, _ := filepath.Glob(filepath.Join("testdata/script", pat))
+		m, _ := filepath.Glob(filepath.Join("testdata", pat))
 		files = append(files, m...)
 	}
 	mk := make([]byte, 32)
