@@ -15,6 +15,8 @@ import (
 
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/keystore"
+	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/serve"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
@@ -33,6 +35,11 @@ type serveOptions struct {
 	MaxAge    time.Duration
 	KeysFile  string
 	LogFormat string
+	// A keyring in PostgreSQL: how often to check its version, and
+	// whether to rely on that alone (no LISTEN).
+	PollInterval time.Duration
+	NoListen     bool
+	pgFlagsSet   bool
 }
 
 func newServeCmd(f *Factory) *cobra.Command {
@@ -66,6 +73,7 @@ Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
   keyctl serve --addr 127.0.0.1:0 --max-age 1m --log-format json`,
 		Args: noArgs(nil),
 		RunE: func(c *cobra.Command, args []string) error {
+			o.pgFlagsSet = c.Flags().Changed("poll-interval") || c.Flags().Changed("no-listen")
 			return runServe(c.Context(), o)
 		},
 	}
@@ -75,6 +83,8 @@ Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
 	fl.DurationVar(&o.MaxAge, "max-age", serve.DefaultMaxAge, "how long clients may cache the JWKS (Cache-Control max-age), whole seconds")
 	fl.StringVar(&o.KeysFile, "keys-file", "", "serve the public keys of this Supabase signing_keys.json instead of the keyring")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "request log format on stderr: text or json")
+	fl.DurationVar(&o.PollInterval, "poll-interval", pgstore.DefaultPollInterval, "a keyring in PostgreSQL: how often to check its version besides LISTEN/NOTIFY")
+	fl.BoolVar(&o.NoListen, "no-listen", false, "a keyring in PostgreSQL: poll only, no LISTEN (for pgbouncer in transaction mode)")
 	config.Bind(fl, "addr", "serve_addr")
 	c.MarkFlagsMutuallyExclusive("keyring", "keys-file")
 	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -98,13 +108,27 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		return withHint(&UsageError{Err: fmt.Errorf("invalid --log-format %q", o.LogFormat)}, "use --log-format text or --log-format json")
 	}
 
-	path, load, source, err := serveSource(o)
-	if err != nil {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var h *serve.Handler
+	var path, source string
+	if db, err := serveDatabase(o); err != nil {
 		return err
-	}
-	h, err := serve.New(serve.Options{Path: path, Load: load, Source: source, MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
-	if err != nil {
-		return serveLoadError(o, source, path, err)
+	} else if db != nil {
+		if h, err = serveFromDatabase(ctx, o, db, logger); err != nil {
+			return err
+		}
+		path, source = db.Location(), "keyring"
+	} else {
+		var load func(string) (*jwk.Set, error)
+		path, load, source, err = serveSource(o)
+		if err != nil {
+			return err
+		}
+		h, err = serve.New(serve.Options{Path: path, Load: load, Source: source, MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
+		if err != nil {
+			return serveLoadError(o, source, path, err)
+		}
 	}
 
 	ln, err := net.Listen("tcp", o.Addr)
@@ -121,8 +145,6 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		o.IO.Hintf("add an asymmetric key (ES256 recommended) for verifiers to fetch")
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	srv := serve.NewServer(h, logger, o.Now)
 	err = serve.Serve(ctx, srv, ln, serve.ShutdownGrace)
 	if err != nil {
@@ -130,6 +152,62 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	o.IO.Infof("stopped")
 	return nil
+}
+
+// serveDatabase returns the PostgreSQL store when the keyring to serve is
+// in a database, nil when it is a file (or --keys-file is given).
+func serveDatabase(o *serveOptions) (*pgstore.Store, error) {
+	pgFlags := o.pgFlagsSet
+	if o.KeysFile != "" {
+		if pgFlags {
+			return nil, &UsageError{Err: errors.New("--poll-interval and --no-listen apply to a keyring in PostgreSQL, not to --keys-file")}
+		}
+		return nil, nil
+	}
+	loc, err := keyringPath(o.Factory)
+	if err != nil {
+		return nil, err
+	}
+	if !keystore.IsDatabase(loc) {
+		if pgFlags {
+			return nil, &UsageError{Err: errors.New("--poll-interval and --no-listen apply to a keyring in PostgreSQL (--keyring postgres://...)")}
+		}
+		return nil, nil
+	}
+	if o.PollInterval < 100*time.Millisecond {
+		return nil, &UsageError{Err: fmt.Errorf("--poll-interval %s is too short (100ms at least)", o.PollInterval)}
+	}
+	s, err := openKeyring(o.Factory, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	db, _ := keystore.Database(s)
+	return db, nil
+}
+
+// serveFromDatabase loads the published keys once (it must work: a server
+// with nothing to publish helps nobody), then watches the keyring: every
+// NOTIFY, every changed version seen by the poller and every reconnect
+// pushes the new set; a failure keeps the last good set and makes
+// /healthz say stale. No request queries the database.
+func serveFromDatabase(ctx context.Context, o *serveOptions, db *pgstore.Store, logger *slog.Logger) (*serve.Handler, error) {
+	conn, err := db.Connect(ctx)
+	if err != nil {
+		return nil, keyringError(db.Location(), err)
+	}
+	first, err := db.LoadPublished(ctx, conn)
+	conn.Close(context.Background())
+	if err != nil {
+		return nil, keyringError(db.Location(), err)
+	}
+	h, err := serve.NewPushed(serve.Options{Path: db.Location(), Source: "keyring", MaxAge: o.MaxAge, Logger: logger, Now: o.Now}, first.Set)
+	if err != nil {
+		return nil, err
+	}
+	go db.Watch(ctx, pgstore.WatchOptions{Poll: o.PollInterval, NoListen: o.NoListen},
+		func(p *pgstore.Published) { h.Push(p.Set) },
+		func(err error) { h.PushFailure(err) })
+	return h, nil
 }
 
 // serveSource picks the file to publish and how to read it: --keys-file,

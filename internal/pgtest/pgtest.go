@@ -5,6 +5,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -130,4 +131,58 @@ func Describe(u string) string {
 		return "?"
 	}
 	return fmt.Sprintf("%s%s", p.Host, p.Path)
+}
+
+// Cluster is a PostgreSQL server of one test's own (for fault tests that
+// restart it without disturbing the tests sharing the main cluster).
+type Cluster struct {
+	URL string // superuser URL
+	dir string
+}
+
+func clusterScript() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "pg", "cluster.sh")
+}
+
+// NewCluster starts a throw-away cluster for this test on a free loopback
+// port, stopped and removed when the test ends. It needs what the shared
+// cluster needs (AdminURL skips or fails the same way).
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	AdminURL(t)
+	// Not under t.TempDir: as root the server runs as postgres, which
+	// must be able to reach the directory.
+	dir, err := os.MkdirTemp("", "keyctl-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", clusterScript(), "start", dir).Output()
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("start a test cluster: %v", err)
+	}
+	c := &Cluster{URL: string(bytes.TrimSpace(out)), dir: dir}
+	t.Cleanup(func() {
+		exec.Command("bash", clusterScript(), "stop", dir).Run()
+		os.RemoveAll(dir)
+	})
+	return c
+}
+
+// Restart stops the server and starts it again on the same port.
+func (c *Cluster) Restart(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("bash", clusterScript(), "restart", c.dir).CombinedOutput(); err != nil {
+		t.Fatalf("restart the test cluster: %v\n%s", err, out)
+	}
+}
+
+// Stop stops the server, leaving its directory (removed when the test
+// ends).
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("bash", clusterScript(), "halt", c.dir).CombinedOutput(); err != nil {
+		t.Fatalf("stop the test cluster: %v\n%s", err, out)
+	}
 }

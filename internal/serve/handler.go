@@ -78,7 +78,9 @@ type Handler struct {
 	seenHash [sha256.Size]byte
 	haveSeen bool
 	readAt   time.Time
-	failure  string // error of the last attempt; "" when it succeeded
+	failure  string    // error of the last attempt; "" when it succeeded
+	failedAt time.Time // since when the attempts fail
+	pushed   bool      // the source pushes its changes (NewPushed)
 }
 
 // New loads the source once and returns the handler. The first load must
@@ -127,6 +129,9 @@ func (h *Handler) Failure() string {
 // refresh reloads the source when its file changed. A source that fails
 // keeps the last good set in place. Called with mu held.
 func (h *Handler) refresh() {
+	if h.pushed {
+		return
+	}
 	st, err := h.stat(h.opts.Path)
 	if err != nil {
 		// Gone or unreachable: whatever comes back next is a new version.
@@ -168,6 +173,12 @@ func (h *Handler) load(st stamp) error {
 	if err != nil {
 		return err
 	}
+	return h.install(set, now)
+}
+
+// install makes set the one served, if it can be published. Called with
+// mu held (or before the handler is shared).
+func (h *Handler) install(set *jwk.Set, now time.Time) error {
 	body, n, err := Publish(set)
 	if err != nil {
 		return err
@@ -181,6 +192,7 @@ func (h *Handler) load(st stamp) error {
 		h.log.Info("keys reloaded", "source", h.opts.Source, "path", h.opts.Path, "keys", n, "etag", snap.ETag)
 	}
 	h.failure = ""
+	h.failedAt = time.Time{}
 	if h.snap != nil && h.snap.ETag == snap.ETag {
 		// Same public keys (a state change that only touched private
 		// members, say): keep the original, and its load time.
@@ -194,6 +206,9 @@ func (h *Handler) load(st stamp) error {
 // broken file does not flood the log with one line per request.
 func (h *Handler) fail(err error) {
 	msg := err.Error()
+	if h.failure == "" {
+		h.failedAt = h.opts.Now()
+	}
 	if msg == h.failure {
 		return
 	}
@@ -280,7 +295,9 @@ type Health struct {
 	Keys     int       `json:"keys"`
 	ETag     string    `json:"etag"`
 	LoadedAt time.Time `json:"loaded_at"`
-	Error    string    `json:"error,omitempty"`
+	// StaleSince is when reading the source began to fail.
+	StaleSince *time.Time `json:"stale_since,omitempty"`
+	Error      string     `json:"error,omitempty"`
 }
 
 func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -291,10 +308,11 @@ func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.refresh()
 	doc := Health{Status: "ok", Source: h.opts.Source, Keys: h.snap.Keys, ETag: h.snap.ETag, LoadedAt: h.snap.LoadedAt.UTC(), Error: h.failure}
-	h.mu.Unlock()
-	if doc.Error != "" {
-		doc.Status = "stale"
+	if h.failure != "" {
+		since := h.failedAt.UTC()
+		doc.Status, doc.StaleSince = "stale", &since
 	}
+	h.mu.Unlock()
 	body, _ := json.Marshal(doc)
 	body = append(body, '\n')
 	hdr := w.Header()

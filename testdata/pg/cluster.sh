@@ -5,6 +5,7 @@
 #                          free port, print the superuser's URL on stdout
 #   cluster.sh stop DIR    stop the server and remove DIR
 #   cluster.sh restart DIR stop and start the server again, same port
+#   cluster.sh halt DIR    stop the server, keep DIR
 #   cluster.sh bindir      print the directory of Debian's server binaries
 #
 # As root (CI), the server runs as the postgres user. The superuser's
@@ -74,7 +75,15 @@ restart() {
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart >/dev/null
 }
 
+# halt: stop the server, keep DIR (stop removes it).
+halt() {
+	local dir=$1 bin
+	bin=$(bindir)
+	as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null
+}
+
 case "${1:-}" in
+halt) halt "${2:?DIR}" ;;
 restart) restart "${2:?DIR}" ;;
 start) start "${2:?DIR}" ;;
 stop) stop "${2:?DIR}" ;;

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyctl/keyctl/internal/pgstore"
+	"github.com/keyctl/keyctl/internal/pgtest"
+)
+
+// serve replicas backed by a keyring in PostgreSQL, as real processes.
+
+type replica struct {
+	base string
+	cmd  *exec.Cmd
+	logs *strings.Builder
+	mu   *sync.Mutex
+}
+
+var servingLine = regexp.MustCompile(`serving JWKS on (http://127\.0\.0\.1:\d+)/`)
+
+// startReplica runs keyctl serve on a free loopback port and waits for
+// its address; the process is stopped (SIGTERM) when the test ends.
+func startReplica(t *testing.T, env []string, args ...string) *replica {
+	t.Helper()
+	c := keyctlProc(env, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	stderr, err := c.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: c, logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			r.mu.Lock()
+			r.logs.WriteString(line + "\n")
+			r.mu.Unlock()
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		c.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			c.Process.Kill()
+		}
+	})
+	select {
+	case r.base = <-found:
+	case <-time.After(20 * time.Second):
+		c.Process.Kill()
+		t.Fatalf("serve did not start:\n%s", r.logs.String())
+	}
+	return r
+}
+
+func (r *replica) get(path string) (int, string, string, error) {
+	resp, err := http.Get(r.base + path)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header.Get("ETag"), err
+}
+
+// waitFor polls until every replica's JWKS satisfies ok, or fails after
+// limit; it returns how long it took.
+func waitFor(t *testing.T, limit time.Duration, what string, ok func(body string) bool, rs ...*replica) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		all := true
+		for _, r := range rs {
+			code, body, _, err := r.get("/.well-known/jwks.json")
+			if err != nil || code != 200 || !ok(body) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not on every replica after %s", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func hasKID(kid string) func(string) bool {
+	return func(body string) bool { return strings.Contains(body, `"kid":"`+kid+`"`) }
+}
+
+// TestPGReplicasSurviveRestart: three replicas under a bounded load while
+// the database restarts: no request fails (they serve the last good set),
+// each reconnects on its own and picks up a rotation made after the
+// restart within the poll interval.
+func TestPGReplicasSurviveRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster and servers")
+	}
+	cl := pgtest.NewCluster(t)
+	u := pgtest.WithDatabase(cl.URL, "postgres")
+	if _, err := pgstore.New(u, pgstore.Options{}).Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := pgEnv(t, u)
+	mustRun(t, env, "keys", "create", "--kid", "before")
+	mustRun(t, env, "keys", "rotate", "before")
+	var rs []*replica
+	for range 3 {
+		rs = append(rs, startReplica(t, env, "--poll-interval", "1s"))
+	}
+	// Bounded load: 3 clients, one request every 5 ms each, for the test's
+	// length (at most ~1,500 requests per replica).
+	var stop atomic.Bool
+	var failed, served atomic.Int64
+	var lastErr atomic.Value
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; !stop.Load() && n < 2000; n++ {
+				code, _, _, err := rs[(i+n)%3].get("/.well-known/jwks.json")
+				if err != nil || code != 200 {
+					failed.Add(1)
+					lastErr.Store(fmt.Sprint(code, err))
+				} else {
+					served.Add(1)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	cl.Restart(t)
+	// A rotation made after the restart, by another process.
+	mustRun(t, env, "keys", "create", "--kid", "after")
+	mustRun(t, env, append([]string{"keys", "rotate", "after"}, rotateForce(t, env)...)...)
+	took := waitFor(t, 10*time.Second, "the key created after the restart", hasKID("after"), rs...)
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("rotation after the restart reached all replicas in %s; %d requests served, %d failed", took, served.Load(), failed.Load())
+	if failed.Load() > 0 {
+		t.Fatalf("%d requests failed during the restart (last: %v)", failed.Load(), lastErr.Load())
+	}
+	if took > 3*time.Second {
+		t.Fatalf("the change took %s, more than the 1s poll interval and reconnect allow", took)
+	}
+	// Every replica serves the same bytes and ETag.
+	_, b0, e0, _ := rs[0].get("/.well-known/jwks.json")
+	for _, r := range rs[1:] {
+		_, b, e, _ := r.get("/.well-known/jwks.json")
+		if b != b0 || e != e0 {
+			t.Fatalf("replicas disagree: %s %q vs %s %q", e0, b0, e, b)
+		}
+	}
+}
+
+// TestPGReplicaHealthStale: with the database gone, /healthz says stale and
+// since when, and the last good set is still served; it recovers alone.
+func TestPGReplicaHealthStale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster and servers")
+	}
+	cl := pgtest.NewCluster(t)
+	u := cl.URL
+	if _, err := pgstore.New(u, pgstore.Options{}).Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := pgEnv(t, u)
+	mustRun(t, env, "keys", "create", "--kid", "k1")
+	r := startReplica(t, env, "--poll-interval", "200ms")
+	// Terminate the replica's connection from the server side: it must
+	// reconnect, and /healthz may say stale meanwhile.
+	pgtest.Exec(t, u, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keyctl' AND pid <> pg_backend_pid()")
+	mustRun(t, env, "keys", "create", "--kid", "k2")
+	waitFor(t, 5*time.Second, "k2 after the connection was killed", hasKID("k2"), r)
+	// Stop the server for good: stale, with the last set still served.
+	cl2 := cl
+	stopCluster(t, cl2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body, _, err := r.get("/healthz")
+		if err == nil && strings.Contains(body, `"status":"stale"`) {
+			if !strings.Contains(body, `"stale_since":"`) {
+				t.Fatalf("stale without since when: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz never said stale: %s %v", body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, body, _, err := r.get("/.well-known/jwks.json")
+	if err != nil || code != 200 || !hasKID("k2")(body) {
+		t.Fatalf("the last good set is not served: %d %v %s", code, err, body)
+	}
+	r.mu.Lock()
+	logs := r.logs.String()
+	r.mu.Unlock()
+	if strings.Contains(logs, "keyctl-test-throwaway") {
+		t.Fatalf("a log line shows the password:\n%s", logs)
+	}
+}
+
+func stopCluster(t *testing.T, c *pgtest.Cluster) {
+	t.Helper()
+	c.Stop(t)
+}
+
+// pgEnv is the environment of keyctl processes using the keyring at u.
+func pgEnv(t *testing.T, u string) []string {
+	mk := make([]byte, 32)
+	rand.Read(mk)
+	home := t.TempDir()
+	return append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "KEYCTL_KEYRING="+u,
+		"KEYCTL_MASTER_KEY="+base64.StdEncoding.EncodeToString(mk), "NO_COLOR=1", "USER=tester")
+}
