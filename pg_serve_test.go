@@ -247,3 +247,88 @@ func pgEnv(t *testing.T, u string) []string {
 	return append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "KEYCTL_KEYRING="+u,
 		"KEYCTL_MASTER_KEY="+base64.StdEncoding.EncodeToString(mk), "NO_COLOR=1", "USER=tester")
 }
+
+// TestPGTwoOperatorsStory: two operators on two machines (two HOMEs, one
+// master key between them) rotate one keyring in PostgreSQL while two
+// replicas, connected as a read-only role, publish it. Every token minted
+// along the way verifies against either replica until its key is revoked,
+// and none after. The read-only role cannot read sealed private material.
+func TestPGTwoOperatorsStory(t *testing.T) {
+	u, env1 := pgKeyring(t)
+	// The second machine: its own home, the same master key.
+	home2 := t.TempDir()
+	var env2 []string
+	for _, kv := range env1 {
+		switch {
+		case strings.HasPrefix(kv, "HOME="), strings.HasPrefix(kv, "XDG_CONFIG_HOME="), strings.HasPrefix(kv, "USER="):
+		default:
+			env2 = append(env2, kv)
+		}
+	}
+	env2 = append(env2, "HOME="+home2, "XDG_CONFIG_HOME="+home2+"/.config", "USER=operator2")
+
+	// The replicas' read-only role, as docs/team.md sets it up.
+	pgtest.Exec(t, u, "DROP ROLE IF EXISTS keyctl_story_reader")
+	pgtest.Exec(t, u, pgstore.ReaderGrants("keyctl_story_reader", "reader-throwaway-pw")...)
+	t.Cleanup(func() { pgtest.Exec(t, u, "DROP OWNED BY keyctl_story_reader", "DROP ROLE IF EXISTS keyctl_story_reader") })
+	reader := pgtest.WithUser(u, "keyctl_story_reader", "reader-throwaway-pw")
+	readerEnv := append(append([]string(nil), env1...), "KEYCTL_KEYRING="+reader, "KEYCTL_MASTER_KEY=")
+
+	// Operator 1 starts the keyring and puts a key in use.
+	mustRun(t, env1, "keys", "create", "--kid", "k1")
+	mustRun(t, env1, "keys", "rotate", "k1")
+	r1 := startReplica(t, readerEnv)
+	r2 := startReplica(t, readerEnv)
+	// The reader cannot read the keyring itself (sealed material).
+	if out, err := keyctlProc(readerEnv, "keys", "list").CombinedOutput(); err == nil {
+		t.Fatalf("the read-only role listed the keyring:\n%s", out)
+	} else if !strings.Contains(string(out), "permission denied") {
+		t.Fatalf("the read-only role: %s", out)
+	}
+
+	mint := func(env []string, sub string) string {
+		t.Helper()
+		return strings.TrimSpace(mustRun(t, env, "gen", "bearer-jwt", "--role", "authenticated", "--sub", sub))
+	}
+	verifies := func(r *replica, token string) bool {
+		c := keyctlProc(env1, "verify", "--jwks", r.base+"/.well-known/jwks.json", "--cache-ttl", "0", token)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Logf("verify against %s: %s", r.base, strings.TrimSpace(string(out)))
+		}
+		return err == nil
+	}
+	t1 := mint(env1, "user-1")
+	// Operator 2 publishes a new key; both replicas pick it up.
+	mustRun(t, env2, "keys", "create", "--kid", "k2")
+	waitFor(t, 5*time.Second, "k2 published", hasKID("k2"), r1, r2)
+	// ...waits, then rotates.
+	mustRun(t, env2, append([]string{"keys", "rotate", "k2"}, rotateForce(t, env2)...)...)
+	t2 := mint(env2, "user-2")
+	t1b := mint(env1, "user-1b") // operator 1's machine now signs with k2 too
+	for _, r := range []*replica{r1, r2} {
+		for _, tok := range []string{t1, t2, t1b} {
+			if !verifies(r, tok) {
+				t.Fatalf("a token did not verify against %s before any revocation", r.base)
+			}
+		}
+	}
+	// Operator 1 revokes k1 (forced: its tokens have not expired).
+	mustRun(t, env1, "keys", "revoke", "k1", "--force")
+	waitFor(t, 5*time.Second, "k1 withdrawn", func(b string) bool { return !hasKID("k1")(b) }, r1, r2)
+	for _, r := range []*replica{r1, r2} {
+		if verifies(r, t1) {
+			t.Fatalf("a token of the revoked key still verifies against %s", r.base)
+		}
+		if !verifies(r, t2) || !verifies(r, t1b) {
+			t.Fatalf("a token of the key in use stopped verifying against %s", r.base)
+		}
+	}
+	// The history tells who did what, from which machine.
+	hist := mustRun(t, env2, "keys", "history", "-o", "json")
+	for _, who := range []string{"tester@", "operator2@"} {
+		if !strings.Contains(hist, who) {
+			t.Fatalf("history does not name %s:\n%s", who, hist)
+		}
+	}
+}
