@@ -270,7 +270,9 @@ func TestPGTwoOperatorsStory(t *testing.T) {
 	// The replicas' read-only role, as docs/team.md sets it up.
 	pgtest.Exec(t, u, "DROP ROLE IF EXISTS keyctl_story_reader")
 	pgtest.Exec(t, u, pgstore.ReaderGrants("keyctl_story_reader", "reader-throwaway-pw")...)
-	t.Cleanup(func() { pgtest.Exec(t, u, "DROP OWNED BY keyctl_story_reader", "DROP ROLE IF EXISTS keyctl_story_reader") })
+	t.Cleanup(func() {
+		pgtest.Exec(t, u, "DROP OWNED BY keyctl_story_reader", "DROP ROLE IF EXISTS keyctl_story_reader")
+	})
 	reader := pgtest.WithUser(u, "keyctl_story_reader", "reader-throwaway-pw")
 	readerEnv := append(append([]string(nil), env1...), "KEYCTL_KEYRING="+reader, "KEYCTL_MASTER_KEY=")
 
