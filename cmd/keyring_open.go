@@ -59,6 +59,7 @@ func openKeyringAt(f *Factory, loc, passphraseFile string, lockTimeout time.Dura
 		LockTimeout:       lockTimeout,
 		InsecurePlaintext: f.Open.InsecurePlaintext,
 		Warn:              f.IO.Warnf,
+		Now:               f.Now,
 		MasterKey:         masterKeySource(f),
 	}
 	where := loc

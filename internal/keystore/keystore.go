@@ -52,6 +52,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// Warn receives warnings (writes to an unsealed PostgreSQL keyring).
 	Warn func(format string, args ...any)
+	// Now is the clock changes are stamped with; a PostgreSQL keyring
+	// refuses writes from a clock far from the server's.
+	Now func() time.Time
 }
 
 // Handle is a keyring as loaded or written.
@@ -215,6 +218,7 @@ func pgOptions(o Options, create bool) pgstore.Options {
 		Create:      create,
 		LockTimeout: o.LockTimeout,
 		Warn:        o.Warn,
+		Now:         o.Now,
 	}
 	if create {
 		po.CreateScheme = createScheme(o)

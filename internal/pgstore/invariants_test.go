@@ -196,3 +196,24 @@ func TestReadOnlyRole(t *testing.T) {
 		t.Error("the reader wrote")
 	}
 }
+
+// A writer whose clock is far from the server's is refused: waits are
+// timed by the writers' clocks.
+func TestClockSkewRefused(t *testing.T) {
+	uri, _, standby, _ := seeded(t)
+	for _, off := range []time.Duration{-2 * time.Hour, 5 * time.Minute} {
+		o := Options{Now: func() time.Time { return time.Now().Add(off) }}
+		_, err := newStore(t, uri, o).Update(ctx, func(kr *Keyring) error {
+			_, err := kr.Standby(standby, stamp(time.Now()))
+			return err
+		})
+		var ce *ClockSkewError
+		if !errors.As(err, &ce) {
+			t.Fatalf("clock %s off: %v", off, err)
+		}
+	}
+	o := Options{Now: func() time.Time { return time.Now().Add(10 * time.Second) }}
+	if _, err := newStore(t, uri, o).Update(ctx, func(*Keyring) error { return nil }); err != nil {
+		t.Fatalf("a 10s skew: %v", err)
+	}
+}

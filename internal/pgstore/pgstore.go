@@ -76,6 +76,30 @@ type Options struct {
 	// copy --force). The history stays append-only: fn's new events are
 	// added to it.
 	Replace bool
+	// Now is the clock the caller stamps its changes with. When set, a
+	// write is refused if it is more than MaxClockSkew away from the
+	// database server's: revocation and rotation waits are timed by the
+	// writers' clocks, so a machine with a wrong clock must not write.
+	Now func() time.Time
+}
+
+// MaxClockSkew bounds the difference between a writer's clock and the
+// database server's.
+const MaxClockSkew = time.Minute
+
+// ClockSkewError refuses a write from a machine whose clock is off.
+type ClockSkewError struct {
+	Local, Database time.Time
+}
+
+func (e *ClockSkewError) Error() string {
+	return fmt.Sprintf("this machine's clock (%s) is %s away from the database server's (%s); keyctl times rotations and revocations by the writer's clock and refuses to write",
+		e.Local.UTC().Format(time.RFC3339), e.Local.Sub(e.Database).Abs().Round(time.Second), e.Database.UTC().Format(time.RFC3339))
+}
+
+// Hint says what to do.
+func (e *ClockSkewError) Hint() string {
+	return "set this machine's clock right (NTP: timedatectl set-ntp true); nothing was changed"
 }
 
 // Store is one keyring in one database.
@@ -378,6 +402,15 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 	}
 	if err := checkSchema(ctx, tx, true); err != nil {
 		return nil, err
+	}
+	if s.opts.Now != nil {
+		var dbNow time.Time
+		if err := tx.QueryRow(ctx, "SELECT statement_timestamp()").Scan(&dbNow); err != nil {
+			return nil, err
+		}
+		if local := s.opts.Now(); local.Sub(dbNow).Abs() > MaxClockSkew {
+			return nil, &ClockSkewError{Local: local, Database: dbNow}
+		}
 	}
 	r, err := s.readRow(ctx, tx, true)
 	var seal *sealer
