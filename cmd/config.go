@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/keystore"
+	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
@@ -227,6 +229,12 @@ func runConfigShow(o *configShowOptions) error {
 		}
 	}
 	fillKeyringLifetime(o.Factory, values)
+	for i, v := range values {
+		// A database URI may hold a password: never shown.
+		if v.Key == "keyring" && keystore.IsDatabase(v.Value) {
+			values[i].Value = pgstore.Redact(v.Value)
+		}
+	}
 	if format == ui.FormatJSON {
 		out := configShowJSON{ConfigFile: cfg.Path(), ConfigFileExists: cfg.File() != ""}
 		for _, v := range values {

@@ -56,7 +56,7 @@ const (
 // Settings lists every setting with its flag and meaning, for `config show`
 // and the docs. Order is the order `config show` prints.
 var Settings = []Setting{
-	{Key: "keyring", Flag: "keyring", Kind: KindPath, Help: "path of the keyring file"},
+	{Key: "keyring", Flag: "keyring", Kind: KindPath, Help: "the keyring: a file path or postgres://... (docs/team.md)"},
 	{Key: "algorithm", Flag: "algorithm", Kind: KindAlgorithm, Help: "default algorithm for new keys"},
 	{Key: "valid_for", Flag: "valid-for", Kind: KindDuration, Help: "default lifetime of minted tokens"},
 	{Key: "max_token_lifetime", Flag: "max-token-lifetime", Kind: KindDuration, Help: "longest token lifetime, used to time safe revocation"},
