@@ -50,7 +50,7 @@ fuzz:
 
 ## bench: benchmarks, then each figure beside its raw crypto baseline as a ratio (BENCHTIME=1s)
 bench:
-	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1s) ./pkg/... ./internal/bulk/... 2>&1 || echo FAIL; } | \
+	{ KEYCTL_TEST_PG_FSYNC=on $(WITH_PG) $(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1s) ./pkg/... ./internal/bulk/... ./internal/keystore/ 2>&1 || echo FAIL; } | \
 	  $(GO) run ./testdata/bench/benchtable
 
 ## bench-peers: time keyctl against go-jose, the C jose tool and panva/jose (docs/performance.md)

@@ -183,6 +183,9 @@ func (s *Store) Connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, &ConnError{Location: Redact(s.uri), Err: errors.New(strings.ReplaceAll(err.Error(), s.uri, Redact(s.uri)))}
 	}
 	cfg.ConnectTimeout = ConnectTimeout
+	// keyctl connects for one command: preparing each statement (pgx's
+	// default) would double the round trips of statements run once.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "keyctl"
 	}
@@ -453,7 +456,7 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 	}
 	if err := tx.QueryRow(ctx, `UPDATE keyctl.keyrings SET version = version + 1, max_token_lifetime_ns = $2,
 		settings = $3, updated_at = now() WHERE name = $1 RETURNING version`,
-		s.opts.Name, int64(kr.MaxTokenLifetime), settings).Scan(&kr.Version); err != nil {
+		s.opts.Name, int64(kr.MaxTokenLifetime), jsonArg(settings)).Scan(&kr.Version); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -535,7 +538,7 @@ func (s *Store) writeKeys(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring, b
 				created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 				s.opts.Name, p.e.KID, p.pos, string(p.e.Alg), string(p.e.State), p.e.Legacy, string(p.e.Origin),
-				p.e.Created, p.e.Updated, rotatedOut, extra, public, sealed); err != nil {
+				p.e.Created, p.e.Updated, rotatedOut, jsonArg(extra), jsonArg(public), sealed); err != nil {
 				return fmt.Errorf("key %q: %w", p.e.KID, err)
 			}
 			continue
@@ -546,16 +549,25 @@ func (s *Store) writeKeys(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring, b
 		if p.e.State == keyring.Deleted {
 			_, err = tx.Exec(ctx, `UPDATE keyctl.keys SET state = 'deleted', updated_at = $3, rotated_out_at = $4, extra = $5,
 				public_jwk = NULL, private_sealed = NULL WHERE keyring = $1 AND kid = $2`,
-				s.opts.Name, p.e.KID, p.e.Updated, rotatedOut, extra)
+				s.opts.Name, p.e.KID, p.e.Updated, rotatedOut, jsonArg(extra))
 		} else {
 			_, err = tx.Exec(ctx, `UPDATE keyctl.keys SET state = $3, updated_at = $4, rotated_out_at = $5, extra = $6
-				WHERE keyring = $1 AND kid = $2`, s.opts.Name, p.e.KID, string(p.e.State), p.e.Updated, rotatedOut, extra)
+				WHERE keyring = $1 AND kid = $2`, s.opts.Name, p.e.KID, string(p.e.State), p.e.Updated, rotatedOut, jsonArg(extra))
 		}
 		if err != nil {
 			return fmt.Errorf("key %q: %w", p.e.KID, err)
 		}
 	}
 	return nil
+}
+
+// jsonArg passes JSON to a json or jsonb column as text (NULL for nil):
+// without prepared statements pgx would send []byte as bytea.
+func jsonArg(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
 }
 
 func sameTime(a, b *time.Time) bool {

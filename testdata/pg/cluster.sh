@@ -10,7 +10,9 @@
 #
 # As root (CI), the server runs as the postgres user. The superuser's
 # password is a throw-away test fixture; the server listens on 127.0.0.1 only
-# and its socket lives in DIR.
+# and its socket lives in DIR. fsync is off for speed unless
+# KEYCTL_TEST_PG_FSYNC=on (make bench: a fair comparison with the file
+# keyring, which fsyncs).
 set -euo pipefail
 
 PASSWORD=keyctl-test-throwaway
@@ -48,7 +50,7 @@ start() {
 	for try in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + RANDOM % 30000))
 		if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start \
-			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200 -c shared_buffers=32MB" >/dev/null 2>&1; then
+			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=${KEYCTL_TEST_PG_FSYNC:-off} -c max_connections=200 -c shared_buffers=32MB" >/dev/null 2>&1; then
 			echo "$port" >"$dir/port" 2>/dev/null || as_owner sh -c "echo $port > '$dir/port'"
 			echo "postgres://postgres:$PASSWORD@127.0.0.1:$port/postgres?sslmode=disable"
 			return 0

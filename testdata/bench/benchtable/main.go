@@ -29,6 +29,8 @@ var targets = map[string]float64{
 	"Mint/ES256": 1.2, "Mint/EdDSA": 1.5, "Mint/HS256": 1.5, "Mint/RS256": 1.05,
 	"MintSeries/ES256": 1.2, "MintSeries/EdDSA": 1.5, "MintSeries/HS256": 1.5, "MintSeries/RS256": 1.05,
 	"VerifyES256": 1.2, "MintCount": 1.2,
+	// Issue 11: a keyring in PostgreSQL against a keyring file.
+	"StoreLifecycle": 2, "StoreMint": 1.5, "StoreMint1000": 1.5, "StoreServe": 1,
 }
 
 // rawPairs names the raw benchmark of a benchmark that does not measure
