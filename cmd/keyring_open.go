@@ -74,7 +74,7 @@ func openKeyringAt(f *Factory, loc, passphraseFile string, lockTimeout time.Dura
 		return nil, &UsageError{Err: err}
 	}
 	if err != nil {
-		return nil, withHint(err, "--keyring takes a path, file:///path or postgres://user@host/db")
+		return nil, withHint(&UsageError{Err: err}, "--keyring takes a path, file:///path or postgres://user@host/db")
 	}
 	return s, nil
 }
