@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyctl/keyctl/internal/keysfile"
 	"github.com/keyctl/keyctl/internal/keystore"
+	"github.com/keyctl/keyctl/internal/stack"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/keyring"
@@ -22,16 +23,18 @@ import (
 
 type keysExportOptions struct {
 	*keysCommon
-	Format string
-	Out    string
-	Force  bool
+	Format    string
+	Out       string
+	Force     bool
+	Service   string
+	formatSet bool
 }
 
 func newKeysExportCmd(kc *keysCommon) *cobra.Command {
 	o := &keysExportOptions{keysCommon: kc}
 	c := &cobra.Command{
-		Use:   "export --format supabase [--out PATH]",
-		Short: "Write the keys Supabase Auth loads (signing_keys.json)",
+		Use:   "export [--format supabase|gotrue|services-jwks|env] [--service NAME] [--out PATH]",
+		Short: "Write the keys Supabase loads: signing_keys.json, or every service's variable",
 		Long: `Export the keyring as the JSON array of private JWKs that the Supabase CLI
 and Supabase Auth load (supabase/signing_keys.json, GOTRUE_JWT_KEYS): the
 key in use with key_ops ["sign","verify"], standby and previously used keys
@@ -42,24 +45,51 @@ reads it from [auth] jwt_secret).
 Without --out the array is printed on stdout. --out writes it atomically,
 mode 0600; an existing file is replaced after a question on a terminal, or
 with --force. Restart Supabase Auth (supabase stop && supabase start) to
-load it.`,
+load it.
+
+The stack's formats, for a whole Supabase stack (self-hosted compose, or
+your own): --format gotrue is Auth's GOTRUE_JWT_KEYS (the key in use first
+with ["sign","verify"], every other trusted key, the legacy secret too,
+with ["verify"]); --format services-jwks is the JWKS that PostgREST
+(PGRST_JWT_SECRET), Realtime (API_JWT_JWKS), Storage (JWT_JWKS) and Edge
+Functions (SUPABASE_JWKS) verify with: public keys, plus the legacy HS256
+secret as an oct key while it is trusted, so legacy anon and service_role
+tokens keep working. That JWKS then holds a secret: never publish it.
+--format env writes all five variables as a dotenv file that docker compose
+(.env and env_file:) and a shell (set -a; . FILE) read alike; it replaces
+--out atomically, so Auth started with --config-dir DIR reloads
+DIR/keyctl.env without a restart (docs/guides/self-hosted.md). --service
+auth|postgrest|realtime|storage|functions prints one service's value (with
+--format env, its NAME='value' line). Revoked and deleted keys are left out,
+and the command says which.`,
 		Example: `  keyctl keys export --format supabase --out supabase/signing_keys.json
-  GOTRUE_JWT_KEYS="$(keyctl keys export --format supabase)"`,
+  GOTRUE_JWT_KEYS="$(keyctl keys export --service auth)"
+  keyctl keys export --format env --to ./volumes/auth/keyctl.env`,
 		Args: noArgs(nil),
-		RunE: func(c *cobra.Command, args []string) error { return runKeysExport(o) },
+		RunE: func(c *cobra.Command, args []string) error {
+			o.formatSet = c.Flags().Changed("format")
+			if o.Format != "supabase" || o.Service != "" {
+				return runKeysExportStack(o)
+			}
+			return runKeysExport(o)
+		},
 	}
 	addKeyringFlag(c, kc.F)
 	fl := c.Flags()
-	fl.StringVar(&o.Format, "format", "supabase", "export format: supabase (signing_keys.json)")
-	fl.StringVar(&o.Out, "out", "", "write to this file instead of stdout")
+	fl.StringVar(&o.Format, "format", "supabase", "export format: supabase (signing_keys.json), gotrue, services-jwks or env")
+	fl.StringVar(&o.Out, "out", "", "write to this file instead of stdout (atomically, mode 0600)")
+	fl.StringVar(&o.Out, "to", "", "the same as --out")
+	fl.StringVar(&o.Service, "service", "", "one service's variable: auth, postgrest, realtime, storage or functions")
 	fl.BoolVarP(&o.Force, "force", "f", false, "replace an existing --out file without asking")
-	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"supabase\tSupabase signing_keys.json"}, cobra.ShellCompDirectiveNoFileComp))
+	c.MarkFlagsMutuallyExclusive("out", "to")
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(exportFormats, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("service", cobra.FixedCompletions(stack.ServiceNames(), cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
 func runKeysExport(o *keysExportOptions) error {
 	if o.Format != "supabase" {
-		return &UsageError{Err: fmt.Errorf("--format %q: the only export format is supabase", o.Format)}
+		return withHint(&UsageError{Err: fmt.Errorf("--format %q: not an export format", o.Format)}, "one of: supabase, gotrue, services-jwks, env")
 	}
 	f, err := o.load(false)
 	if err != nil {

@@ -1,0 +1,114 @@
+package cmd
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyctl/keyctl/internal/stack"
+	"github.com/keyctl/keyctl/internal/store"
+)
+
+// The stack formats of keys export: what each service of a Supabase stack
+// reads (internal/stack).
+
+// exportFormats are keys export's --format values.
+var exportFormats = []string{
+	"supabase\tSupabase signing_keys.json",
+	"gotrue\tAuth's GOTRUE_JWT_KEYS",
+	"services-jwks\tthe JWKS PostgREST, Realtime, Storage and Functions verify with",
+	"env\ta dotenv file with every service's variable",
+}
+
+// runKeysExportStack exports the gotrue, services-jwks and env formats,
+// or one service's value (--service without --format).
+func runKeysExportStack(o *keysExportOptions) error {
+	var svc stack.Service
+	if o.Service != "" {
+		s, ok := stack.LookupService(o.Service)
+		if !ok {
+			return withHint(&UsageError{Err: fmt.Errorf("--service %q: not a service of the stack", o.Service)}, "one of: %s", strings.Join(stack.ServiceNames(), ", "))
+		}
+		svc = s
+		switch {
+		case !o.formatSet:
+			o.Format = "value"
+		case o.Format != "env":
+			return withHint(&UsageError{Err: fmt.Errorf("--service picks one variable of --format env, not of --format %s", o.Format)}, "keyctl keys export --service %s prints its value; add --format env for a NAME='value' line", o.Service)
+		}
+	}
+	switch o.Format {
+	case "gotrue", "services-jwks", "value", "env":
+	default:
+		return withHint(&UsageError{Err: fmt.Errorf("--format %q: not an export format", o.Format)}, "one of: supabase, gotrue, services-jwks, env")
+	}
+	f, err := o.load(false)
+	if err != nil {
+		return err
+	}
+	x, err := stack.Build(f.Keyring)
+	if err != nil {
+		if err == stack.ErrNoSigner {
+			return withHint(fmt.Errorf("keyring %s: %w", f.Path, err), "put a key in use: keyctl keys rotate")
+		}
+		return keyringError(f.Path, err)
+	}
+	var data []byte
+	switch o.Format {
+	case "gotrue":
+		data, err = x.AuthJSON()
+		data = append(data, '\n')
+	case "services-jwks":
+		data, err = x.JWKSJSON()
+		data = append(data, '\n')
+	case "value":
+		data, err = x.Value(svc)
+		data = append(data, '\n')
+	case "env":
+		vars, verr := x.Variables()
+		if verr != nil {
+			return verr
+		}
+		if o.Service != "" {
+			for _, v := range vars {
+				if v.Name == svc.Variable {
+					vars = []stack.Var{v}
+				}
+			}
+		}
+		data, err = stack.FormatEnv([]string{
+			"Written by keyctl keys export --format env from keyring " + f.Path + ".",
+			"Private keys and secrets: keep this file 0600 and out of git.",
+		}, vars)
+	}
+	if err != nil {
+		return err
+	}
+	if x.Left != nil {
+		o.IO.Infof("left out: %s", x.LeftOutWords())
+	}
+	if x.Legacy && o.Format != "gotrue" && (o.Service == "" || svc.JWKS) {
+		o.IO.Warnf("the services' JWKS holds the legacy JWT secret (so legacy anon and service_role tokens keep working): it is private, never publish it")
+	}
+	if o.Out == "" {
+		_, err = o.IO.Out.Write(data)
+		return err
+	}
+	if err := requireDir(o.Out); err != nil {
+		return err
+	}
+	if err := confirmOverwrite(o.IO, o.Out, o.Force || o.Format == "env"); err != nil {
+		return err
+	}
+	// Atomic: a reloader watching the directory (Auth with --config-dir)
+	// sees the old file or the new one, never half of one.
+	if err := store.WriteFileAtomic(o.Out, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", o.Out, err)
+	}
+	o.IO.Infof("wrote %s (%s); %s signs", o.Out, o.Format, x.Signer)
+	if ignored, known := gitIgnored(o.Out); known && !ignored {
+		o.IO.Warnf("%s holds private keys and is not ignored by git", o.Out)
+		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.Out))
+	}
+	return nil
+}
