@@ -101,6 +101,7 @@ func topCommands() []topLevel {
 		{"keys", "gen", newGenCmd},
 		{"keys", "keys", newKeysCmd},
 		{"keys", "db", newDBCmd},
+		{"keys", "supabase", newSupabaseCmd},
 		{"verify", "jwks", newJWKSCmd},
 		{"verify", "verify", newVerifyCmd},
 		{"verify", "decode", newDecodeCmd},
