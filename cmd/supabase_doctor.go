@@ -325,4 +325,3 @@ func unquoteEnv(v string) string {
 	}
 	return v
 }
-
