@@ -280,10 +280,16 @@ func reportError(io *ui.IO, ran *cobra.Command, err error) int {
 	msg := err.Error()
 	var suggestion string
 	if head, tail, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok {
-		// cobra's unknown-command error carries its suggestions.
+		// cobra's unknown-command error carries its suggestions, in the
+		// order of the command tree; keyctl picks the nearest itself.
 		msg = head
 		if f := strings.Fields(tail); len(f) > 0 {
 			suggestion = f[0]
+		}
+		if typed, ok := unknownCommandWord(head); ok && ran != nil {
+			if best := nearestCommand(ran, typed); best != "" {
+				suggestion = best
+			}
 		}
 	}
 	fmt.Fprintf(io.ErrOut, "keyctl: %s\n", oneLine(plainCobraError(msg)))
@@ -455,4 +461,64 @@ func newHelpCmd() *cobra.Command {
 			return target.Help()
 		},
 	}
+}
+
+// unknownCommandWord returns the word of cobra's `unknown command "X" for
+// "Y"` error.
+func unknownCommandWord(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, `unknown command "`)
+	if !ok {
+		return "", false
+	}
+	word, _, ok := strings.Cut(rest, `"`)
+	return word, ok
+}
+
+// nearestCommand picks the subcommand of c nearest to typed: a command the
+// word is a prefix of (or that is a prefix of the word) first, then the
+// smallest edit distance, then the shorter name. "key" suggests "keys",
+// not "gen".
+func nearestCommand(c *cobra.Command, typed string) string {
+	typed = strings.ToLower(typed)
+	best, bestScore := "", 1<<30
+	for _, sub := range c.Commands() {
+		if !sub.IsAvailableCommand() {
+			continue
+		}
+		for _, name := range append([]string{sub.Name()}, sub.Aliases...) {
+			d := editDistance(typed, strings.ToLower(name))
+			score := d * 10
+			if strings.HasPrefix(name, typed) || strings.HasPrefix(typed, name) {
+				score = d
+			}
+			if d > 2 && score == d*10 {
+				continue
+			}
+			if score < bestScore || (score == bestScore && len(sub.Name()) < len(best)) {
+				best, bestScore = sub.Name(), score
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
