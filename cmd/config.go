@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -187,12 +186,15 @@ func defaultKeyringPath(f *Factory) string {
 	if p, err := keyringPath(&probe); err == nil && p != "" {
 		return p
 	}
-	return filepath.Join(config.Dir(f.IO.Env), "keyring.json")
+	// No home and no XDG_CONFIG_HOME: no default the other commands
+	// would use either (defaultNotes says so).
+	return ""
 }
 
 // defaultNotes say, in the table, what applies when a setting has no
 // default of its own.
 var defaultNotes = map[string]string{
+	"keyring":            "none: $HOME and $XDG_CONFIG_HOME are unset; set KEYCTL_KEYRING or pass --keyring",
 	"max_token_lifetime": "the keyring's (keys max-token-lifetime)",
 }
 
