@@ -18,6 +18,7 @@ import (
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/jwt"
+	"github.com/keyctl/keyctl/pkg/keyring"
 )
 
 // randomJTI is the value --jti takes when given without one.
@@ -30,6 +31,8 @@ type genBearerJWTOptions struct {
 	Role     string
 	Sub      string
 	Exp      string
+	IAT      string
+	NBF      string
 	ValidFor time.Duration
 	Payload  string
 	Claims   []string
@@ -47,6 +50,7 @@ type genBearerJWTOptions struct {
 	Workers    int
 
 	countSet, workersSet bool // given on the command line, even as 0
+	validForSet          bool // --valid-for on the command line, not from the config
 }
 
 func newGenBearerJWTCmd(f *Factory) *cobra.Command {
@@ -58,16 +62,27 @@ func newGenBearerJWTCmd(f *Factory) *cobra.Command {
 
 Claims follow the Supabase CLI: iat and exp in whole seconds, role, sub when
 given, and is_anonymous: true when the role is "authenticated" and no sub is
-given. --payload is merged over those; --iss, --aud, --jti and --claim are
-applied last. Claims are serialised with sorted keys; the header is
-{"alg","kid","typ":"JWT"}.
+given; --iss, --aud, --jti and --nbf add those claims, --payload and --claim
+any others. A claim with a flag comes from its flag only: exp, iat, nbf,
+sub, role, aud, iss, jti or is_anonymous given through --claim, --payload
+or --claims-from is refused (exit 2), and so are a name given twice and two
+names that differ only in letter case. Claims are serialised with sorted
+keys; the header is {"alg","kid","typ":"JWT"}.
 
 The key is the first of: --key FILE (a JWK, a PEM private key or a
 signing_keys.json array; "-" reads stdin), --keys-file PATH (the key whose
 key_ops hold "sign", else the first), the keyring's key in use. --kid picks
 a key by its ID.
 
---exp takes RFC 3339 or Unix seconds; with --exp, iat = exp - valid-for.
+Times: iat is the minting time, or --iat for reproducible fixtures (with
+--exp); exp is --exp, else iat + --valid-for (1s to 100 years); --exp and
+--valid-for cannot both be given. --exp, --iat and --nbf take RFC 3339 or
+Unix seconds up to 9999-12-31T23:59:59Z. exp must be after iat and in the
+future, nbf before exp. With the keyring's key, a lifetime (exp - iat)
+above the keyring's max token lifetime is refused: raise it with "keyctl
+keys max-token-lifetime DURATION". Keys from --key and --keys-file have no
+such maximum.
+
 --jti given without a value (or --jti=random) sets a random UUID.
 
 Bulk minting prints one token per line, streaming, on every core (--workers
@@ -75,8 +90,11 @@ to choose), in a stable order:
   --count N         N tokens with the same claims (iat and exp too) and a
                     distinct random UUID as jti each; --jti=VALUE is refused.
   --claims-from F   one token per line of F ("-" for stdin), each line one
-                    JSON object merged over the command-line claims (the line
-                    wins). is_anonymous follows each token's own role and sub.
+                    JSON object merged over the command-line claims: a line
+                    may override a --claim or --payload claim, and set sub,
+                    iss, aud or jti when their flag is not given; never exp,
+                    iat, nbf, role or is_anonymous (exit 2). is_anonymous
+                    follows each token's own sub.
                     Output line k is the token for input line k. The first
                     bad line (not a JSON object, duplicate names, blank) stops
                     the run with an error naming it, exit 1; the tokens of the
@@ -95,16 +113,19 @@ to choose), in a stable order:
 		RunE: func(c *cobra.Command, args []string) error {
 			o.countSet = c.Flags().Changed("count")
 			o.workersSet = c.Flags().Changed("workers")
+			o.validForSet = c.Flags().Changed("valid-for")
 			return runGenBearerJWT(o)
 		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&o.Role, "role", "", "value of the role claim (required)")
 	fl.StringVar(&o.Sub, "sub", "", "value of the sub claim (user ID)")
-	fl.StringVar(&o.Exp, "exp", "", "expiry as RFC 3339 or Unix seconds (default now + valid-for)")
-	fl.DurationVar(&o.ValidFor, "valid-for", 30*time.Minute, "token lifetime")
-	fl.StringVar(&o.Payload, "payload", "", "JSON object merged over the computed claims")
-	fl.StringArrayVar(&o.Claims, "claim", nil, "extra claim key=value; value is JSON when it parses, else a string (repeatable)")
+	fl.StringVar(&o.Exp, "exp", "", "expiry as RFC 3339 or Unix seconds (default iat + valid-for; not with --valid-for)")
+	fl.StringVar(&o.IAT, "iat", "", "issued-at as RFC 3339 or Unix seconds, for reproducible tokens (default now)")
+	fl.StringVar(&o.NBF, "nbf", "", "not-before as RFC 3339 or Unix seconds (default none)")
+	fl.DurationVar(&o.ValidFor, "valid-for", 30*time.Minute, "token lifetime from iat, 1s to 100 years (not with --exp)")
+	fl.StringVar(&o.Payload, "payload", "", "JSON object of claims without a flag of their own")
+	fl.StringArrayVar(&o.Claims, "claim", nil, "claim without a flag of its own, key=value; value is JSON when it parses, else a string (repeatable)")
 	fl.StringVar(&o.Iss, "iss", "", "issuer claim")
 	fl.StringArrayVar(&o.Aud, "aud", nil, "audience claim (repeatable: several make an array)")
 	fl.StringVar(&o.JTI, "jti", "", "token ID claim; alone, a random UUID")
@@ -133,11 +154,17 @@ func runGenBearerJWT(o *genBearerJWTOptions) error {
 	}
 	claims, err := jwt.BuildClaims(claimOpts)
 	if err != nil {
-		return &UsageError{Err: err}
+		return claimsError(err)
 	}
-	key, err := loadSigningKey(o.Factory, o.Key, o.KeysFile, o.KID)
+	key, maxLifetime, err := loadSigningKey(o.Factory, o.Key, o.KeysFile, o.KID)
 	if err != nil {
 		return err
+	}
+	if lifetime := jwt.Lifetime(claims); maxLifetime > 0 && lifetime > maxLifetime {
+		return withHint(fmt.Errorf("a token lifetime of %s is above the keyring's max token lifetime of %s",
+			keyring.ShortDuration(lifetime), keyring.ShortDuration(maxLifetime)),
+			"mint a shorter token, or raise the maximum: keyctl keys max-token-lifetime %s (rotated-out keys then wait that long before revocation)",
+			keyring.ShortDuration(lifetime))
 	}
 	signer, err := jwt.NewSigner(key)
 	if err != nil {
@@ -202,19 +229,15 @@ func mintClaimsFrom(o *genBearerJWTOptions, signer *jwt.Signer, base map[string]
 		defer f.Close()
 		in = f
 	}
-	// is_anonymous comes from Supabase's rule (role authenticated, no sub)
-	// unless the command line set it explicitly; then each line's own role
-	// and sub decide it, as if the line's claims had been given as flags.
-	_, anonSet := co.Payload["is_anonymous"]
-	if _, ok := co.Extra["is_anonymous"]; ok {
-		anonSet = true
-	}
 	freshJTI := o.JTI == randomJTI
 	scratch := sync.Pool{New: func() any { m := make(map[string]any, len(base)+8); return &m }}
 	mint := func(dst, line []byte) ([]byte, error) {
 		over, err := jwt.ParseClaims(line)
 		if err != nil {
 			return dst, err
+		}
+		if err := co.CheckLineClaims(over, base); err != nil {
+			return dst, &UsageError{Err: err}
 		}
 		mp := scratch.Get().(*map[string]any)
 		defer scratch.Put(mp)
@@ -225,15 +248,18 @@ func mintClaimsFrom(o *genBearerJWTOptions, signer *jwt.Signer, base map[string]
 			c["jti"] = jwk.NewKID()
 		}
 		maps.Copy(c, over)
-		if !anonSet {
-			if _, lineSets := over["is_anonymous"]; !lineSets {
-				jwt.ApplyAnonymousRule(c)
-			}
-		}
+		// is_anonymous follows each token's own sub: a line may set sub
+		// (no line or flag sets is_anonymous itself).
+		jwt.ApplyAnonymousRule(c)
 		return signer.AppendToken(dst, c)
 	}
 	err := bulk.MintLines(o.IO.Out, in, o.Workers, mint)
 	var le *bulk.LineError
+	var ue *UsageError
+	if errors.As(err, &le) && errors.As(le.Err, &ue) {
+		return withHint(fmt.Errorf("--claims-from %s %w", name, err),
+			"leave it out of the lines, or set it on the command line; the tokens of the %d line(s) before it were printed", le.Line-1)
+	}
 	if errors.As(err, &le) {
 		return withHint(fmt.Errorf("--claims-from %s %w", name, err),
 			"each line must be one JSON object of claims; the tokens of the %d line(s) before it were printed", le.Line-1)
@@ -254,21 +280,35 @@ func (o *genBearerJWTOptions) claimOptions() (jwt.ClaimOptions, error) {
 	if strings.TrimSpace(o.Role) == "" {
 		return co, &UsageError{Err: errors.New("--role must not be empty")}
 	}
-	if o.ValidFor <= 0 {
-		return co, &UsageError{Err: fmt.Errorf("--valid-for must be positive, not %s", o.ValidFor)}
+	if o.Exp != "" && o.validForSet {
+		return co, withHint(&UsageError{Err: errors.New("--exp and --valid-for both set exp: give one")},
+			"--exp is a fixed expiry; --valid-for a lifetime from iat (now, or --iat)")
+	}
+	if o.Exp == "" {
+		switch {
+		case o.ValidFor < time.Second:
+			return co, withHint(&UsageError{Err: fmt.Errorf("--valid-for must be at least 1s, not %s", o.ValidFor)},
+				"a shorter lifetime mints a token that has expired by the time it is used")
+		case o.ValidFor > jwt.MaxLifetime:
+			return co, withHint(&UsageError{Err: fmt.Errorf("--valid-for %s is longer than 100 years, the longest lifetime keyctl mints", o.ValidFor)},
+				"give a shorter lifetime, e.g. --valid-for 87600h (10 years)")
+		}
 	}
 	if o.JTI == randomJTI {
 		co.JTI = jwk.NewKID()
 	}
-	if o.Exp != "" {
-		t, err := parseTime(o.Exp)
-		if err != nil {
-			return co, &UsageError{Err: fmt.Errorf("--exp: %w", err)}
-		}
-		if !t.After(co.Now) {
-			return co, withHint(&UsageError{Err: fmt.Errorf("--exp %s is in the past", t.UTC().Format(time.RFC3339))}, "give a future time, or use --valid-for")
-		}
-		co.Expiry = t
+	var err error
+	if co.Expiry, err = timeFlag("exp", o.Exp); err != nil {
+		return co, err
+	}
+	if co.IssuedAt, err = timeFlag("iat", o.IAT); err != nil {
+		return co, err
+	}
+	if co.NotBefore, err = timeFlag("nbf", o.NBF); err != nil {
+		return co, err
+	}
+	if !co.Expiry.IsZero() && !co.Expiry.After(co.Now) {
+		return co, withHint(&UsageError{Err: fmt.Errorf("--exp %s is in the past", co.Expiry.UTC().Format(time.RFC3339))}, "give a future time, or use --valid-for")
 	}
 	if o.Payload != "" {
 		p, err := jwt.ParseClaims([]byte(o.Payload))
@@ -277,20 +317,42 @@ func (o *genBearerJWTOptions) claimOptions() (jwt.ClaimOptions, error) {
 		}
 		co.Payload = p
 	}
-	for _, s := range o.Claims {
-		k, v, err := jwt.ParseClaimFlag(s)
-		if err != nil {
-			return co, withHint(&UsageError{Err: fmt.Errorf("--claim: %w", err)}, "write --claim name=value")
-		}
-		if co.Extra == nil {
-			co.Extra = map[string]any{}
-		}
-		co.Extra[k] = v
+	if co.Extra, err = jwt.ParseClaimFlags(o.Claims); err != nil {
+		return co, withHint(&UsageError{Err: fmt.Errorf("--claim: %w", err)}, "write --claim name=value, each name once")
 	}
 	return co, nil
 }
 
-// parseTime accepts RFC 3339 or Unix seconds.
+// timeFlag reads a --exp, --iat or --nbf value; "" is the zero time.
+func timeFlag(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := jwt.ParseTime(s)
+	if err != nil {
+		return t, withHint(&UsageError{Err: fmt.Errorf("--%s: %w", name, err)},
+			"give RFC 3339 (2100-01-01T00:00:00Z) or Unix seconds, in whole seconds from 1970 to the end of 9999")
+	}
+	return t, nil
+}
+
+// claimsError turns a refusal of jwt.BuildClaims into a usage error with
+// the next step.
+func claimsError(err error) error {
+	var cs *jwt.ClaimSourceError
+	switch {
+	case errors.As(err, &cs) && cs.Name != cs.Claim:
+		return withHint(&UsageError{Err: err}, "rename the claim; set %s with %s", cs.Claim, cs.Flag)
+	case errors.As(err, &cs) && cs.Claim == "is_anonymous":
+		return withHint(&UsageError{Err: err}, "is_anonymous is true for --role authenticated without --sub, absent otherwise")
+	case errors.As(err, &cs):
+		return withHint(&UsageError{Err: err}, "use %s instead", cs.Flag)
+	}
+	return &UsageError{Err: err}
+}
+
+// parseTime accepts RFC 3339 or Unix seconds (verify --at; the minting
+// flags use jwt.ParseTime, which also bounds the range).
 func parseTime(s string) (time.Time, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.Unix(n, 0), nil

@@ -28,6 +28,10 @@ type genSigningKeyOptions struct {
 	Force       bool
 	Format      string
 	Public      bool
+
+	// set holds the flags given on the command line, for refusing those
+	// that do not apply (an algorithm from the config is not "given").
+	set func(name string) bool
 }
 
 func newGenSigningKeyCmd(f *Factory) *cobra.Command {
@@ -57,13 +61,14 @@ Supabase Auth always starts: --append adds a standby key (key_ops
 			return ""
 		}),
 		RunE: func(c *cobra.Command, args []string) error {
+			o.set = c.Flags().Changed
 			return runGenSigningKey(o)
 		},
 	}
 	fl := c.Flags()
 	fl.StringVarP(&o.Algorithm, "algorithm", "a", "ES256", "algorithm: ES256 (recommended), RS256, EdDSA or HS256 (any case)")
-	fl.IntVar(&o.RSABits, "rsa-bits", 2048, "RSA modulus size for RS256: 2048, 3072 or 4096")
-	fl.IntVar(&o.SecretBytes, "secret-bytes", jwk.MinSecretBytes, "secret size in bytes for HS256 (at least 32)")
+	fl.IntVar(&o.RSABits, "rsa-bits", 2048, "RSA modulus size for RS256 only: 2048, 3072 or 4096")
+	fl.IntVar(&o.SecretBytes, "secret-bytes", jwk.MinSecretBytes, "secret size in bytes for HS256 only (at least 32)")
 	fl.StringVar(&o.KID, "kid", "", "key ID (default a random UUID v4)")
 	fl.StringVar(&o.KeysFile, "keys-file", "", "write to this signing_keys.json instead of stdout")
 	fl.BoolVar(&o.Append, "append", false, "with --keys-file: add the key to the keys already there")
@@ -94,10 +99,31 @@ func parseAlgorithmFlag(s string) (jwk.Algorithm, error) {
 	return alg, nil
 }
 
+// refuseInapplicableKeyFlags refuses a key-size flag given on the command
+// line (set reports which) for an algorithm it does not apply to, rather
+// than ignore it. keys create can share it.
+func refuseInapplicableKeyFlags(set func(string) bool, alg jwk.Algorithm) error {
+	if set("rsa-bits") && alg != jwk.RS256 {
+		return withHint(&UsageError{Err: fmt.Errorf("--rsa-bits applies to RS256 keys only, not %s", alg)}, "add --algorithm RS256, or leave --rsa-bits out")
+	}
+	if set("secret-bytes") && alg != jwk.HS256 {
+		return withHint(&UsageError{Err: fmt.Errorf("--secret-bytes applies to HS256 secrets only, not %s", alg)}, "add --algorithm HS256, or leave --secret-bytes out")
+	}
+	return nil
+}
+
 func runGenSigningKey(o *genSigningKeyOptions) error {
 	alg, err := parseAlgorithmFlag(o.Algorithm)
 	if err != nil {
 		return err
+	}
+	if o.set != nil {
+		if err := refuseInapplicableKeyFlags(o.set, alg); err != nil {
+			return err
+		}
+		if o.set("force") && o.KeysFile == "" {
+			return withHint(&UsageError{Err: errors.New("--force applies with --keys-file only")}, "leave --force out when printing the key")
+		}
 	}
 	if o.Format != "jwk" && o.Format != "pem" {
 		return &UsageError{Err: fmt.Errorf("--format %q: want jwk or pem", o.Format)}

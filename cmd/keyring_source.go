@@ -35,24 +35,31 @@ import (
 // returned is parsed (and decrypted), so this stays fast with a large
 // keyring.
 func keyringSigningKey(f *Factory, kid string) (*jwk.Key, error) {
+	k, _, err := keyringSigningKeyMax(f, kid)
+	return k, err
+}
+
+// keyringSigningKeyMax is keyringSigningKey that also returns the keyring's
+// max token lifetime, which gen bearer-jwt enforces.
+func keyringSigningKeyMax(f *Factory, kid string) (*jwk.Key, time.Duration, error) {
 	file, err := loadKeyring(f, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	path := file.Path
 	e, err := file.Keyring.SignableKey(kid)
 	if err != nil {
-		return nil, keyringError(path, err)
+		return nil, 0, keyringError(path, err)
 	}
 	k, err := e.Material.Private()
 	if err != nil {
-		return nil, materialError(path, e.KID, err)
+		return nil, 0, materialError(path, e.KID, err)
 	}
 	out := &jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", KeyOps: []string{jwk.OpSign, jwk.OpVerify}, Material: k.Material}
 	if e.Legacy {
 		out.KID = ""
 	}
-	return out, nil
+	return out, file.Keyring.Lifetime(), nil
 }
 
 // keyringVerificationKeys returns every key of the keyring with its state,

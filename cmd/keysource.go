@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/keyctl/keyctl/internal/keysfile"
 	"github.com/keyctl/keyctl/pkg/jwk"
@@ -48,43 +49,47 @@ func readKeyInput(f *Factory, path string) ([]byte, error) {
 }
 
 // loadSigningKey finds the key to sign with, first source that applies:
-// --key FILE, --keys-file PATH, then the keyring's key in use.
-func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (*jwk.Key, error) {
+// --key FILE, --keys-file PATH, then the keyring's key in use. maxLifetime
+// is the keyring's max token lifetime for the keyring's key, 0 (none) for
+// the others.
+func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, maxLifetime time.Duration, err error) {
 	switch {
 	case keyPath != "":
 		data, err := readKeyInput(f, keyPath)
 		if err != nil {
-			return nil, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
+			return nil, 0, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
 		keys, err := jwk.ParseAny(data)
 		if err != nil {
-			return nil, withHint(fmt.Errorf("key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
+			return nil, 0, withHint(fmt.Errorf("key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
 		k, err := keysfile.Select(keys, kid)
 		if err != nil {
-			return nil, withHint(fmt.Errorf("key %s: %w", keyPath, err), "list the kids with: jq -r '.. | .kid? // empty' %s", keyPath)
+			return nil, 0, withHint(fmt.Errorf("key %s: %w", keyPath, err), "list the kids with: jq -r '.. | .kid? // empty' %s", keyPath)
 		}
-		return signable(k, kid, keyPath)
+		k, err = signable(k, kid, keyPath)
+		return k, 0, err
 	case keysFile != "":
 		keys, err := keysfile.Read(keysFile)
 		if errors.Is(err, keysfile.ErrNotFound) {
-			return nil, withHint(err, "create one with: keyctl gen signing-key --keys-file %s", keysFile)
+			return nil, 0, withHint(err, "create one with: keyctl gen signing-key --keys-file %s", keysFile)
 		}
 		if err != nil {
-			return nil, withHint(fmt.Errorf("read keys file %s: %w", keysFile, err), "fix the file or pass a single key with --key")
+			return nil, 0, withHint(fmt.Errorf("read keys file %s: %w", keysFile, err), "fix the file or pass a single key with --key")
 		}
 		k, err := keysfile.Select(keys, kid)
 		if err != nil {
-			return nil, withHint(fmt.Errorf("keys file %s: %w", keysFile, err), "add a key with: keyctl gen signing-key --keys-file %s --append", keysFile)
+			return nil, 0, withHint(fmt.Errorf("keys file %s: %w", keysFile, err), "add a key with: keyctl gen signing-key --keys-file %s --append", keysFile)
 		}
-		return signable(k, kid, keysFile)
+		k, err = signable(k, kid, keysFile)
+		return k, 0, err
 	}
-	k, err := keyringSigningKey(f, kid)
+	k, maxLifetime, err := keyringSigningKeyMax(f, kid)
 	if errors.Is(err, errNoKeyring) {
-		return nil, withHint(errors.New("no signing key: pass --key FILE or --keys-file PATH, or set up a keyring"),
+		return nil, 0, withHint(errors.New("no signing key: pass --key FILE or --keys-file PATH, or set up a keyring"),
 			"make a key with \"keyctl gen signing-key > key.json\" and pass --key key.json, or run \"keyctl keys create\" then \"keyctl keys rotate\"")
 	}
-	return k, err
+	return k, maxLifetime, err
 }
 
 // signable checks that k can sign. A key named explicitly by --kid may be a

@@ -391,41 +391,150 @@ func (t *ClaimsTemplate) AppendString(dst []byte, value string) []byte {
 	return append(dst, t.suffix...)
 }
 
+// MinTime and MaxTime bound the times keyctl writes in a token: a
+// NumericDate before 1970 or after the year 9999 means different things to
+// different libraries (or overflows them), so it is never minted.
+var (
+	MinTime = time.Unix(0, 0).UTC()
+	MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// MaxLifetime is the longest lifetime (exp - iat) keyctl mints: 100 years,
+// the most a keyring's max token lifetime may be, and well inside what a
+// time.Duration holds.
+const MaxLifetime = 100 * 365 * 24 * time.Hour
+
 // ClaimOptions describe the claims of a bearer token, as `keyctl gen
 // bearer-jwt` takes them.
 type ClaimOptions struct {
 	Role     string
 	Subject  string
-	Now      time.Time
-	ValidFor time.Duration
-	Expiry   time.Time // zero: Now + ValidFor; else iat = Expiry - ValidFor
-	Payload  map[string]any
-	Issuer   string
-	Audience []string
-	JTI      string
-	Extra    map[string]any // --claim key=value, applied last
+	Now      time.Time     // the minting time: iat unless IssuedAt is set
+	IssuedAt time.Time     // zero: Now (--iat, for reproducible fixtures)
+	ValidFor time.Duration // the lifetime when Expiry is zero
+	Expiry   time.Time     // zero: iat + ValidFor
+	// NotBefore sets nbf; zero: no nbf claim.
+	NotBefore time.Time
+	Payload   map[string]any // --payload
+	Issuer    string
+	Audience  []string
+	JTI       string
+	Extra     map[string]any // --claim key=value
+}
+
+// flagOf names the flag of `keyctl gen bearer-jwt` that sets each claim
+// with one: such a claim may come from that flag only.
+var flagOf = map[string]string{
+	"exp":          "--exp or --valid-for",
+	"iat":          "--iat",
+	"nbf":          "--nbf",
+	"sub":          "--sub",
+	"role":         "--role",
+	"aud":          "--aud",
+	"iss":          "--iss",
+	"jti":          "--jti",
+	"is_anonymous": "--role and --sub",
+}
+
+// ClaimSourceError reports a claim given through a source that may not set
+// it: one that has its own flag, given through --claim, --payload or a line
+// of --claims-from (Name == Claim), or a name differing from such a claim
+// only in letter case (Name != Claim).
+type ClaimSourceError struct {
+	Name   string // the name as given
+	Claim  string // the claim with a flag it matches
+	Flag   string // the flag that sets Claim
+	Source string // where Name was given: "--claim", "--payload", "--claims-from"
+}
+
+func (e *ClaimSourceError) Error() string {
+	if e.Name != e.Claim {
+		return fmt.Sprintf("%q differs only in letter case from %s, which is set by %s, not %s", e.Name, e.Claim, e.Flag, e.Source)
+	}
+	return fmt.Sprintf("%s is set by %s, not %s", e.Claim, e.Flag, e.Source)
+}
+
+// ownedClaim returns the claim with a flag that name is, or equals but for
+// letter case.
+func ownedClaim(name string) (claim, flag string, ok bool) {
+	if flag, ok := flagOf[name]; ok {
+		return name, flag, true
+	}
+	for claim, flag := range flagOf {
+		if strings.EqualFold(claim, name) {
+			return claim, flag, true
+		}
+	}
+	return "", "", false
+}
+
+// checkTime refuses a time outside MinTime..MaxTime.
+func checkTime(name string, t time.Time) error {
+	switch {
+	case t.Before(MinTime):
+		return fmt.Errorf("%s is before %s", name, MinTime.Format(time.RFC3339))
+	case t.After(MaxTime):
+		return fmt.Errorf("%s is after %s", name, MaxTime.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // BuildClaims computes the claims Supabase's `gen bearer-jwt` emits (iat,
 // exp, role, sub when given, is_anonymous for an anonymous authenticated
-// user), then merges Payload over them, then the explicit options (iss, aud,
-// jti, extra claims) over that.
+// user), with iss, aud, jti and nbf when given, and the claims of Payload
+// and Extra beside them. iat is the minting time (Now, to the second) or
+// IssuedAt; exp is Expiry or iat + ValidFor. A token that would not verify
+// is refused: exp not after iat or not after Now, a lifetime under a second
+// or over MaxLifetime, a time outside MinTime..MaxTime, nbf not before exp.
+// A claim that has a flag (see ClaimSourceError) may not come from Payload
+// or Extra, and no two claims may differ only in letter case.
 func BuildClaims(o ClaimOptions) (map[string]any, error) {
-	if o.ValidFor <= 0 {
-		return nil, fmt.Errorf("valid-for must be positive, not %s", o.ValidFor)
+	iat := o.Now.Truncate(time.Second)
+	if !o.IssuedAt.IsZero() {
+		iat = o.IssuedAt
+		if err := checkTime("iat", iat); err != nil {
+			return nil, err
+		}
 	}
-	iat := o.Now
-	exp := o.Now.Add(o.ValidFor)
-	if !o.Expiry.IsZero() {
-		exp = o.Expiry
-		iat = exp.Add(-o.ValidFor)
+	exp := o.Expiry
+	if exp.IsZero() {
+		switch {
+		case o.ValidFor < time.Second:
+			return nil, fmt.Errorf("valid-for must be at least 1s, not %s", o.ValidFor)
+		case o.ValidFor > MaxLifetime:
+			return nil, fmt.Errorf("valid-for %s is longer than 100 years, the longest lifetime keyctl mints", o.ValidFor)
+		}
+		exp = iat.Add(o.ValidFor)
+	}
+	if err := checkTime("exp", exp); err != nil {
+		return nil, err
+	}
+	if exp.Unix() <= iat.Unix() {
+		return nil, fmt.Errorf("exp %s is not after iat %s", rfc3339(exp), rfc3339(iat))
+	}
+	if exp.Unix()-iat.Unix() > int64(MaxLifetime/time.Second) {
+		return nil, fmt.Errorf("the lifetime from iat %s to exp %s is longer than 100 years, the longest keyctl mints", rfc3339(iat), rfc3339(exp))
 	}
 	if !exp.After(o.Now) {
-		return nil, fmt.Errorf("expiry %s is not in the future", exp.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("exp %s is not in the future", rfc3339(exp))
+	}
+	if !o.NotBefore.IsZero() {
+		if err := checkTime("nbf", o.NotBefore); err != nil {
+			return nil, err
+		}
+		if o.NotBefore.Unix() >= exp.Unix() {
+			return nil, fmt.Errorf("nbf %s is not before exp %s: the token would never be valid", rfc3339(o.NotBefore), rfc3339(exp))
+		}
+	}
+	if err := checkSourceNames(o.Payload, "--payload", o.Extra, "--claim"); err != nil {
+		return nil, err
 	}
 	c := make(map[string]any, 8+len(o.Payload)+len(o.Extra))
 	c["iat"] = iat.Unix()
 	c["exp"] = exp.Unix()
+	if !o.NotBefore.IsZero() {
+		c["nbf"] = o.NotBefore.Unix()
+	}
 	if o.Role != "" {
 		c["role"] = o.Role
 	}
@@ -434,7 +543,6 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 	} else if IsAnonymousRole(o.Role) {
 		c["is_anonymous"] = true
 	}
-	maps.Copy(c, o.Payload)
 	if o.Issuer != "" {
 		c["iss"] = o.Issuer
 	}
@@ -448,8 +556,122 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 	if o.JTI != "" {
 		c["jti"] = o.JTI
 	}
+	maps.Copy(c, o.Payload)
 	maps.Copy(c, o.Extra)
 	return c, nil
+}
+
+// checkSourceNames refuses, in the claims of two sources, a claim that has
+// a flag, a name given by both, and two names differing only in letter
+// case. Within one source the parser has refused the last two already.
+func checkSourceNames(a map[string]any, aSource string, b map[string]any, bSource string) error {
+	for _, src := range []struct {
+		m    map[string]any
+		name string
+	}{{a, aSource}, {b, bSource}} {
+		for name := range src.m {
+			if claim, flag, ok := ownedClaim(name); ok {
+				return &ClaimSourceError{Name: name, Claim: claim, Flag: flag, Source: src.name}
+			}
+		}
+	}
+	for x := range a {
+		for y := range b {
+			switch {
+			case x == y:
+				return fmt.Errorf("claim %q is given by both %s and %s", x, aSource, bSource)
+			case strings.EqualFold(x, y):
+				return fmt.Errorf("claims %q (%s) and %q (%s) differ only in letter case", x, aSource, y, bSource)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckLineClaims checks the claims of one line of --claims-from, which
+// are merged over base, the claims BuildClaims made of o. A line may set
+// sub, iss, aud and jti when o does not (one token per user is what
+// --claims-from is for), and override a claim of Payload or Extra; it may
+// never set exp, iat, nbf, role or is_anonymous, which the command line
+// decides for every token, nor a name differing only in letter case from a
+// claim of base or one with a flag.
+func (o ClaimOptions) CheckLineClaims(line, base map[string]any) error {
+	const source = "--claims-from"
+	for name := range line {
+		if claim, flag, ok := ownedClaim(name); ok {
+			given := true
+			if name == claim {
+				switch claim {
+				case "sub":
+					given = o.Subject != ""
+				case "iss":
+					given = o.Issuer != ""
+				case "aud":
+					given = len(o.Audience) > 0
+				case "jti":
+					given = o.JTI != ""
+				}
+			}
+			if given {
+				return &ClaimSourceError{Name: name, Claim: claim, Flag: flag, Source: source}
+			}
+			continue
+		}
+		if _, same := base[name]; same {
+			continue
+		}
+		for b := range base {
+			if strings.EqualFold(b, name) {
+				src := "--claim"
+				if _, ok := o.Payload[b]; ok {
+					src = "--payload"
+				}
+				return fmt.Errorf("claims %q (%s) and %q (%s) differ only in letter case", b, src, name, source)
+			}
+		}
+	}
+	return nil
+}
+
+// Lifetime returns exp - iat of claims BuildClaims made, 0 if either is
+// missing.
+func Lifetime(claims map[string]any) time.Duration {
+	iat, ok1 := claims["iat"].(int64)
+	exp, ok2 := claims["exp"].(int64)
+	if !ok1 || !ok2 || exp < iat || exp-iat > int64(MaxLifetime/time.Second) {
+		return 0
+	}
+	return time.Duration(exp-iat) * time.Second
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ParseTime reads a token time as `keyctl gen bearer-jwt --exp`, --iat and
+// --nbf take it: Unix seconds (digits, optionally a leading "-") or RFC
+// 3339 in whole seconds, between MinTime and MaxTime.
+func ParseTime(s string) (time.Time, error) {
+	digits := strings.TrimPrefix(s, "-")
+	if digits != "" && strings.Trim(digits, "0123456789") == "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err != nil && s[0] == '-', err == nil && n < MinTime.Unix():
+			return time.Time{}, fmt.Errorf("%s is before %s", s, MinTime.Format(time.RFC3339))
+		case err != nil, n > MaxTime.Unix():
+			return time.Time{}, fmt.Errorf("%s is after %s", s, MaxTime.Format(time.RFC3339))
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 (2026-01-02T15:04:05Z) nor Unix seconds", s)
+	}
+	if t.Nanosecond() != 0 {
+		return time.Time{}, fmt.Errorf("%s has a fraction of a second: token times are whole seconds", s)
+	}
+	if err := checkTime(s, t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
 }
 
 // IsAnonymousRole reports whether a token with role and no sub is an
@@ -499,19 +721,53 @@ func ParseClaims(data []byte) (map[string]any, error) {
 }
 
 // ParseClaimFlag splits "key=value"; the value is JSON when it parses as
-// JSON, else a string.
+// JSON, else a string. Both must be valid UTF-8, and a JSON value is read
+// as strictly as ParseClaims reads an object: no duplicate member names, no
+// lone UTF-16 surrogate escapes.
 func ParseClaimFlag(s string) (string, any, error) {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
 		return "", nil, fmt.Errorf("claim %q is not key=value", s)
+	}
+	if !utf8.ValidString(s) {
+		return "", nil, fmt.Errorf("claim %q is not valid UTF-8", s)
 	}
 	dec := json.NewDecoder(strings.NewReader(v))
 	dec.UseNumber()
 	var val any
 	if err := dec.Decode(&val); err == nil && !dec.More() {
 		if _, err := dec.Token(); err != nil { // nothing after the value
+			if err := strictjson.CheckObject([]byte(`{"v":` + v + `}`)); err != nil {
+				return "", nil, fmt.Errorf("claim %q: %w", k, err)
+			}
 			return k, val, nil
 		}
 	}
 	return k, v, nil
+}
+
+// ParseClaimFlags reads every --claim key=value (ParseClaimFlag) into one
+// claims object, refusing a name given twice and two names that differ
+// only in letter case, as ParseClaims does for an object.
+func ParseClaimFlags(args []string) (map[string]any, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(args))
+	for _, s := range args {
+		k, v, err := ParseClaimFlag(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("claim %q is given twice", k)
+		}
+		for prev := range out {
+			if strings.EqualFold(prev, k) {
+				return nil, fmt.Errorf("claims %q and %q differ only in letter case", prev, k)
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
 }
