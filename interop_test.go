@@ -191,7 +191,7 @@ func (k *keyctlEnv) keysFileWith(name string, algs ...jwk.Algorithm) (string, ma
 // mint makes a token with keyctl gen bearer-jwt from the keys file.
 func (k *keyctlEnv) mint(keysFile, kid, sub string, extra ...string) string {
 	k.t.Helper()
-	args := append([]string{"gen", "bearer-jwt", "--role", "authenticated", "--sub", sub, "--aud", "authenticated",
+	args := append([]string{"gen", "bearer-jwt", "--role", "authenticated", "--sub", sub, "--any-sub", "--aud", "authenticated",
 		"--claim", "email=dev@example.com", "--keys-file", keysFile, "--kid", kid}, extra...)
 	return k.run(args...)
 }
@@ -724,7 +724,7 @@ func TestInteropPyJWTKeyctlJWKS(t *testing.T) {
 	jwksFile := writeFile(t, k.path("jwks.json"), k.run("jwks")+"\n")
 	c := startClient(t, py, "pyjwt_verify.py", "--aud", "authenticated", "--jwks", jwksFile)
 	for _, alg := range []jwk.Algorithm{jwk.ES256, jwk.RS256, jwk.EdDSA} {
-		tok := k.run("gen", "bearer-jwt", "--role", "authenticated", "--sub", "user-"+string(alg), "--aud", "authenticated",
+		tok := k.run("gen", "bearer-jwt", "--role", "authenticated", "--sub", "user-"+string(alg), "--any-sub", "--aud", "authenticated",
 			"--claim", "email=dev@example.com", "--kid", kids[alg])
 		wantVerified(t, "PyJWT", c.ask(tok), alg, kids[alg], "user-"+string(alg))
 		wantRejected(t, "PyJWT", "a tampered "+string(alg)+" token", c.ask(tamper(tok)), "InvalidSignatureError")

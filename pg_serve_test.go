@@ -290,7 +290,7 @@ func TestPGTwoOperatorsStory(t *testing.T) {
 
 	mint := func(env []string, sub string) string {
 		t.Helper()
-		return strings.TrimSpace(mustRun(t, env, "gen", "bearer-jwt", "--role", "authenticated", "--sub", sub))
+		return strings.TrimSpace(mustRun(t, env, "gen", "bearer-jwt", "--role", "authenticated", "--sub", sub, "--any-sub"))
 	}
 	verifies := func(r *replica, token string) bool {
 		c := keyctlProc(env1, "verify", "--jwks", r.base+"/.well-known/jwks.json", "--cache-ttl", "0", token)

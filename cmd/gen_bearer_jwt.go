@@ -43,6 +43,15 @@ type genBearerJWTOptions struct {
 	KeysFile string
 	KID      string
 
+	// Supabase Auth's claims: a token of the shape Auth issues.
+	SessionID string
+	AAL       string
+	AMR       []string
+	Email     string
+	Phone     string
+	AnySub    bool
+	audSet    bool
+
 	// Bulk minting: --count N tokens with distinct jti, or one token per
 	// line of --claims-from, on --workers goroutines.
 	Count      int64
@@ -85,6 +94,16 @@ such maximum.
 
 --jti given without a value (or --jti=random) sets a random UUID.
 
+Tokens Supabase accepts as they are: with --role authenticated, aud
+defaults to "authenticated" (Auth's audience; its /user refuses a token
+without it; --aud overrides), and --sub must be a UUID, the user's id, as
+Auth's /user and Postgres's auth.uid() need (--any-sub mints another sub
+for services that are not Supabase). --session-id, --aal, --amr, --email
+and --phone add the claims Auth puts in its own access tokens (amr as
+[{"method":M,"timestamp":iat}]), so a test can mint a token of the same
+shape; each may also come from --payload, --claim or a --claims-from line,
+never from both.
+
 Bulk minting prints one token per line, streaming, on every core (--workers
 to choose), in a stable order:
   --count N         N tokens with the same claims (iat and exp too) and a
@@ -99,9 +118,10 @@ to choose), in a stable order:
                     bad line (not a JSON object, duplicate names, blank) stops
                     the run with an error naming it, exit 1; the tokens of the
                     lines before it have been printed.`,
-		Example: `  keyctl gen bearer-jwt --role authenticated --key key.json
-  keyctl gen bearer-jwt --role service_role --sub admin --valid-for 1h --keys-file supabase/signing_keys.json
-  keyctl gen bearer-jwt --role authenticated --key key.json --claim email=dev@example.com --aud authenticated
+		Example: `  keyctl gen bearer-jwt --role authenticated --sub 5b8e4f3a-9c7d-4e21-8f6a-2d1c0b9e8a77 --session-id 0d6f1e2a-3b4c-4d5e-8f90-a1b2c3d4e5f6 --aal aal1 --amr password --email dev@example.com
+  keyctl gen bearer-jwt --role authenticated --key key.json
+  keyctl gen bearer-jwt --role service_role --valid-for 1h --keys-file supabase/signing_keys.json
+  keyctl gen bearer-jwt --role authenticated --key key.json --claim user_metadata='{"name":"Dev"}' 
   keyctl gen bearer-jwt --role authenticated --key key.json --count 10000 > tokens.txt
   jq -c '{sub: .id, email}' users.json | keyctl gen bearer-jwt --role authenticated --key key.json --claims-from -`,
 		Args: noArgs(func(string) string {
@@ -114,6 +134,7 @@ to choose), in a stable order:
 			o.countSet = c.Flags().Changed("count")
 			o.workersSet = c.Flags().Changed("workers")
 			o.validForSet = c.Flags().Changed("valid-for")
+			o.audSet = c.Flags().Changed("aud")
 			return runGenBearerJWT(o)
 		},
 	}
@@ -136,6 +157,12 @@ to choose), in a stable order:
 	fl.Int64Var(&o.Count, "count", 0, "mint N tokens, one per line, each with its own random jti")
 	fl.StringVar(&o.ClaimsFrom, "claims-from", "", "mint one token per line of FILE (- for stdin): a JSON object of claims per line")
 	fl.IntVar(&o.Workers, "workers", 0, "goroutines minting in bulk (default: every core)")
+	fl.StringVar(&o.SessionID, "session-id", "", "session_id claim, as Auth's tokens carry (a UUID)")
+	fl.StringVar(&o.AAL, "aal", "", "aal claim: aal1 or aal2")
+	fl.StringArrayVar(&o.AMR, "amr", nil, "authentication method for the amr claim, e.g. password, otp, oauth (repeatable)")
+	fl.StringVar(&o.Email, "email", "", "email claim")
+	fl.StringVar(&o.Phone, "phone", "", "phone claim")
+	fl.BoolVar(&o.AnySub, "any-sub", false, "with --role authenticated, accept a --sub that is not a UUID (for services that are not Supabase)")
 	_ = c.MarkFlagRequired("role")
 	addKeyringFlag(c, f)
 	c.MarkFlagsMutuallyExclusive("key", "keys-file")
@@ -299,6 +326,32 @@ func (o *genBearerJWTOptions) claimOptions() (jwt.ClaimOptions, error) {
 	}
 	if o.JTI == randomJTI {
 		co.JTI = jwk.NewKID()
+	}
+	co.SessionID, co.AAL, co.AMR, co.Email, co.Phone = o.SessionID, o.AAL, o.AMR, o.Email, o.Phone
+	if o.Role == "authenticated" {
+		// What Auth's /user asks of a user's token.
+		co.UUIDSubject = !o.AnySub
+		if !o.audSet {
+			co.Audience, co.AudienceDefault = []string{"authenticated"}, true
+		}
+	} else if o.AnySub {
+		return co, &UsageError{Err: errors.New("--any-sub applies to --role authenticated, whose sub must otherwise be a UUID")}
+	}
+	if o.SessionID != "" && !jwt.IsUUID(o.SessionID) {
+		return co, withHint(&UsageError{Err: fmt.Errorf("--session-id %q is not a UUID", o.SessionID)}, "Auth's sessions have UUID ids; /user refuses a session_id that names no session")
+	}
+	switch o.AAL {
+	case "", "aal1", "aal2", "aal3":
+	default:
+		return co, withHint(&UsageError{Err: fmt.Errorf("--aal %q", o.AAL)}, "Auth's assurance levels are aal1 and aal2")
+	}
+	for _, m := range o.AMR {
+		if strings.TrimSpace(m) == "" {
+			return co, &UsageError{Err: errors.New("--amr needs a method name, e.g. password")}
+		}
+	}
+	if o.Role == "authenticated" && o.Sub != "" && co.UUIDSubject && !jwt.IsUUID(o.Sub) {
+		return co, withHint(&UsageError{Err: fmt.Errorf("--sub %q %w", o.Sub, jwt.ErrSubjectNotUUID)}, "give the user's id (a UUID), or --any-sub to mint it anyway for a service that is not Supabase")
 	}
 	var err error
 	if co.Expiry, err = timeFlag("exp", o.Exp); err != nil {

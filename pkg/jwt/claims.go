@@ -420,6 +420,44 @@ type ClaimOptions struct {
 	Audience  []string
 	JTI       string
 	Extra     map[string]any // --claim key=value
+
+	// The claims Supabase Auth puts in its own access tokens, so a test can
+	// mint one of the same shape: session_id, aal, amr (each method with
+	// iat as its timestamp), email and phone. Empty: left out.
+	SessionID string
+	AAL       string
+	AMR       []string
+	Email     string
+	Phone     string
+	// UUIDSubject requires sub (from Subject or a --claims-from line) to be
+	// a UUID: Auth's /user and Postgres's auth.uid() need a user's id.
+	UUIDSubject bool
+	// AudienceDefault marks Audience as a default (aud "authenticated" for
+	// role authenticated) that a --claims-from line may replace.
+	AudienceDefault bool
+}
+
+// ErrSubjectNotUUID refuses a sub that is not a UUID when one is required.
+var ErrSubjectNotUUID = errors.New("is not a UUID: Supabase Auth's /user and Postgres's auth.uid() need the user's id, a UUID")
+
+// IsUUID reports whether s is a UUID in its canonical text form.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // flagOf names the flag of `keyctl gen bearer-jwt` that sets each claim
@@ -434,6 +472,32 @@ var flagOf = map[string]string{
 	"iss":          "--iss",
 	"jti":          "--jti",
 	"is_anonymous": "--role and --sub",
+}
+
+// authClaims are the claims of Auth's access tokens that have a flag of
+// their own but may also come from --payload, --claim or a --claims-from
+// line (one token per user with its email, say): never from both.
+func (o ClaimOptions) authClaims() map[string]bool {
+	set := map[string]bool{}
+	for name, v := range map[string]bool{"session_id": o.SessionID != "", "aal": o.AAL != "", "amr": len(o.AMR) > 0, "email": o.Email != "", "phone": o.Phone != ""} {
+		if v {
+			set[name] = true
+		}
+	}
+	return set
+}
+
+// checkAuthClaims refuses a claim of Auth's set both by its flag and by
+// another source.
+func (o ClaimOptions) checkAuthClaims(source string, m map[string]any) error {
+	for name := range o.authClaims() {
+		for given := range m {
+			if strings.EqualFold(given, name) {
+				return fmt.Errorf("%s is set by --%s and by %s: give it once", name, strings.ReplaceAll(name, "_", "-"), source)
+			}
+		}
+	}
+	return nil
 }
 
 // ClaimSourceError reports a claim given through a source that may not set
@@ -529,6 +593,12 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 	if err := checkSourceNames(o.Payload, "--payload", o.Extra, "--claim"); err != nil {
 		return nil, err
 	}
+	if err := o.checkAuthClaims("--payload", o.Payload); err != nil {
+		return nil, err
+	}
+	if err := o.checkAuthClaims("--claim", o.Extra); err != nil {
+		return nil, err
+	}
 	c := make(map[string]any, 8+len(o.Payload)+len(o.Extra))
 	c["iat"] = iat.Unix()
 	c["exp"] = exp.Unix()
@@ -539,6 +609,9 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 		c["role"] = o.Role
 	}
 	if o.Subject != "" {
+		if o.UUIDSubject && !IsUUID(o.Subject) {
+			return nil, fmt.Errorf("sub %q %w", o.Subject, ErrSubjectNotUUID)
+		}
 		c["sub"] = o.Subject
 	} else if IsAnonymousRole(o.Role) {
 		c["is_anonymous"] = true
@@ -555,6 +628,25 @@ func BuildClaims(o ClaimOptions) (map[string]any, error) {
 	}
 	if o.JTI != "" {
 		c["jti"] = o.JTI
+	}
+	if o.SessionID != "" {
+		c["session_id"] = o.SessionID
+	}
+	if o.AAL != "" {
+		c["aal"] = o.AAL
+	}
+	if len(o.AMR) > 0 {
+		amr := make([]any, len(o.AMR))
+		for i, m := range o.AMR {
+			amr[i] = map[string]any{"method": m, "timestamp": iat.Unix()}
+		}
+		c["amr"] = amr
+	}
+	if o.Email != "" {
+		c["email"] = o.Email
+	}
+	if o.Phone != "" {
+		c["phone"] = o.Phone
 	}
 	maps.Copy(c, o.Payload)
 	maps.Copy(c, o.Extra)
@@ -597,6 +689,12 @@ func checkSourceNames(a map[string]any, aSource string, b map[string]any, bSourc
 // claim of base or one with a flag.
 func (o ClaimOptions) CheckLineClaims(line, base map[string]any) error {
 	const source = "--claims-from"
+	if sub, ok := line["sub"].(string); ok && o.UUIDSubject && !IsUUID(sub) {
+		return fmt.Errorf("sub %q %w", sub, ErrSubjectNotUUID)
+	}
+	if err := o.checkAuthClaims(source, line); err != nil {
+		return err
+	}
 	for name := range line {
 		if claim, flag, ok := ownedClaim(name); ok {
 			given := true
@@ -607,7 +705,7 @@ func (o ClaimOptions) CheckLineClaims(line, base map[string]any) error {
 				case "iss":
 					given = o.Issuer != ""
 				case "aud":
-					given = len(o.Audience) > 0
+					given = len(o.Audience) > 0 && !o.AudienceDefault
 				case "jti":
 					given = o.JTI != ""
 				}
