@@ -31,6 +31,7 @@ func init() {
 	scriptCmds["lockkeyring"] = cmdLockKeyring
 	scriptCmds["unlockkeyring"] = cmdUnlockKeyring
 	scriptCmds["filemode"] = cmdFileMode
+	scriptCmds["islink"] = cmdIsLink
 	scriptSetups = append(scriptSetups, func(env *testscript.Env) error {
 		dir, err := filepath.Abs(filepath.Join("testdata", "keyring"))
 		if err != nil {
@@ -296,6 +297,68 @@ func TestKeyringConcurrentCreate(t *testing.T) {
 	}
 }
 
+// TestKeyringTwoLinksConcurrentCreate: two symlinks in two directories
+// lead to one keyring; 50 processes create a key through each at once. The
+// writers share one lock (the target's), so the target ends with all 100
+// keys and both links stay links.
+func TestKeyringTwoLinksConcurrentCreate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 100 processes")
+	}
+	root := t.TempDir()
+	target := filepath.Join(root, "srv", "keyring.json")
+	links := []string{filepath.Join(root, "a", "keyring.json"), filepath.Join(root, "b", "keyring.json")}
+	for _, dir := range []string{"srv", "a", "b"} {
+		if err := os.Mkdir(filepath.Join(root, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range links {
+		if err := os.Symlink("../srv/keyring.json", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := exec.Command("keyctl", "keys", "create", "--kid", "first")
+	c.Env = keyringProcEnv(t, target)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("keys create: %v\n%s", err, out)
+	}
+	const n = 50
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 2*n)
+	for l, link := range links {
+		env := keyringProcEnv(t, link)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := exec.Command("keyctl", "keys", "create", "--kid", fmt.Sprintf("l%d-%02d", l, i), "--lock-timeout", "60s")
+				c.Env = env
+				<-start
+				if out, err := c.CombinedOutput(); err != nil {
+					errs[l*n+i] = fmt.Errorf("link %d process %d: %v\n%s", l, i, err, out)
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, l := range links {
+		if st, err := os.Lstat(l); err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%s is no longer a symlink (%v)", l, err)
+		}
+	}
+	if err := checkKeyring(target, strconv.Itoa(2*n+1), nil, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestKeyringKilledWriters kills keyctl writers with SIGKILL at random
 // moments, many times; after every kill the keyring is the old one or the
 // new one, whole and valid, and the next writer cleans up after it.
@@ -390,4 +453,16 @@ func bulkKeysFile(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// islink PATH: PATH is a symbolic link.
+func cmdIsLink(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: islink PATH")
+	}
+	st, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if (st.Mode()&os.ModeSymlink != 0) == neg {
+		ts.Fatalf("%s: mode %v, want %sa symlink", args[0], st.Mode(), map[bool]string{true: "not ", false: ""}[neg])
+	}
 }

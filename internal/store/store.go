@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
 
@@ -93,7 +94,11 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // structure but parses no key material until a key is used, so listing or
 // signing with a large keyring stays fast.
 func Load(path string, opts Options) (*File, error) {
-	data, err := readKeyring(path)
+	at, err := locate(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readKeyring(at)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +201,30 @@ func Decrypt(path string, opts Options, s keyring.Stamp) (*File, error) {
 	})
 }
 
-func update(path string, opts Options, fn func(*File) error) (*File, error) {
+// locate resolves every symlink in path once, so that the lock, the
+// temporary file, the fsync and the rename all happen at the real keyring,
+// in its directory: a write through a link must change the file the link
+// points to, not replace the link with a private copy. A path with no link
+// in it is used as given, so messages keep the user's spelling.
+func locate(path string) (string, error) {
+	real, err := safefile.Resolve(path)
+	if err != nil {
+		return "", fmt.Errorf("keyring %s: %w", path, err)
+	}
+	if abs, err := filepath.Abs(path); err == nil && abs == real {
+		return path, nil
+	}
+	return real, nil
+}
+
+func update(userPath string, opts Options, fn func(*File) error) (*File, error) {
+	path, err := locate(userPath)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if !opts.Create {
-			return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+			return nil, fmt.Errorf("%w at %s", ErrNotFound, userPath)
 		}
 		if err := os.MkdirAll(filepath.Dir(path), DirPerm); err != nil {
 			return nil, fmt.Errorf("create keyring directory: %w", err)
@@ -216,16 +241,16 @@ func update(path string, opts Options, fn func(*File) error) (*File, error) {
 	data, err := readKeyring(path)
 	switch {
 	case errors.Is(err, ErrNotFound) && opts.Create:
-		f = &File{Path: path, Keyring: &keyring.Keyring{}}
+		f = &File{Path: userPath, Keyring: &keyring.Keyring{}}
 	case err != nil:
 		return nil, err
 	default:
 		opts.History = true
-		if f, err = parseFile(path, data, opts); err != nil {
+		if f, err = parseFile(userPath, data, opts); err != nil {
 			return nil, err
 		}
 		if err := f.Keyring.Validate(); err != nil {
-			return nil, &CorruptError{Path: path, Err: errors.New(strings.TrimPrefix(err.Error(), keyring.ErrInvalid.Error()+": "))}
+			return nil, &CorruptError{Path: userPath, Err: errors.New(strings.TrimPrefix(err.Error(), keyring.ErrInvalid.Error()+": "))}
 		}
 	}
 	if err := fn(f); err != nil {
