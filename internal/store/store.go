@@ -98,7 +98,7 @@ func Load(path string, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readKeyring(at)
+	data, _, err := readKeyring(at)
 	if err != nil {
 		return nil, err
 	}
@@ -119,36 +119,33 @@ func parseFile(path string, data []byte, opts Options) (*File, error) {
 // Marshal encodes the file's keyring as it would be written.
 func (f *File) Marshal() ([]byte, error) { return marshal(f.Keyring, f.vault) }
 
-func readKeyring(path string) ([]byte, error) {
-	file, err := os.Open(path)
+// readKeyring reads the keyring file at path (already resolved), which
+// must be a regular file (a FIFO is refused without blocking), owned by
+// the user or root, private, in a directory only the user or root can
+// write: whoever can replace the file decides which keys are trusted.
+func readKeyring(path string) ([]byte, fs.FileInfo, error) {
+	file, st, err := safefile.Open(path, safefile.Trusted("keyring"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+		return nil, nil, fmt.Errorf("%w at %s", ErrNotFound, path)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer file.Close()
-	st, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("keyring %s is not a regular file", path)
-	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, &PermissionError{Path: path, Mode: st.Mode()}
+		return nil, nil, &PermissionError{Path: path, Mode: st.Mode()}
 	}
 	if st.Size() > MaxFileBytes {
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
+		return nil, nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
 	}
 	data, err := io.ReadAll(io.LimitReader(file, MaxFileBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(data) > MaxFileBytes {
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
+		return nil, nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
 	}
-	return data, nil
+	return data, st, nil
 }
 
 // Update changes the keyring at path under its exclusive lock: it loads
@@ -230,6 +227,11 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 			return nil, fmt.Errorf("create keyring directory: %w", err)
 		}
 	}
+	// Before the lock file is made: nothing is created in a directory
+	// another user could write.
+	if err := safefile.CheckDir(path, "keyring"); err != nil {
+		return nil, err
+	}
 	unlock, err := lock(path, opts.LockTimeout)
 	if err != nil {
 		return nil, err
@@ -238,7 +240,7 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 	cleanTemps(path)
 
 	var f *File
-	data, err := readKeyring(path)
+	data, _, err := readKeyring(path)
 	switch {
 	case errors.Is(err, ErrNotFound) && opts.Create:
 		f = &File{Path: userPath, Keyring: &keyring.Keyring{}}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/keyctl/keyctl/internal/safefile"
+	"github.com/keyctl/keyctl/pkg/keyring"
+)
+
+func addKey(t *testing.T, kid string) func(*keyring.Keyring) error {
+	return func(kr *keyring.Keyring) error {
+		_, err := kr.Create(gen(t, "ES256", kid), stamp(0))
+		return err
+	}
+}
+
+// A keyring, or its directory, owned by another user is refused by every
+// read and write: that user could have put their own keys there.
+func TestForeignOwnedKeyringRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file to another user")
+	}
+	for _, what := range []string{"file", "dir"} {
+		t.Run(what, func(t *testing.T) {
+			path := sample(t)
+			target := path
+			if what == "dir" {
+				target = filepath.Dir(path)
+			}
+			if err := os.Chown(target, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(path)
+			var oe *safefile.OwnerError
+			if _, err := Load(path, Options{}); !errors.As(err, &oe) || oe.IsDir != (what == "dir") {
+				t.Fatalf("Load: err = %v, want OwnerError", err)
+			}
+			if _, err := Update(path, Options{}, addKey(t, "new")); !errors.As(err, &oe) {
+				t.Fatalf("Update: err = %v, want OwnerError", err)
+			}
+			if _, err := Encrypt(path, Options{}, []byte("pw"), stamp(0)); !errors.As(err, &oe) {
+				t.Fatalf("Encrypt: err = %v, want OwnerError", err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Fatal("the keyring changed")
+			}
+			// Root's is fine.
+			if err := os.Chown(target, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Update(path, Options{}, addKey(t, "new")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A directory others can write, sticky or not, is refused, for an existing
+// keyring and for one about to be created.
+func TestWritableDirRefused(t *testing.T) {
+	path := sample(t)
+	dir := filepath.Dir(path)
+	for _, mode := range []os.FileMode{0o777, 0o770, 0o707, 0o1777} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		var dm *safefile.DirModeError
+		if _, err := Load(path, Options{}); !errors.As(err, &dm) {
+			t.Fatalf("mode %04o: Load: err = %v", mode, err)
+		}
+		if _, err := Update(path, Options{}, addKey(t, "new")); !errors.As(err, &dm) {
+			t.Fatalf("mode %04o: Update: err = %v", mode, err)
+		}
+		if dm.Hint() != "chmod 700 "+dir {
+			t.Fatalf("hint %q", dm.Hint())
+		}
+	}
+	fresh := filepath.Join(dir, "other.json")
+	var dm *safefile.DirModeError
+	if _, err := Update(fresh, Options{Create: true}, addKey(t, "new")); !errors.As(err, &dm) {
+		t.Fatalf("create: err = %v", err)
+	}
+	if _, err := os.Lstat(fresh + LockSuffix); err == nil {
+		t.Fatal("a lock file was created in the open directory")
+	}
+	os.Chmod(dir, 0o755)
+	if _, err := Update(path, Options{}, addKey(t, "new")); err != nil {
+		t.Fatal(err)
+	}
+}
