@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -368,10 +370,14 @@ func TestKeyringKilledWriters(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "keyring.json")
 	env := keyringProcEnv(t, path)
-	// Some bulk, so writes take a moment and kills land inside them.
-	c := exec.Command("keyctl", "keys", "import-supabase", "/dev/stdin")
+	// Some bulk, so writes take a moment and kills land inside them. The
+	// keys file is a regular file: keyctl refuses to read keys from a pipe.
+	bulk := filepath.Join(t.TempDir(), "bulk.json")
+	if err := os.WriteFile(bulk, []byte(bulkKeysFile(t, 150)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command("keyctl", "keys", "import-supabase", bulk)
 	c.Env = env
-	c.Stdin = strings.NewReader(bulkKeysFile(t, 150))
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
@@ -464,5 +470,96 @@ func cmdIsLink(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if (st.Mode()&os.ModeSymlink != 0) == neg {
 		ts.Fatalf("%s: mode %v, want %sa symlink", args[0], st.Mode(), map[bool]string{true: "not ", false: ""}[neg])
+	}
+}
+
+// runKeyctl runs the keyctl binary with env and args, at most 10 seconds,
+// and returns its exit code and stderr.
+func runKeyctl(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, "keyctl", args...)
+	c.Env = env
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	begin := time.Now()
+	err := c.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("keyctl %s: still running after %s (killed)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stderr.String()
+}
+
+// TestTrustedFilesOwnedByOthers: a keyring, a keys file or key file used to
+// sign, and a config file that belong to another user are refused, with
+// the chown that fixes it, as are files in a directory another user owns.
+func TestTrustedFilesOwnedByOthers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	dir := t.TempDir()
+	ring := filepath.Join(dir, "ring", "keyring.json")
+	env := keyringProcEnv(t, ring)
+	for _, args := range [][]string{
+		{"keys", "create", "--kid", "a"},
+		{"keys", "rotate", "a"},
+		{"gen", "signing-key", "--keys-file", filepath.Join(dir, "kf", "signing_keys.json")},
+	} {
+		os.MkdirAll(filepath.Join(dir, "kf"), 0o700)
+		if code, stderr := runKeyctl(t, env, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+		}
+	}
+	key := filepath.Join(dir, "kd", "key.json")
+	os.MkdirAll(filepath.Dir(key), 0o700)
+	c := exec.Command("keyctl", "gen", "signing-key")
+	c.Env = env
+	out, err := c.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(key, out, 0o600)
+	conf := filepath.Join(dir, "conf", "config.yaml")
+	os.MkdirAll(filepath.Dir(conf), 0o700)
+	os.WriteFile(conf, []byte("algorithm: ES256\n"), 0o600)
+
+	cases := []struct {
+		name, file, what string
+		args             []string
+	}{
+		{"keyring", ring, "keyring", []string{"gen", "bearer-jwt", "--role", "anon"}},
+		{"keyring write", ring, "keyring", []string{"keys", "create"}},
+		{"keys file", filepath.Join(dir, "kf", "signing_keys.json"), "keys file", []string{"gen", "bearer-jwt", "--role", "anon", "--keys-file", filepath.Join(dir, "kf", "signing_keys.json")}},
+		{"key", key, "key", []string{"gen", "bearer-jwt", "--role", "anon", "--key", key}},
+		{"config", conf, "config file", []string{"--config", conf, "keys", "list"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, target := range []string{tc.file, filepath.Dir(tc.file)} {
+				if code, stderr := runKeyctl(t, env, tc.args...); code != 0 {
+					t.Fatalf("before chown: exit %d\n%s", code, stderr)
+				}
+				if err := os.Chown(target, 65534, 65534); err != nil {
+					t.Fatal(err)
+				}
+				code, stderr := runKeyctl(t, env, tc.args...)
+				os.Chown(target, 0, 0)
+				if code != 1 {
+					t.Fatalf("%s owned by 65534: exit %d, want 1\n%s", target, code, stderr)
+				}
+				lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+				if len(lines) != 2 || !strings.Contains(lines[0], tc.what+" ") || !strings.Contains(lines[0], target+" is owned by another user (uid 65534)") || !strings.HasPrefix(lines[1], "hint: ") || !strings.Contains(lines[1], "chown") {
+					t.Fatalf("%s owned by 65534: stderr\n%s", target, stderr)
+				}
+			}
+		})
 	}
 }

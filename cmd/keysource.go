@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
@@ -24,13 +24,19 @@ func pathless(err error) error {
 	return err
 }
 
-// readKeyInput reads FILE, or stdin for "-", bounded in size.
+// readKeyInput reads FILE, or stdin for "-", bounded in size. FILE holds a
+// key keyctl signs or verifies with, so it must be a regular file (a FIFO
+// is refused without blocking) owned by the user or root, in a directory
+// no one else can write.
 func readKeyInput(f *Factory, path string) ([]byte, error) {
 	var r io.Reader
 	if path == "-" {
 		r = f.IO.In
 	} else {
-		file, err := os.Open(path)
+		file, _, err := safefile.Open(path, safefile.Trusted("key file"))
+		if safefile.Refused(err) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, pathless(err)
 		}
@@ -53,6 +59,9 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (*jwk.Key, error)
 	switch {
 	case keyPath != "":
 		data, err := readKeyInput(f, keyPath)
+		if safefile.Refused(err) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
@@ -67,6 +76,9 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (*jwk.Key, error)
 		return signable(k, kid, keyPath)
 	case keysFile != "":
 		keys, err := keysfile.Read(keysFile)
+		if safefile.Refused(err) {
+			return nil, err
+		}
 		if errors.Is(err, keysfile.ErrNotFound) {
 			return nil, withHint(err, "create one with: keyctl gen signing-key --keys-file %s", keysFile)
 		}
