@@ -5,7 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/keyring"
@@ -90,5 +93,68 @@ func TestWritableDirRefused(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	if _, err := Update(path, Options{}, addKey(t, "new")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The lock file must be a regular file of the user's (or root's), reached
+// without following a symlink: anything else is refused with its own
+// message, and the keyring is left as it was.
+func TestLockFileRefused(t *testing.T) {
+	cases := map[string]func(t *testing.T, lockPath string){
+		"symlink": func(t *testing.T, lockPath string) {
+			if err := os.Symlink(filepath.Join(t.TempDir(), "elsewhere"), lockPath); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"fifo": func(t *testing.T, lockPath string) {
+			if err := syscall.Mkfifo(lockPath, 0o600); err != nil {
+				t.Skip("mkfifo:", err)
+			}
+		},
+		"directory": func(t *testing.T, lockPath string) {
+			if err := os.Mkdir(lockPath, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"other user's": func(t *testing.T, lockPath string) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to give a file to another user")
+			}
+			if err := os.WriteFile(lockPath, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(lockPath, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, plant := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := sample(t)
+			os.Remove(path + LockSuffix)
+			plant(t, path+LockSuffix)
+			before, _ := os.ReadFile(path)
+			done := make(chan error, 1)
+			go func() {
+				_, err := Update(path, Options{LockTimeout: -1}, addKey(t, "new"))
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Update blocked on the lock file")
+			}
+			var le *LockFileError
+			if !errors.As(err, &le) {
+				t.Fatalf("err = %v, want LockFileError", err)
+			}
+			if !strings.Contains(le.Hint(), "rm "+path+LockSuffix) {
+				t.Fatalf("hint %q", le.Hint())
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Fatal("the keyring changed")
+			}
+		})
 	}
 }
