@@ -563,3 +563,42 @@ func TestTrustedFilesOwnedByOthers(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedFilesFIFO: a FIFO where keyctl expects the keyring, a keys
+// file, a key file or the config file is refused at once, with its own
+// message, instead of hanging keyctl until someone writes to it.
+func TestTrustedFilesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	tok := "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"keyring read", keyringProcEnv(t, fifo), []string{"keys", "list"}},
+		{"keyring jwks", keyringProcEnv(t, fifo), []string{"jwks"}},
+		{"keyring sign", keyringProcEnv(t, fifo), []string{"gen", "bearer-jwt", "--role", "anon"}},
+		{"keyring write", keyringProcEnv(t, fifo), []string{"keys", "create"}},
+		{"keys file", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"gen", "bearer-jwt", "--role", "anon", "--keys-file", fifo}},
+		{"key sign", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"gen", "bearer-jwt", "--role", "anon", "--key", fifo}},
+		{"key verify", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"verify", "--key", fifo, tok}},
+		{"config flag", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"--config", fifo, "keys", "list"}},
+		{"config env", append(keyringProcEnv(t, filepath.Join(dir, "k.json")), "KEYCTL_CONFIG="+fifo), []string{"keys", "list"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			begin := time.Now()
+			code, stderr := runKeyctl(t, tc.env, tc.args...)
+			if took := time.Since(begin); took > 5*time.Second {
+				t.Errorf("took %s", took)
+			}
+			if code != 1 || !strings.Contains(stderr, fifo+" is a named pipe (FIFO), not a regular file") || strings.Count(stderr, "\n") != 2 {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+		})
+	}
+}

@@ -158,3 +158,27 @@ func TestLockFileRefused(t *testing.T) {
 		})
 	}
 }
+
+// A FIFO at the keyring path is refused by Load and Update at once.
+func TestFIFOKeyringRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	for name, op := range map[string]func() error{
+		"Load":   func() error { _, err := Load(path, Options{}); return err },
+		"Update": func() error { _, err := Update(path, Options{Create: true}, addKey(t, "a")); return err },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- op() }()
+		select {
+		case err := <-done:
+			var nr *safefile.NotRegularError
+			if !errors.As(err, &nr) || !strings.Contains(err.Error(), "is a named pipe (FIFO), not a regular file") {
+				t.Fatalf("%s: err = %v", name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s blocked on a FIFO", name)
+		}
+	}
+}
