@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -179,6 +181,88 @@ func TestFIFOKeyringRefused(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s blocked on a FIFO", name)
+		}
+	}
+}
+
+// Keyrings in ring[1]/ and ring1/: the writers of one never touch the
+// other's temporary files (a glob built from "ring[1]" matched "ring1"),
+// and each cleans its own stale ones.
+func TestTempCleanupMatchesNamesNotGlobs(t *testing.T) {
+	root := t.TempDir()
+	paths := []string{filepath.Join(root, "ring[1]", "keyring.json"), filepath.Join(root, "ring1", "keyring.json")}
+	for _, p := range paths {
+		if _, err := Update(p, Options{Create: true}, addKey(t, "first")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := func(p string) string { return filepath.Join(filepath.Dir(p), tempPrefix+"keyring.json-123456") }
+	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	for _, p := range paths {
+		os.WriteFile(stale(p), []byte("half a keyr"), 0o600)
+	}
+	if _, err := Update(paths[0], Options{}, addKey(t, "a1")); err != nil {
+		t.Fatal(err)
+	}
+	if exists(stale(paths[0])) {
+		t.Error("ring[1]/ kept its stale temporary file")
+	}
+	if !exists(stale(paths[1])) {
+		t.Error("a write in ring[1]/ removed ring1/'s temporary file")
+	}
+	if _, err := Update(paths[1], Options{}, addKey(t, "b1")); err != nil {
+		t.Fatal(err)
+	}
+	if exists(stale(paths[1])) {
+		t.Error("ring1/ kept its stale temporary file")
+	}
+
+	// Concurrent writers in both directories: none fails.
+	const n = 15
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		for j, p := range paths {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := Update(p, Options{LockTimeout: time.Minute}, addKey(t, fmt.Sprintf("c%d-%02d", j, i)))
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, p := range paths {
+		f, err := Load(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Keyring.Keys) != n+2 {
+			t.Errorf("%s: %d keys, want %d", p, len(f.Keyring.Keys), n+2)
+		}
+	}
+}
+
+func TestIsTempOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{tempPrefix + "keyring.json-123456", true},
+		{tempPrefix + "keyring.json-", false},
+		{tempPrefix + "keyring.json-2-123456", false}, // keyring.json-2's
+		{tempPrefix + "keyring.json", false},
+		{"keyring.json-123456", false},
+		{tempPrefix + "other.json-123456", false},
+	} {
+		if got := isTempOf(tc.name, "keyring.json"); got != tc.want {
+			t.Errorf("isTempOf(%q) = %v", tc.name, got)
 		}
 	}
 }

@@ -277,15 +277,35 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 }
 
 // cleanTemps removes temporary files a killed writer left next to the
-// keyring. Only called under the lock, when no writer is mid-write.
+// keyring. Only called under the lock, when no writer is mid-write. It
+// lists the directory and compares names: a glob built from the path would
+// read "[", "*" or "?" in a directory name as patterns and reach into
+// another keyring's directory.
 func cleanTemps(path string) {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+escapeGlob(filepath.Base(path))+"-*"))
-	for _, m := range matches {
-		os.Remove(m)
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if isTempOf(e.Name(), filepath.Base(path)) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }
 
-func escapeGlob(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
-	return r.Replace(s)
+// isTempOf reports whether name is one of WriteFileAtomic's temporary
+// files for base: the prefix, base, "-" and os.CreateTemp's random digits,
+// so "keyring.json" never claims the temporary files of "keyring.json-2".
+func isTempOf(name, base string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix+base+"-")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
