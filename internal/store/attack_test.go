@@ -266,3 +266,54 @@ func TestIsTempOf(t *testing.T) {
 		}
 	}
 }
+
+// A keyring without the owner's write bit is read as usual, and every
+// write refuses it, leaving the file and its mode as they were (root
+// ignores modes, so the store checks the bit itself).
+func TestReadOnlyKeyringRefusesWrites(t *testing.T) {
+	path := sample(t)
+	if _, err := Encrypt(path, Options{}, []byte("pw"), stamp(0)); err != nil {
+		t.Fatal(err)
+	}
+	plain := sample(t)
+	for _, p := range []string{path, plain} {
+		if err := os.Chmod(p, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := os.ReadFile(path)
+	beforePlain, _ := os.ReadFile(plain)
+	writes := map[string]func() error{
+		"Update": func() error {
+			_, err := Update(path, Options{Passphrase: pass("pw")}, addKey(t, "new"))
+			return err
+		},
+		"Decrypt": func() error { _, err := Decrypt(path, Options{Passphrase: pass("pw")}, stamp(0)); return err },
+		"Encrypt": func() error { _, err := Encrypt(plain, Options{}, []byte("pw"), stamp(0)); return err },
+		"Update plain": func() error {
+			_, err := Update(plain, Options{}, func(*keyring.Keyring) error { return nil })
+			return err
+		},
+	}
+	for name, write := range writes {
+		err := write()
+		var ro *ReadOnlyError
+		if !errors.As(err, &ro) {
+			t.Fatalf("%s: err = %v, want ReadOnlyError", name, err)
+		}
+		if !strings.Contains(err.Error(), "read-only (mode 0400)") || ro.Hint() != "chmod 600 "+ro.Path+" to allow changes" {
+			t.Fatalf("%s: %v / %s", name, err, ro.Hint())
+		}
+	}
+	for p, want := range map[string][]byte{path: before, plain: beforePlain} {
+		if after, _ := os.ReadFile(p); !bytes.Equal(after, want) {
+			t.Fatalf("%s changed", p)
+		}
+		if st, _ := os.Stat(p); st.Mode().Perm() != 0o400 {
+			t.Fatalf("%s: mode %04o", p, st.Mode().Perm())
+		}
+		if _, err := Load(p, Options{Passphrase: pass("pw")}); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+	}
+}

@@ -79,6 +79,20 @@ func (e *PermissionError) Error() string {
 	return fmt.Sprintf("keyring %s is accessible by group or others (mode %04o)", e.Path, e.Mode.Perm())
 }
 
+// ReadOnlyError refuses to change a keyring whose owner write bit is off:
+// chmod 400 is the operator's "do not change".
+type ReadOnlyError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *ReadOnlyError) Error() string {
+	return fmt.Sprintf("keyring %s is read-only (mode %04o), so keyctl does not change it", e.Path, e.Mode.Perm())
+}
+
+// Hint says how to allow changes.
+func (e *ReadOnlyError) Hint() string { return "chmod 600 " + e.Path + " to allow changes" }
+
 // CorruptError reports a keyring that cannot be read or fails validation.
 // Such a keyring is never rewritten.
 type CorruptError struct {
@@ -240,12 +254,16 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 	cleanTemps(path)
 
 	var f *File
-	data, _, err := readKeyring(path)
+	data, st, err := readKeyring(path)
 	switch {
 	case errors.Is(err, ErrNotFound) && opts.Create:
 		f = &File{Path: userPath, Keyring: &keyring.Keyring{}}
 	case err != nil:
 		return nil, err
+	case st.Mode()&0o200 == 0:
+		// Checked here, not left to the kernel: root may write any file,
+		// and the rename would replace it anyway.
+		return nil, &ReadOnlyError{Path: path, Mode: st.Mode()}
 	default:
 		opts.History = true
 		if f, err = parseFile(userPath, data, opts); err != nil {
