@@ -26,6 +26,11 @@ import (
 )
 
 func init() {
+	// keyctl refuses a keyring, keys file or config file in a directory
+	// group or others can write; the scripts make their directories with
+	// the process umask, so a umask of 002 (common for users with a
+	// private group) would make them all refused.
+	syscall.Umask(0o022)
 	scriptCmds["keyringshift"] = cmdKeyringShift
 	scriptCmds["keyringsettime"] = cmdKeyringSetTime
 	scriptCmds["keyringcheck"] = cmdKeyringCheck
