@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,6 +26,11 @@ import (
 )
 
 func init() {
+	// keyctl refuses a keyring, keys file or config file in a directory
+	// group or others can write; the scripts make their directories with
+	// the process umask, so a umask of 002 (common for users with a
+	// private group) would make them all refused.
+	syscall.Umask(0o022)
 	scriptCmds["keyringshift"] = cmdKeyringShift
 	scriptCmds["keyringsettime"] = cmdKeyringSetTime
 	scriptCmds["keyringcheck"] = cmdKeyringCheck
@@ -31,6 +38,7 @@ func init() {
 	scriptCmds["lockkeyring"] = cmdLockKeyring
 	scriptCmds["unlockkeyring"] = cmdUnlockKeyring
 	scriptCmds["filemode"] = cmdFileMode
+	scriptCmds["islink"] = cmdIsLink
 	scriptSetups = append(scriptSetups, func(env *testscript.Env) error {
 		dir, err := filepath.Abs(filepath.Join("testdata", "keyring"))
 		if err != nil {
@@ -296,6 +304,68 @@ func TestKeyringConcurrentCreate(t *testing.T) {
 	}
 }
 
+// TestKeyringTwoLinksConcurrentCreate: two symlinks in two directories
+// lead to one keyring; 50 processes create a key through each at once. The
+// writers share one lock (the target's), so the target ends with all 100
+// keys and both links stay links.
+func TestKeyringTwoLinksConcurrentCreate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 100 processes")
+	}
+	root := t.TempDir()
+	target := filepath.Join(root, "srv", "keyring.json")
+	links := []string{filepath.Join(root, "a", "keyring.json"), filepath.Join(root, "b", "keyring.json")}
+	for _, dir := range []string{"srv", "a", "b"} {
+		if err := os.Mkdir(filepath.Join(root, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range links {
+		if err := os.Symlink("../srv/keyring.json", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := exec.Command("keyctl", "keys", "create", "--kid", "first")
+	c.Env = keyringProcEnv(t, target)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("keys create: %v\n%s", err, out)
+	}
+	const n = 50
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 2*n)
+	for l, link := range links {
+		env := keyringProcEnv(t, link)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := exec.Command("keyctl", "keys", "create", "--kid", fmt.Sprintf("l%d-%02d", l, i), "--lock-timeout", "60s")
+				c.Env = env
+				<-start
+				if out, err := c.CombinedOutput(); err != nil {
+					errs[l*n+i] = fmt.Errorf("link %d process %d: %v\n%s", l, i, err, out)
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, l := range links {
+		if st, err := os.Lstat(l); err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%s is no longer a symlink (%v)", l, err)
+		}
+	}
+	if err := checkKeyring(target, strconv.Itoa(2*n+1), nil, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestKeyringKilledWriters kills keyctl writers with SIGKILL at random
 // moments, many times; after every kill the keyring is the old one or the
 // new one, whole and valid, and the next writer cleans up after it.
@@ -305,10 +375,14 @@ func TestKeyringKilledWriters(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "keyring.json")
 	env := keyringProcEnv(t, path)
-	// Some bulk, so writes take a moment and kills land inside them.
-	c := exec.Command("keyctl", "keys", "import-supabase", "/dev/stdin")
+	// Some bulk, so writes take a moment and kills land inside them. The
+	// keys file is a regular file: keyctl refuses to read keys from a pipe.
+	bulk := filepath.Join(t.TempDir(), "bulk.json")
+	if err := os.WriteFile(bulk, []byte(bulkKeysFile(t, 150)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command("keyctl", "keys", "import-supabase", bulk)
 	c.Env = env
-	c.Stdin = strings.NewReader(bulkKeysFile(t, 150))
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
@@ -390,4 +464,146 @@ func bulkKeysFile(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// islink PATH: PATH is a symbolic link.
+func cmdIsLink(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: islink PATH")
+	}
+	st, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if (st.Mode()&os.ModeSymlink != 0) == neg {
+		ts.Fatalf("%s: mode %v, want %sa symlink", args[0], st.Mode(), map[bool]string{true: "not ", false: ""}[neg])
+	}
+}
+
+// runKeyctl runs the keyctl binary with env and args, at most 10 seconds,
+// and returns its exit code and stderr.
+func runKeyctl(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, "keyctl", args...)
+	c.Env = env
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	begin := time.Now()
+	err := c.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("keyctl %s: still running after %s (killed)", strings.Join(args, " "), time.Since(begin).Round(time.Millisecond))
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stderr.String()
+}
+
+// TestTrustedFilesOwnedByOthers: a keyring, a keys file or key file used to
+// sign, and a config file that belong to another user are refused, with
+// the chown that fixes it, as are files in a directory another user owns.
+func TestTrustedFilesOwnedByOthers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	dir := t.TempDir()
+	ring := filepath.Join(dir, "ring", "keyring.json")
+	env := keyringProcEnv(t, ring)
+	for _, args := range [][]string{
+		{"keys", "create", "--kid", "a"},
+		{"keys", "rotate", "a"},
+		{"gen", "signing-key", "--keys-file", filepath.Join(dir, "kf", "signing_keys.json")},
+	} {
+		os.MkdirAll(filepath.Join(dir, "kf"), 0o700)
+		if code, stderr := runKeyctl(t, env, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr)
+		}
+	}
+	key := filepath.Join(dir, "kd", "key.json")
+	os.MkdirAll(filepath.Dir(key), 0o700)
+	c := exec.Command("keyctl", "gen", "signing-key")
+	c.Env = env
+	out, err := c.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(key, out, 0o600)
+	conf := filepath.Join(dir, "conf", "config.yaml")
+	os.MkdirAll(filepath.Dir(conf), 0o700)
+	os.WriteFile(conf, []byte("algorithm: ES256\n"), 0o600)
+
+	cases := []struct {
+		name, file, what string
+		args             []string
+	}{
+		{"keyring", ring, "keyring", []string{"gen", "bearer-jwt", "--role", "anon"}},
+		{"keyring write", ring, "keyring", []string{"keys", "create"}},
+		{"keys file", filepath.Join(dir, "kf", "signing_keys.json"), "keys file", []string{"gen", "bearer-jwt", "--role", "anon", "--keys-file", filepath.Join(dir, "kf", "signing_keys.json")}},
+		{"key", key, "key", []string{"gen", "bearer-jwt", "--role", "anon", "--key", key}},
+		{"config", conf, "config file", []string{"--config", conf, "keys", "list"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, target := range []string{tc.file, filepath.Dir(tc.file)} {
+				if code, stderr := runKeyctl(t, env, tc.args...); code != 0 {
+					t.Fatalf("before chown: exit %d\n%s", code, stderr)
+				}
+				if err := os.Chown(target, 65534, 65534); err != nil {
+					t.Fatal(err)
+				}
+				code, stderr := runKeyctl(t, env, tc.args...)
+				os.Chown(target, 0, 0)
+				if code != 1 {
+					t.Fatalf("%s owned by 65534: exit %d, want 1\n%s", target, code, stderr)
+				}
+				lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+				if len(lines) != 2 || !strings.Contains(lines[0], tc.what+" ") || !strings.Contains(lines[0], target+" is owned by another user (uid 65534)") || !strings.HasPrefix(lines[1], "hint: ") || !strings.Contains(lines[1], "chown") {
+					t.Fatalf("%s owned by 65534: stderr\n%s", target, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestTrustedFilesFIFO: a FIFO where keyctl expects the keyring, a keys
+// file, a key file or the config file is refused at once, with its own
+// message, instead of hanging keyctl until someone writes to it.
+func TestTrustedFilesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	tok := "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"keyring read", keyringProcEnv(t, fifo), []string{"keys", "list"}},
+		{"keyring jwks", keyringProcEnv(t, fifo), []string{"jwks"}},
+		{"keyring sign", keyringProcEnv(t, fifo), []string{"gen", "bearer-jwt", "--role", "anon"}},
+		{"keyring write", keyringProcEnv(t, fifo), []string{"keys", "create"}},
+		{"keys file", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"gen", "bearer-jwt", "--role", "anon", "--keys-file", fifo}},
+		{"key sign", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"gen", "bearer-jwt", "--role", "anon", "--key", fifo}},
+		{"key verify", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"verify", "--key", fifo, tok}},
+		{"config flag", keyringProcEnv(t, filepath.Join(dir, "k.json")), []string{"--config", fifo, "keys", "list"}},
+		{"config env", append(keyringProcEnv(t, filepath.Join(dir, "k.json")), "KEYCTL_CONFIG="+fifo), []string{"keys", "list"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			begin := time.Now()
+			code, stderr := runKeyctl(t, tc.env, tc.args...)
+			if took := time.Since(begin); took > 5*time.Second {
+				t.Errorf("took %s", took)
+			}
+			if code != 1 || !strings.Contains(stderr, fifo+" is a named pipe (FIFO), not a regular file") || strings.Count(stderr, "\n") != 2 {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+		})
+	}
 }

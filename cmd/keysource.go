@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
@@ -25,13 +25,19 @@ func pathless(err error) error {
 	return err
 }
 
-// readKeyInput reads FILE, or stdin for "-", bounded in size.
+// readKeyInput reads FILE, or stdin for "-", bounded in size. FILE holds a
+// key keyctl signs or verifies with, so it must be a regular file (a FIFO
+// is refused without blocking) owned by the user or root, in a directory
+// no one else can write.
 func readKeyInput(f *Factory, path string) ([]byte, error) {
 	var r io.Reader
 	if path == "-" {
 		r = f.IO.In
 	} else {
-		file, err := os.Open(path)
+		file, _, err := safefile.Open(path, safefile.Trusted("key file"))
+		if safefile.Refused(err) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, pathless(err)
 		}
@@ -56,6 +62,9 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 	switch {
 	case keyPath != "":
 		data, err := readKeyInput(f, keyPath)
+		if safefile.Refused(err) {
+			return nil, 0, err
+		}
 		if err != nil {
 			return nil, 0, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
@@ -71,6 +80,9 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 		return k, 0, err
 	case keysFile != "":
 		keys, err := keysfile.Read(keysFile)
+		if safefile.Refused(err) {
+			return nil, 0, err
+		}
 		if errors.Is(err, keysfile.ErrNotFound) {
 			return nil, 0, withHint(err, "create one with: keyctl gen signing-key --keys-file %s", keysFile)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyctl/keyctl/internal/config"
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/ui"
 )
 
@@ -249,6 +250,9 @@ func (e *HintError) Unwrap() error { return e.Err }
 func withHint(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
+	}
+	if safefile.Refused(err) {
+		return err // a refused file's own hint says what to do
 	}
 	return &HintError{Err: err, Hint: fmt.Sprintf(format, args...)}
 }

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
@@ -239,6 +239,8 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 		return c, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, &FileError{Path: path, Msg: "no such file", hint: "create it, or leave out --config and " + EnvConfig + " to use " + DefaultPath(env)}
+	case safefile.Refused(err):
+		return nil, err // names the file, with its own hint
 	case err != nil:
 		return nil, &FileError{Path: path, Msg: err.Error()}
 	}
@@ -254,30 +256,24 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	return c, nil
 }
 
+// readFile reads the config file: a regular file (a FIFO is refused
+// without blocking) owned by the user or root, in a directory no one else
+// can write, since its settings choose the keyring and keys keyctl trusts.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			if errors.Is(pe.Err, fs.ErrNotExist) {
-				return nil, fs.ErrNotExist
-			}
-			return nil, pe.Err // "permission denied", without the path twice
-		}
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, errors.New("is a directory, not a file")
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
+	data, err := safefile.ReadFile(path, MaxFileBytes, safefile.Trusted("config file"))
+	var pe *fs.PathError
+	var tl *safefile.TooLargeError
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fs.ErrNotExist
+	case errors.As(err, &tl):
 		return nil, fmt.Errorf("larger than %d KiB: not a keyctl config file", MaxFileBytes>>10)
+	case errors.As(err, &pe):
+		return nil, pe.Err // "permission denied", without the path twice
 	}
-	return data, nil
+	return nil, err
 }
 
 // check parses data as YAML and accepts only a mapping of known settings to

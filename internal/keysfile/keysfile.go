@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -23,9 +23,12 @@ const Perm = 0o600
 var ErrNotFound = errors.New("keys file not found")
 
 // Read loads the keys in path. A file that is empty or holds only white
-// space counts as an empty array. A missing file is ErrNotFound.
+// space counts as an empty array. A missing file is ErrNotFound. The keys
+// sign tokens or are served as trusted, so the file must be a regular file
+// (a FIFO is refused without blocking) owned by the user or root, in a
+// directory no one else can write (see safefile.Trusted).
 func Read(path string) ([]*jwk.Key, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, jwk.MaxInputBytes, safefile.Trusted("keys file"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
 	}

@@ -214,6 +214,17 @@ func CheckDir(path, what string) error {
 	return nil
 }
 
+// Refused reports whether err is one of the refusals above (not a regular
+// file, another user's file or directory, a directory others can write):
+// errors that name the file and carry their own hint, which callers should
+// pass on as they are rather than wrap with a hint about the file's format.
+func Refused(err error) bool {
+	var nr *NotRegularError
+	var oe *OwnerError
+	var dm *DirModeError
+	return errors.As(err, &nr) || errors.As(err, &oe) || errors.As(err, &dm)
+}
+
 func trustedUID(uid int) bool { return uid == os.Geteuid() || uid == 0 }
 
 // ReadFile reads at most limit bytes of path under p. A file over the limit

@@ -29,6 +29,65 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("keyring %s is locked by another keyctl process (waited %s)", e.Path, e.Waited.Round(time.Millisecond))
 }
 
+// LockFileError refuses a lock file keyctl did not make: a symlink (which
+// would make keyctl create or lock a file wherever it points), a FIFO or
+// other non-regular file, or another user's file.
+type LockFileError struct {
+	Path    string
+	Problem string
+}
+
+func (e *LockFileError) Error() string { return fmt.Sprintf("lock file %s %s", e.Path, e.Problem) }
+
+// Hint says what to do.
+func (e *LockFileError) Hint() string {
+	return fmt.Sprintf("remove it (rm %s); keyctl makes a new one", e.Path)
+}
+
+// openLockFile opens (creating if need be) the lock file without following
+// a symlink and without blocking, and checks that it is a regular file of
+// the user's or root's.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, &LockFileError{Path: path, Problem: "is a symbolic link; keyctl never follows one there"}
+		}
+		if st, lerr := os.Lstat(path); lerr == nil && !st.Mode().IsRegular() {
+			return nil, &LockFileError{Path: path, Problem: "is " + describeMode(st.Mode()) + ", not a regular file"}
+		}
+		return nil, fmt.Errorf("lock keyring: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock keyring: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, &LockFileError{Path: path, Problem: "is " + describeMode(st.Mode()) + ", not a regular file"}
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() && sys.Uid != 0 {
+		f.Close()
+		return nil, &LockFileError{Path: path, Problem: fmt.Sprintf("is owned by another user (uid %d)", sys.Uid)}
+	}
+	return f, nil
+}
+
+func describeMode(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a " + m.Type().String() + " file"
+}
+
 // lock takes the exclusive lock of the keyring at path, waiting at most
 // timeout (0: DefaultLockTimeout; negative: do not wait). The returned
 // function releases it.
@@ -36,9 +95,9 @@ func lock(path string, timeout time.Duration) (func(), error) {
 	if timeout == 0 {
 		timeout = DefaultLockTimeout
 	}
-	f, err := os.OpenFile(path+LockSuffix, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLockFile(path + LockSuffix)
 	if err != nil {
-		return nil, fmt.Errorf("lock keyring: %w", err)
+		return nil, err
 	}
 	start := time.Now()
 	deadline := start.Add(timeout)

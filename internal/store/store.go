@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
 
@@ -78,6 +79,20 @@ func (e *PermissionError) Error() string {
 	return fmt.Sprintf("keyring %s is accessible by group or others (mode %04o)", e.Path, e.Mode.Perm())
 }
 
+// ReadOnlyError refuses to change a keyring whose owner write bit is off:
+// chmod 400 is the operator's "do not change".
+type ReadOnlyError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *ReadOnlyError) Error() string {
+	return fmt.Sprintf("keyring %s is read-only (mode %04o), so keyctl does not change it", e.Path, e.Mode.Perm())
+}
+
+// Hint says how to allow changes.
+func (e *ReadOnlyError) Hint() string { return "chmod 600 " + e.Path + " to allow changes" }
+
 // CorruptError reports a keyring that cannot be read or fails validation.
 // Such a keyring is never rewritten.
 type CorruptError struct {
@@ -93,7 +108,11 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // structure but parses no key material until a key is used, so listing or
 // signing with a large keyring stays fast.
 func Load(path string, opts Options) (*File, error) {
-	data, err := readKeyring(path)
+	at, err := locate(path)
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := readKeyring(at)
 	if err != nil {
 		return nil, err
 	}
@@ -114,36 +133,33 @@ func parseFile(path string, data []byte, opts Options) (*File, error) {
 // Marshal encodes the file's keyring as it would be written.
 func (f *File) Marshal() ([]byte, error) { return marshal(f.Keyring, f.vault) }
 
-func readKeyring(path string) ([]byte, error) {
-	file, err := os.Open(path)
+// readKeyring reads the keyring file at path (already resolved), which
+// must be a regular file (a FIFO is refused without blocking), owned by
+// the user or root, private, in a directory only the user or root can
+// write: whoever can replace the file decides which keys are trusted.
+func readKeyring(path string) ([]byte, fs.FileInfo, error) {
+	file, st, err := safefile.Open(path, safefile.Trusted("keyring"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+		return nil, nil, fmt.Errorf("%w at %s", ErrNotFound, path)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer file.Close()
-	st, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("keyring %s is not a regular file", path)
-	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, &PermissionError{Path: path, Mode: st.Mode()}
+		return nil, nil, &PermissionError{Path: path, Mode: st.Mode()}
 	}
 	if st.Size() > MaxFileBytes {
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
+		return nil, nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
 	}
 	data, err := io.ReadAll(io.LimitReader(file, MaxFileBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(data) > MaxFileBytes {
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
+		return nil, nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", MaxFileBytes)}
 	}
-	return data, nil
+	return data, st, nil
 }
 
 // Update changes the keyring at path under its exclusive lock: it loads
@@ -196,14 +212,39 @@ func Decrypt(path string, opts Options, s keyring.Stamp) (*File, error) {
 	})
 }
 
-func update(path string, opts Options, fn func(*File) error) (*File, error) {
+// locate resolves every symlink in path once, so that the lock, the
+// temporary file, the fsync and the rename all happen at the real keyring,
+// in its directory: a write through a link must change the file the link
+// points to, not replace the link with a private copy. A path with no link
+// in it is used as given, so messages keep the user's spelling.
+func locate(path string) (string, error) {
+	real, err := safefile.Resolve(path)
+	if err != nil {
+		return "", fmt.Errorf("keyring %s: %w", path, err)
+	}
+	if abs, err := filepath.Abs(path); err == nil && abs == real {
+		return path, nil
+	}
+	return real, nil
+}
+
+func update(userPath string, opts Options, fn func(*File) error) (*File, error) {
+	path, err := locate(userPath)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if !opts.Create {
-			return nil, fmt.Errorf("%w at %s", ErrNotFound, path)
+			return nil, fmt.Errorf("%w at %s", ErrNotFound, userPath)
 		}
 		if err := os.MkdirAll(filepath.Dir(path), DirPerm); err != nil {
 			return nil, fmt.Errorf("create keyring directory: %w", err)
 		}
+	}
+	// Before the lock file is made: nothing is created in a directory
+	// another user could write.
+	if err := safefile.CheckDir(path, "keyring"); err != nil {
+		return nil, err
 	}
 	unlock, err := lock(path, opts.LockTimeout)
 	if err != nil {
@@ -213,19 +254,23 @@ func update(path string, opts Options, fn func(*File) error) (*File, error) {
 	cleanTemps(path)
 
 	var f *File
-	data, err := readKeyring(path)
+	data, st, err := readKeyring(path)
 	switch {
 	case errors.Is(err, ErrNotFound) && opts.Create:
-		f = &File{Path: path, Keyring: &keyring.Keyring{}}
+		f = &File{Path: userPath, Keyring: &keyring.Keyring{}}
 	case err != nil:
 		return nil, err
+	case st.Mode()&0o200 == 0:
+		// Checked here, not left to the kernel: root may write any file,
+		// and the rename would replace it anyway.
+		return nil, &ReadOnlyError{Path: path, Mode: st.Mode()}
 	default:
 		opts.History = true
-		if f, err = parseFile(path, data, opts); err != nil {
+		if f, err = parseFile(userPath, data, opts); err != nil {
 			return nil, err
 		}
 		if err := f.Keyring.Validate(); err != nil {
-			return nil, &CorruptError{Path: path, Err: errors.New(strings.TrimPrefix(err.Error(), keyring.ErrInvalid.Error()+": "))}
+			return nil, &CorruptError{Path: userPath, Err: errors.New(strings.TrimPrefix(err.Error(), keyring.ErrInvalid.Error()+": "))}
 		}
 	}
 	if err := fn(f); err != nil {
@@ -250,15 +295,35 @@ func update(path string, opts Options, fn func(*File) error) (*File, error) {
 }
 
 // cleanTemps removes temporary files a killed writer left next to the
-// keyring. Only called under the lock, when no writer is mid-write.
+// keyring. Only called under the lock, when no writer is mid-write. It
+// lists the directory and compares names: a glob built from the path would
+// read "[", "*" or "?" in a directory name as patterns and reach into
+// another keyring's directory.
 func cleanTemps(path string) {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+escapeGlob(filepath.Base(path))+"-*"))
-	for _, m := range matches {
-		os.Remove(m)
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if isTempOf(e.Name(), filepath.Base(path)) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }
 
-func escapeGlob(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
-	return r.Replace(s)
+// isTempOf reports whether name is one of WriteFileAtomic's temporary
+// files for base: the prefix, base, "-" and os.CreateTemp's random digits,
+// so "keyring.json" never claims the temporary files of "keyring.json-2".
+func isTempOf(name, base string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix+base+"-")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
