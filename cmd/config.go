@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -173,22 +174,18 @@ func settingDefaults(f *Factory, root *cobra.Command) map[string]string {
 // otherwise. It asks the keyring code with no --keyring, KEYCTL_KEYRING or
 // config file value in play.
 func defaultKeyringPath(f *Factory) string {
-	probe := *f
-	probe.KeyringFlag = ""
-	probe.IO = &ui.IO{In: f.IO.In, Out: f.IO.Out, ErrOut: f.IO.ErrOut, Env: func(k string) (string, bool) {
-		if k == config.EnvName("keyring") {
-			return "", false
-		}
-		return f.IO.Env(k)
-	}}
-	probe.config = nil
-	probe.ConfigPath = os.DevNull // an empty config: no "keyring" from the file
-	if p, err := keyringPath(&probe); err == nil && p != "" {
-		return p
+	p, err := defaultKeyringFile(f)
+	if err != nil {
+		// No home and no XDG_CONFIG_HOME: no default the other commands
+		// would use either (defaultNotes says so).
+		return ""
 	}
-	// No home and no XDG_CONFIG_HOME: no default the other commands
-	// would use either (defaultNotes says so).
-	return ""
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home := envValue(f, "HOME"); home != "" {
+			p = filepath.Join(home, rest)
+		}
+	}
+	return p
 }
 
 // defaultNotes say, in the table, what applies when a setting has no

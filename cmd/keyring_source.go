@@ -137,15 +137,11 @@ func keyringPath(f *Factory) (string, error) {
 		}
 	}
 	if p == "" {
-		dir := envValue(f, "XDG_CONFIG_HOME")
-		if dir == "" {
-			d, err := os.UserConfigDir()
-			if err != nil {
-				return "", withHint(fmt.Errorf("no keyring path: %v", err), "pass --keyring PATH or set KEYCTL_KEYRING")
-			}
-			dir = d
+		d, err := defaultKeyringFile(f)
+		if err != nil {
+			return "", err
 		}
-		p = filepath.Join(dir, "keyctl", "keyring.json")
+		p = d
 	}
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {
 		if home := envValue(f, "HOME"); home != "" {
@@ -153,6 +149,20 @@ func keyringPath(f *Factory) (string, error) {
 		}
 	}
 	return p, nil
+}
+
+// defaultKeyringFile is the keyring when nothing names one:
+// $XDG_CONFIG_HOME/keyctl/keyring.json, else the OS config directory's.
+func defaultKeyringFile(f *Factory) (string, error) {
+	dir := envValue(f, "XDG_CONFIG_HOME")
+	if dir == "" {
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", withHint(fmt.Errorf("no keyring path: %v", err), "pass --keyring PATH or set KEYCTL_KEYRING")
+		}
+		dir = d
+	}
+	return filepath.Join(dir, "keyctl", "keyring.json"), nil
 }
 
 // loadKeyringPublicSet reads the keyring at path (a file path or a
