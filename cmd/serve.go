@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/serve"
+	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -102,7 +105,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	h, err := serve.New(serve.Options{Path: path, Load: load, Source: source, MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
+	// The source decides which keys verifiers trust: another user's file,
+	// or one in a directory others can write, is refused like the keyring.
+	h, err := serve.New(serve.Options{Path: path, Load: load, Policy: safefile.Trusted(source), Source: source,
+		MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
 	if err != nil {
 		return serveLoadError(o, source, path, err)
 	}
@@ -132,11 +138,12 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	return nil
 }
 
-// serveSource picks the file to publish and how to read it: --keys-file,
-// else the keyring.
-func serveSource(o *serveOptions) (path string, load func(string) (*jwk.Set, error), source string, err error) {
+// serveSource picks the file to publish and how to parse it: --keys-file,
+// else the keyring. serve reads the file itself (internal/serve), so that
+// it never blocks and reads only when the file changed.
+func serveSource(o *serveOptions) (path string, load func(string, []byte, fs.FileInfo) (*jwk.Set, error), source string, err error) {
 	if o.KeysFile != "" {
-		return o.KeysFile, loadKeysFilePublicSet, "keys file", nil
+		return o.KeysFile, parseKeysFilePublicSet, "keys file", nil
 	}
 	path, err = keyringPath(o.Factory)
 	if errors.Is(err, errNoKeyring) {
@@ -146,21 +153,41 @@ func serveSource(o *serveOptions) (path string, load func(string) (*jwk.Set, err
 	if err != nil {
 		return "", nil, "", err
 	}
-	return path, loadKeyringPublicSet, "keyring", nil
+	return path, parseKeyringPublicSet, "keyring", nil
 }
 
-// loadKeysFilePublicSet reads a Supabase signing_keys.json and returns the
-// public form of its asymmetric keys.
-func loadKeysFilePublicSet(path string) (*jwk.Set, error) {
-	keys, err := keysfile.Read(path)
+// parseKeysFilePublicSet reads a Supabase signing_keys.json's bytes and
+// returns the public form of its asymmetric keys.
+func parseKeysFilePublicSet(path string, data []byte, _ fs.FileInfo) (*jwk.Set, error) {
+	keys, err := keysfile.Parse(data)
 	if err != nil {
 		return nil, err
 	}
 	return jwk.PublicSet(keys)
 }
 
+// parseKeyringPublicSet is loadKeyringPublicSet for bytes serve has read:
+// the same refusal of a keyring others can read, the same document checks.
+func parseKeyringPublicSet(path string, data []byte, fi fs.FileInfo) (*jwk.Set, error) {
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, keyringError(path, &store.PermissionError{Path: path, Mode: fi.Mode()})
+	}
+	file, err := store.Parse(path, data, store.Options{})
+	if err != nil {
+		return nil, keyringError(path, err)
+	}
+	set, err := file.Keyring.PublicJWKS()
+	if err != nil {
+		return nil, keyringError(path, &store.CorruptError{Path: path, Err: err})
+	}
+	return set, nil
+}
+
 func serveLoadError(o *serveOptions, source, path string, err error) error {
+	var hinted interface{ Hint() string }
 	switch {
+	case errors.As(err, &hinted):
+		return err // safefile's refusals (a FIFO, another user's file) and the keyring's errors say what to do
 	case errors.Is(err, keysfile.ErrNotFound), errors.Is(err, os.ErrNotExist) && source == "keys file":
 		return withHint(fmt.Errorf("keys file %s not found", path), "create one with: keyctl gen signing-key --keys-file %s", path)
 	case errors.Is(err, os.ErrNotExist) || errors.Is(err, errNoKeyring):
