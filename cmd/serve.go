@@ -36,6 +36,8 @@ type serveOptions struct {
 	MaxAge    time.Duration
 	KeysFile  string
 	LogFormat string
+	// MaxHeaderBytes is the largest request head served, exactly.
+	MaxHeaderBytes int
 }
 
 func newServeCmd(f *Factory) *cobra.Command {
@@ -78,6 +80,7 @@ Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
 	fl.DurationVar(&o.MaxAge, "max-age", serve.DefaultMaxAge, "how long clients may cache the JWKS (Cache-Control max-age), whole seconds")
 	fl.StringVar(&o.KeysFile, "keys-file", "", "serve the public keys of this Supabase signing_keys.json instead of the keyring")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "request log format on stderr: text or json")
+	fl.IntVar(&o.MaxHeaderBytes, "max-header-bytes", serve.MaxHeaderBytes, "largest request head served, in bytes (request line and headers); a larger one gets 431")
 	config.Bind(fl, "addr", "serve_addr")
 	c.MarkFlagsMutuallyExclusive("keyring", "keys-file")
 	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -90,6 +93,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	if o.MaxAge < 0 || o.MaxAge%time.Second != 0 {
 		return withHint(&UsageError{Err: fmt.Errorf("invalid --max-age %s: want a whole number of seconds, 0 or more", o.MaxAge)}, "for example --max-age 10m (Supabase's value) or --max-age 0s")
+	}
+	if o.MaxHeaderBytes < serve.MinHeaderLimit || o.MaxHeaderBytes > serve.MaxHeaderLimit {
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --max-header-bytes %d: want %d to %d", o.MaxHeaderBytes, serve.MinHeaderLimit, serve.MaxHeaderLimit)},
+			"the default is %d (8 KiB); Go's HTTP server cannot enforce less than %d", serve.MaxHeaderBytes, serve.MinHeaderLimit)
 	}
 	var logger *slog.Logger
 	switch o.LogFormat {
@@ -130,6 +137,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv := serve.NewServer(h, logger, o.Now)
+	if err := serve.SetHeaderLimit(srv, o.MaxHeaderBytes); err != nil {
+		return err // checked above
+	}
 	err = serve.Serve(ctx, srv, ln, serve.ShutdownGrace)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
