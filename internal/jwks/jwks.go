@@ -96,6 +96,13 @@ func New(opts Options) *Fetcher {
 	} else {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.DialContext = localhostDialer(&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second})
+		// One connection per fetch, closed once the body is read: a
+		// process fetches a set once or twice, and an idle pooled
+		// connection on which a server sends more than its Content-Length
+		// makes net/http log "Unsolicited response received on idle HTTP
+		// channel" with the standard logger, on stderr, under keyctl's
+		// own lines.
+		t.DisableKeepAlives = true
 		c.Transport = t
 	}
 	if c.Timeout == 0 || c.Timeout > opts.Timeout {
