@@ -376,6 +376,7 @@ type jwksTestServer struct {
 	cacheControl string
 	etag         bool
 	status       int
+	extra        string // bytes sent after the body, past its Content-Length
 	full, cond   int
 }
 
@@ -407,12 +408,26 @@ func (s *jwksTestServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.full++
 	w.Header().Set("Content-Type", "application/json")
+	if s.extra != "" {
+		// A broken server: the declared body, then more bytes in the
+		// same write, on a connection the client would keep for reuse.
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s%s", len(body), body, s.extra)
+		buf.Flush()
+		time.Sleep(200 * time.Millisecond) // leave the connection open while the client goes on
+		return
+	}
 	w.Write(body)
 }
 
 // jwksserver start [-max-age N] [-no-etag] FILE: serve FILE on 127.0.0.1
 // and set $JWKS_URL.
-// jwksserver set [-max-age N|-no-max-age] [-status CODE] [-file FILE]
+// jwksserver set [-max-age N|-no-max-age] [-status CODE] [-file FILE] [-extra BYTES]
+// (-extra: send BYTES after the body, beyond its Content-Length)
 // jwksserver hits FULL NOTMODIFIED: the server answered FULL requests with
 // a body (or an error status) and NOTMODIFIED with 304.
 // jwksserver stop: close it, so fetches are refused.
@@ -430,6 +445,7 @@ func cmdJWKSServer(ts *testscript.TestScript, neg bool, args []string) {
 	noETag := fs.Bool("no-etag", false, "")
 	status := fs.Int("status", 0, "")
 	file := fs.String("file", "", "")
+	extra := fs.String("extra", "", "")
 	ts.Check(fs.Parse(args[1:]))
 	configure := func(s *jwksTestServer) {
 		s.mu.Lock()
@@ -445,6 +461,9 @@ func cmdJWKSServer(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if *file != "" {
 			s.file = ts.MkAbs(*file)
+		}
+		if *extra != "" {
+			s.extra = *extra
 		}
 	}
 	switch args[0] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -17,7 +18,9 @@ import (
 	"github.com/keyctl/keyctl/internal/keysfile"
 	"github.com/keyctl/keyctl/internal/keystore"
 	"github.com/keyctl/keyctl/internal/pgstore"
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/serve"
+	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -35,6 +38,8 @@ type serveOptions struct {
 	MaxAge    time.Duration
 	KeysFile  string
 	LogFormat string
+	// MaxHeaderBytes is the largest request head served, exactly.
+	MaxHeaderBytes int
 	// A keyring in PostgreSQL: how often to check its version, and
 	// whether to rely on that alone (no LISTEN).
 	PollInterval time.Duration
@@ -85,6 +90,7 @@ Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
 	fl.StringVar(&o.LogFormat, "log-format", "text", "request log format on stderr: text or json")
 	fl.DurationVar(&o.PollInterval, "poll-interval", pgstore.DefaultPollInterval, "a keyring in PostgreSQL: how often to check its version besides LISTEN/NOTIFY")
 	fl.BoolVar(&o.NoListen, "no-listen", false, "a keyring in PostgreSQL: poll only, no LISTEN (for pgbouncer in transaction mode)")
+	fl.IntVar(&o.MaxHeaderBytes, "max-header-bytes", serve.MaxHeaderBytes, "largest request head served, in bytes (request line and headers); a larger one gets 431")
 	config.Bind(fl, "addr", "serve_addr")
 	c.MarkFlagsMutuallyExclusive("keyring", "keys-file")
 	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -97,6 +103,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	if o.MaxAge < 0 || o.MaxAge%time.Second != 0 {
 		return withHint(&UsageError{Err: fmt.Errorf("invalid --max-age %s: want a whole number of seconds, 0 or more", o.MaxAge)}, "for example --max-age 10m (Supabase's value) or --max-age 0s")
+	}
+	if o.MaxHeaderBytes < serve.MinHeaderLimit || o.MaxHeaderBytes > serve.MaxHeaderLimit {
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --max-header-bytes %d: want %d to %d", o.MaxHeaderBytes, serve.MinHeaderLimit, serve.MaxHeaderLimit)},
+			"the default is %d (8 KiB); Go's HTTP server cannot enforce less than %d", serve.MaxHeaderBytes, serve.MinHeaderLimit)
 	}
 	var logger *slog.Logger
 	switch o.LogFormat {
@@ -120,12 +130,16 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		}
 		path, source = db.Location(), "keyring"
 	} else {
-		var load func(string) (*jwk.Set, error)
+		var load func(string, []byte, fs.FileInfo) (*jwk.Set, error)
 		path, load, source, err = serveSource(o)
 		if err != nil {
 			return err
 		}
-		h, err = serve.New(serve.Options{Path: path, Load: load, Source: source, MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
+		// The source decides which keys verifiers trust: another user's
+		// file, or one in a directory others can write, is refused like
+		// the keyring.
+		h, err = serve.New(serve.Options{Path: path, Load: load, Policy: safefile.Trusted(source), Source: source,
+			MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
 		if err != nil {
 			return serveLoadError(o, source, path, err)
 		}
@@ -146,6 +160,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 
 	srv := serve.NewServer(h, logger, o.Now)
+	if err := serve.SetHeaderLimit(srv, o.MaxHeaderBytes); err != nil {
+		return err // checked above
+	}
 	err = serve.Serve(ctx, srv, ln, serve.ShutdownGrace)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -210,11 +227,12 @@ func serveFromDatabase(ctx context.Context, o *serveOptions, db *pgstore.Store, 
 	return h, nil
 }
 
-// serveSource picks the file to publish and how to read it: --keys-file,
-// else the keyring.
-func serveSource(o *serveOptions) (path string, load func(string) (*jwk.Set, error), source string, err error) {
+// serveSource picks the file to publish and how to parse it: --keys-file,
+// else the keyring. serve reads the file itself (internal/serve), so that
+// it never blocks and reads only when the file changed.
+func serveSource(o *serveOptions) (path string, load func(string, []byte, fs.FileInfo) (*jwk.Set, error), source string, err error) {
 	if o.KeysFile != "" {
-		return o.KeysFile, loadKeysFilePublicSet, "keys file", nil
+		return o.KeysFile, parseKeysFilePublicSet, "keys file", nil
 	}
 	path, err = keyringPath(o.Factory)
 	if errors.Is(err, errNoKeyring) {
@@ -224,21 +242,41 @@ func serveSource(o *serveOptions) (path string, load func(string) (*jwk.Set, err
 	if err != nil {
 		return "", nil, "", err
 	}
-	return path, func(p string) (*jwk.Set, error) { return loadKeyringPublicSet(o.Factory, p) }, "keyring", nil
+	return path, parseKeyringPublicSet, "keyring", nil
 }
 
-// loadKeysFilePublicSet reads a Supabase signing_keys.json and returns the
-// public form of its asymmetric keys.
-func loadKeysFilePublicSet(path string) (*jwk.Set, error) {
-	keys, err := keysfile.Read(path)
+// parseKeysFilePublicSet reads a Supabase signing_keys.json's bytes and
+// returns the public form of its asymmetric keys.
+func parseKeysFilePublicSet(path string, data []byte, _ fs.FileInfo) (*jwk.Set, error) {
+	keys, err := keysfile.Parse(data)
 	if err != nil {
 		return nil, err
 	}
 	return jwk.PublicSet(keys)
 }
 
+// parseKeyringPublicSet is loadKeyringPublicSet for bytes serve has read:
+// the same refusal of a keyring others can read, the same document checks.
+func parseKeyringPublicSet(path string, data []byte, fi fs.FileInfo) (*jwk.Set, error) {
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, keyringError(path, &store.PermissionError{Path: path, Mode: fi.Mode()})
+	}
+	file, err := store.Parse(path, data, store.Options{})
+	if err != nil {
+		return nil, keyringError(path, err)
+	}
+	set, err := file.Keyring.PublicJWKS()
+	if err != nil {
+		return nil, keyringError(path, &store.CorruptError{Path: path, Err: err})
+	}
+	return set, nil
+}
+
 func serveLoadError(o *serveOptions, source, path string, err error) error {
+	var hinted interface{ Hint() string }
 	switch {
+	case errors.As(err, &hinted):
+		return err // safefile's refusals (a FIFO, another user's file) and the keyring's errors say what to do
 	case errors.Is(err, keysfile.ErrNotFound), errors.Is(err, os.ErrNotExist) && source == "keys file":
 		return withHint(fmt.Errorf("keys file %s not found", path), "create one with: keyctl gen signing-key --keys-file %s", path)
 	case errors.Is(err, os.ErrNotExist) || errors.Is(err, errNoKeyring):

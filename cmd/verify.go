@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/keyctl/keyctl/internal/bulk"
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/jwks"
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/jwt"
@@ -457,8 +457,14 @@ func (o *verifyOptions) singleKey() ([]jwt.TrustedKey, error) {
 }
 
 // jwksFile reads a JWK Set file: public keys only, checked by jwk.ParseSet.
+// It is opened with safefile, which never blocks: a FIFO is refused, not
+// waited on for a writer that may never come.
 func jwksFile(path string) ([]jwt.TrustedKey, error) {
-	file, err := os.Open(path)
+	file, _, err := safefile.Open(path, safefile.Policy{What: "JWKS"})
+	var notRegular *safefile.NotRegularError
+	if errors.As(err, &notRegular) {
+		return nil, withHint(err, "give the path of a regular file: a JWK Set file, or an https URL")
+	}
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read JWKS %s: %w", path, err), "--jwks takes a JWK Set file or an https URL")
 	}

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -96,6 +97,13 @@ func New(opts Options) *Fetcher {
 	} else {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.DialContext = localhostDialer(&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second})
+		// One connection per fetch, closed once the body is read: a
+		// process fetches a set once or twice, and an idle pooled
+		// connection on which a server sends more than its Content-Length
+		// makes net/http log "Unsolicited response received on idle HTTP
+		// channel" with the standard logger, on stderr, under keyctl's
+		// own lines.
+		t.DisableKeepAlives = true
 		c.Transport = t
 	}
 	if c.Timeout == 0 || c.Timeout > opts.Timeout {
@@ -375,19 +383,22 @@ var errNotPrivate = errors.New("not a private file of this user")
 // a regular file that only this user can write, as save makes it: a cache
 // directory shared with others (XDG_CACHE_HOME=/tmp/...) must not let
 // them plant the keys keyctl trusts.
+//
+// safefile opens it without blocking, so a FIFO planted there is refused
+// rather than waited on (before the fetch timeout has even started).
 func readCapped(path string, limit int64) ([]byte, error) {
-	file, err := os.Open(path)
-	if err != nil {
+	file, st, err := safefile.Open(path, safefile.Policy{What: "JWKS cache file", Owner: true})
+	var notRegular *safefile.NotRegularError
+	var foreign *safefile.OwnerError
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, fmt.Errorf("%w: not a regular file", errNotPrivate)
+	case errors.As(err, &foreign):
+		return nil, fmt.Errorf("%w: owned by another user", errNotPrivate)
+	case err != nil:
 		return nil, err
 	}
 	defer file.Close()
-	st, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: not a regular file", errNotPrivate)
-	}
 	if st.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("%w: mode %04o lets others write it", errNotPrivate, st.Mode().Perm())
 	}

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/pgtest"
 	"github.com/keyctl/keyctl/internal/serve"
+	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/jwt"
 	"github.com/keyctl/keyctl/pkg/keyring"
@@ -163,14 +165,14 @@ func BenchmarkStoreMint1000(b *testing.B) {
 // the keyring file (checked for changes on every request).
 func BenchmarkStoreServe(b *testing.B) {
 	file, db := benchPair(b)
-	fs := file.(*fileStore)
-	fh, err := serve.New(serve.Options{Path: fs.path, Source: "keyring", MaxAge: serve.DefaultMaxAge,
-		Load: func(string) (*jwk.Set, error) {
-			h, err := file.Load(context.Background(), false)
+	fst := file.(*fileStore)
+	fh, err := serve.New(serve.Options{Path: fst.path, Source: "keyring", MaxAge: serve.DefaultMaxAge,
+		Load: func(path string, data []byte, _ fs.FileInfo) (*jwk.Set, error) {
+			f, err := store.Parse(path, data, store.Options{})
 			if err != nil {
 				return nil, err
 			}
-			return h.Keyring.PublicJWKS()
+			return f.Keyring.PublicJWKS()
 		}})
 	if err != nil {
 		b.Fatal(err)

@@ -6,14 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
@@ -31,9 +32,14 @@ const DefaultMaxAge = 10 * time.Minute
 
 // racyWindow is how long after a read a file's modification time is too
 // close to trust: a second write in the same timestamp tick leaves the size
-// and time unchanged, so while a file is that fresh its content is compared
-// too. Coarse filesystems tick once a second or two; Linux's every few ms.
+// and times unchanged, so a file that fresh is read once more when the
+// window has passed, and its content compared. Coarse filesystems tick once
+// a second or two; Linux's every few ms.
 const racyWindow = 3 * time.Second
+
+// retryInterval spaces the attempts to read a source whose last read
+// failed while its stat stayed the same (an error that may be passing).
+const retryInterval = time.Second
 
 // maxSourceBytes bounds the file read to detect content changes.
 const maxSourceBytes = 16 << 20
@@ -41,11 +47,18 @@ const maxSourceBytes = 16 << 20
 // Options configure a Handler.
 type Options struct {
 	// Path is the file the keys come from; it is checked for changes on
-	// every request.
+	// every request, with one stat.
 	Path string
-	// Load reads the key set from Path. It may hand back private keys and
-	// shared secrets: only the public form of asymmetric keys is published.
-	Load func(path string) (*jwk.Set, error)
+	// Load turns the source's bytes into the key set; fi is the file they
+	// were read from. The handler reads the file itself, never blocking
+	// (a FIFO is refused) and at most 16 MiB, only when it changed. Load
+	// may hand back private keys and shared secrets: only the public form
+	// of asymmetric keys is published.
+	Load func(path string, data []byte, fi fs.FileInfo) (*jwk.Set, error)
+	// Policy is what the file must satisfy besides being a regular file
+	// (safefile.Trusted for a keyring). Its What names the file in
+	// messages; Source is the default.
+	Policy safefile.Policy
 	// Source names the kind of source in logs ("keyring", "keys file").
 	Source string
 	// MaxAge goes into Cache-Control as whole seconds.
@@ -70,17 +83,21 @@ type Handler struct {
 	opts         Options
 	log          *slog.Logger
 	cacheControl string
-	stat         func(string) (stamp, error) // statStamp; tests freeze it
+	stat         func(string) (stamp, error)               // statStamp; tests freeze it
+	read         func(string) ([]byte, fs.FileInfo, error) // readSource; tests count calls
+	clock        func() time.Time                          // the real clock file times come from; tests move it
 
-	mu       sync.Mutex
-	snap     *Snapshot // last good set; never nil after New
-	seen     stamp     // file version of the last load attempt
-	seenHash [sha256.Size]byte
-	haveSeen bool
-	readAt   time.Time
-	failure  string    // error of the last attempt; "" when it succeeded
-	failedAt time.Time // since when the attempts fail
-	pushed   bool      // the source pushes its changes (NewPushed)
+	mu         sync.Mutex
+	snap       *Snapshot // last good set; never nil after New
+	seen       stamp     // file version of the last read attempt
+	seenHash   [sha256.Size]byte
+	haveSeen   bool
+	confirmed  time.Time // when the file last read as seenHash (h.clock)
+	readFailed bool      // the last read of version seen failed
+	retryAt    time.Time // when to read it again then
+	failure    string    // error of the last attempt; "" when it succeeded
+	failedAt   time.Time // since when the attempts fail
+	pushed     bool      // the source pushes its changes (NewPushed)
 }
 
 // New loads the source once and returns the handler. The first load must
@@ -95,7 +112,11 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{opts: opts, log: opts.Logger, stat: statStamp}
+	if opts.Policy.What == "" {
+		opts.Policy.What = opts.Source
+	}
+	h := &Handler{opts: opts, log: opts.Logger, stat: statStamp, clock: time.Now}
+	h.read = h.readSource
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -104,7 +125,7 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.load(st); err != nil {
+	if err := h.load(st, false); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -128,6 +149,12 @@ func (h *Handler) Failure() string {
 
 // refresh reloads the source when its file changed. A source that fails
 // keeps the last good set in place. Called with mu held.
+//
+// Every request costs one stat; the file is read only when the stat
+// differs from the last read's, plus once more for a file read while it
+// was fresh (see racyWindow), and at most once a retryInterval while reads
+// fail. A FIFO or other non-regular file is refused on its stat, without
+// being opened.
 func (h *Handler) refresh() {
 	if h.pushed {
 		return
@@ -139,37 +166,58 @@ func (h *Handler) refresh() {
 		h.fail(err)
 		return
 	}
+	if !st.mode.IsRegular() {
+		h.seen, h.haveSeen, h.seenHash, h.readFailed = st, true, [sha256.Size]byte{}, false
+		h.confirmed = time.Time{}
+		h.fail(&safefile.NotRegularError{What: h.opts.Policy.What, Path: h.opts.Path, Mode: st.mode})
+		return
+	}
+	recheck := false
 	if h.haveSeen && st == h.seen {
-		if time.Unix(0, st.mtime).Before(h.readAt.Add(-racyWindow)) {
-			return
-		}
-		data, err := readBounded(h.opts.Path)
-		if err != nil {
-			h.fail(err)
-			return
-		}
-		if sha256.Sum256(data) == h.seenHash {
-			return
+		now := h.clock()
+		mtime := time.Unix(0, st.mtime)
+		switch {
+		case h.readFailed:
+			if now.Before(h.retryAt) {
+				return
+			}
+		case mtime.Before(h.confirmed.Add(-racyWindow)):
+			return // read well after its last write: the stat tells every change
+		case !now.After(mtime.Add(racyWindow)):
+			return // fresh: compare the content once the window has passed
+		default:
+			recheck = true
 		}
 	}
-	if err := h.load(st); err != nil {
+	if err := h.load(st, recheck); err != nil {
 		h.fail(err)
 	}
 }
 
 // load reads the source at version st and, if it yields a publishable set,
-// makes it current. Called with mu held (or before the handler is shared).
-func (h *Handler) load(st stamp) error {
+// makes it current. With recheck, content equal to the last read's is
+// only noted as confirmed. Called with mu held (or before the handler is
+// shared).
+func (h *Handler) load(st stamp, recheck bool) error {
 	now := h.opts.Now()
-	// readAt is compared with the file's modification time, which the
-	// filesystem takes from the real clock, not from an injected one.
-	readAt := time.Now()
-	data, err := readBounded(h.opts.Path)
+	// confirmed is compared with the file's modification time, which the
+	// filesystem takes from the real clock, not from an injected one; and
+	// it is taken before the read, so a write during the read counts as
+	// after it.
+	readAt := h.clock()
+	data, fi, err := h.read(h.opts.Path)
+	h.seen, h.haveSeen, h.confirmed = st, true, readAt
 	if err != nil {
+		h.seenHash, h.readFailed, h.retryAt = [sha256.Size]byte{}, true, readAt.Add(retryInterval)
 		return err
 	}
-	h.seen, h.seenHash, h.haveSeen, h.readAt = st, sha256.Sum256(data), true, readAt
-	set, err := h.opts.Load(h.opts.Path)
+	h.readFailed = false
+	sum := sha256.Sum256(data)
+	if recheck && sum == h.seenHash {
+		return nil
+	}
+	h.seenHash = sum
+	set, err := h.opts.Load(h.opts.Path, data, fi)
 	if err != nil {
 		return err
 	}
@@ -218,20 +266,23 @@ func (h *Handler) fail(err error) {
 	}
 }
 
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readSource reads the source under the handler's policy: never blocking
+// on a FIFO swapped in since the stat, closing what it opened whatever
+// happens, and at most maxSourceBytes.
+func (h *Handler) readSource(path string) ([]byte, fs.FileInfo, error) {
+	f, fi, err := safefile.Open(path, h.opts.Policy)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(data) > maxSourceBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxSourceBytes)
+		return nil, nil, &safefile.TooLargeError{What: h.opts.Policy.What, Path: path, Limit: maxSourceBytes}
 	}
-	return data, nil
+	return data, fi, nil
 }
 
 // ServeHTTP routes the three paths. Anything else is a JSON 404 in the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -33,8 +34,8 @@ func genKey(t testing.TB, alg jwk.Algorithm) *jwk.Key {
 // loadKeysFile is the --keys-file source: private keys in, as the command
 // passes them (jwk.PublicSet), or raw when raw is set, to prove the handler
 // strips private members itself.
-func loadKeysFile(path string) (*jwk.Set, error) {
-	keys, err := keysfile.Read(path)
+func loadKeysFile(path string, data []byte, _ fs.FileInfo) (*jwk.Set, error) {
+	keys, err := keysfile.Parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +356,8 @@ func TestReloadInPlace(t *testing.T) {
 }
 
 // TestRacyContentCheck freezes stat: only the content check can see the
-// change, and it runs only while the file is recent.
+// change. It runs once the racy window of a file read while fresh has
+// passed, and never for a file read well after it was written.
 func TestRacyContentCheck(t *testing.T) {
 	a, b := genKey(t, jwk.ES256), genKey(t, jwk.ES256)
 	for _, tt := range []struct {
@@ -368,25 +370,43 @@ func TestRacyContentCheck(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, a)
+			cnt := f.counted()
 			frozen, err := statStamp(f.path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.h.mu.Lock()
-			frozen.mtime = f.h.readAt.Add(tt.age).UnixNano()
+			frozen.mtime = f.h.confirmed.Add(tt.age).UnixNano()
+			cnt.now = f.h.confirmed
 			f.h.seen = frozen
 			f.h.stat = func(string) (stamp, error) { return frozen, nil }
 			f.h.mu.Unlock()
 			if err := keysfile.Write(f.path, []*jwk.Key{b}); err != nil {
 				t.Fatal(err)
 			}
-			got := kids(t, body(t, f.do("GET", JWKSPath)))
-			want := []string{a.KID}
-			if tt.reload {
-				want = []string{b.KID}
+			// Within the window: no read yet, the set stays.
+			cnt.now = cnt.now.Add(racyWindow + tt.age - time.Millisecond)
+			if got := kids(t, body(t, f.do("GET", JWKSPath))); !slices.Equal(got, []string{a.KID}) || cnt.reads != 0 {
+				t.Fatalf("within the window: kids %v, %d reads", got, cnt.reads)
 			}
-			if !slices.Equal(got, want) {
-				t.Errorf("kids %v, want %v", got, want)
+			// Past it: one read, which sees the change if the file is racy.
+			cnt.now = cnt.now.Add(2 * time.Millisecond)
+			for range 10 {
+				got := kids(t, body(t, f.do("GET", JWKSPath)))
+				want := []string{a.KID}
+				if tt.reload {
+					want = []string{b.KID}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("kids %v, want %v", got, want)
+				}
+			}
+			want := 0
+			if tt.reload {
+				want = 1 // the content check, whose bytes are then parsed
+			}
+			if cnt.reads != want {
+				t.Errorf("%d reads, want %d", cnt.reads, want)
 			}
 		})
 	}

@@ -18,11 +18,33 @@ const (
 	ReadTimeout       = 10 * time.Second
 	WriteTimeout      = 10 * time.Second
 	IdleTimeout       = 60 * time.Second
-	MaxHeaderBytes    = 8 << 10
+	// MaxHeaderBytes bounds a request's head: the request line, every
+	// header line and the blank line that ends them. It is the real bound,
+	// byte for byte (see SetHeaderLimit); a longer head gets 431.
+	MaxHeaderBytes = 8 << 10
+	// MinHeaderLimit and MaxHeaderLimit bound what SetHeaderLimit takes.
+	MinHeaderLimit = headerSlop + 1
+	MaxHeaderLimit = 1 << 20
 	// ShutdownGrace is how long in-flight requests get to finish once a
 	// signal asked the server to stop.
 	ShutdownGrace = 5 * time.Second
 )
+
+// headerSlop is what net/http adds to http.Server.MaxHeaderBytes ("bufio
+// slop"): it reads a request head of up to MaxHeaderBytes+4096 bytes and
+// answers 431 only past that.
+const headerSlop = 4096
+
+// SetHeaderLimit makes limit the largest request head srv accepts, exactly:
+// a head of limit bytes is served, one of limit+1 gets 431. net/http cannot
+// enforce less than MinHeaderLimit.
+func SetHeaderLimit(srv *http.Server, limit int) error {
+	if limit < MinHeaderLimit || limit > MaxHeaderLimit {
+		return fmt.Errorf("a request header limit of %d bytes is out of range: %d to %d", limit, MinHeaderLimit, MaxHeaderLimit)
+	}
+	srv.MaxHeaderBytes = limit - headerSlop
+	return nil
+}
 
 // NewServer returns an http.Server for h with request logging on logger
 // and the limits above.
@@ -30,15 +52,18 @@ func NewServer(h http.Handler, logger *slog.Logger, now func() time.Time) *http.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           LogRequests(h, logger, now),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if err := SetHeaderLimit(srv, MaxHeaderBytes); err != nil {
+		panic(err) // MaxHeaderBytes is in range
+	}
+	return srv
 }
 
 // Serve runs srv on ln until ctx is done, then shuts down gracefully: the

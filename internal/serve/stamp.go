@@ -6,6 +6,7 @@ import "os"
 // rename over the file (how keyctl writes) changes the inode, an edit in
 // place changes the size or the modification time, a chmod the change time.
 type stamp struct {
+	mode  os.FileMode // a FIFO swapped in is refused on its stat
 	size  int64
 	mtime int64 // nanoseconds since the epoch
 	sys   sysStamp
@@ -17,5 +18,5 @@ func statStamp(path string) (stamp, error) {
 	if err != nil {
 		return stamp{}, err
 	}
-	return stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano(), sys: sysStampOf(fi)}, nil
+	return stamp{mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime().UnixNano(), sys: sysStampOf(fi)}, nil
 }

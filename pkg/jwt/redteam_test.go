@@ -280,6 +280,71 @@ func TestRedTeamClaimsJSON(t *testing.T) {
 	accepted(t, v, forge(h, exp60(`"sub":"\ud83d\ude00","Custom":1,"custom2":{"ROLE":"nested names are not checked"}`), es))
 }
 
+// TestRedTeamNumericDateRange: a NumericDate outside 0 (1970-01-01) to
+// 253402300799 (9999-12-31T23:59:59Z) is malformed, whichever time claim
+// holds it. Other libraries read such values as "never expires", as a
+// wrapped int64, as an unsigned number or as an error; keyctl refuses
+// them all alike rather than pick one reading.
+func TestRedTeamNumericDateRange(t *testing.T) {
+	k := getKeys(t)
+	es := signer(t, k.es)
+	v := newVerifier(t, trusted(k.es), Policy{})
+	h := hdr("ES256", "es")
+	now := testNow.Unix()
+	const reason = "is out of range for a NumericDate (seconds from 0 to 253402300799, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)"
+	var cases []redTeamCase
+	for _, val := range []string{
+		"253402300800",                // 10000-01-01T00:00:00Z
+		"253402300799.5",              // half a second into the last second of 9999, past its end
+		"253402300799.00001",          // a fraction past the end
+		"253402300799.9999999999",     // a fraction that rounds up to 10000-01-01
+		"2.534023008e11",              // the same in exponent form
+		"1e300",                       // huge but finite
+		"1e15",                        // the old clamp
+		"9223372036854775807",         // max int64
+		"9223372036854775808",         // overflows int64
+		"18446744073709551616",        // overflows uint64
+		"9223372036854775807.5",       // a fraction that overflows int64
+		"-1",                          // before 1970
+		"-0.5",                        // a fraction before 1970
+		"-9223372036854775808",        // min int64
+		"-9223372036854775809",        // underflows int64
+		"1" + strings.Repeat("0", 30), // written out in full
+		"1e400",                       // beyond float64
+		"-1e400",
+		"-1e-400",                         // negative, though float64 reads -0
+		"-0.0000000000000000000000000001", // the same, written out
+		"253402300799.000000000000000000000000000000000000001",
+		"2534023007990000000000000000000000000000000001e-34",
+	} {
+		shown := clip([]byte(val)) // a long value is shortened in the message
+		cases = append(cases,
+			redTeamCase{"exp " + val, forge(h, `{"exp":`+val+`}`, es), map[Check]string{CheckExp: "exp " + shown + " " + reason}},
+			redTeamCase{"nbf " + val, forge(h, fmt.Sprintf(`{"exp":%d,"nbf":%s}`, now+60, val), es), map[Check]string{CheckNbf: "nbf " + shown + " " + reason}},
+			redTeamCase{"iat " + val, forge(h, fmt.Sprintf(`{"exp":%d,"iat":%s}`, now+60, val), es), map[Check]string{CheckIat: "iat " + shown + " " + reason}},
+		)
+	}
+	runRedTeam(t, v, cases)
+	// The bounds themselves are NumericDates: 0 and -0 are 1970 (long
+	// expired, or a fine nbf and iat), 253402300799 the last second of 9999.
+	for _, c := range []string{
+		fmt.Sprintf(`{"exp":%d,"nbf":0,"iat":0}`, now+60),
+		fmt.Sprintf(`{"exp":%d,"nbf":-0,"iat":-0.0}`, now+60),
+		fmt.Sprintf(`{"exp":%d,"nbf":0e5,"iat":1e-300}`, now+60),
+		`{"exp":253402300799,"iat":0}`,
+		`{"exp":253402300798.999}`,
+		`{"exp":253402300799.000000000000000000000000000}`,
+		`{"exp":2534023007990000000000000000000000000000000000e-34}`,
+		fmt.Sprintf(`{"exp":%d,"nbf":-0.000e5,"iat":1e-400}`, now+60),
+	} {
+		accepted(t, v, forge(h, c, es))
+	}
+	got := accepted(t, v, forge(h, `{"exp":253402300799}`, es))
+	if want := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC); !got.Expiry.Equal(want) {
+		t.Errorf("expiry %s, want %s", got.Expiry, want)
+	}
+}
+
 func TestRedTeamTimeClaims(t *testing.T) {
 	k := getKeys(t)
 	es := signer(t, k.es)
@@ -295,7 +360,7 @@ func TestRedTeamTimeClaims(t *testing.T) {
 		{"iat -1e400", at(fmt.Sprintf(`{"exp":%d,"iat":-1e400}`, now+60)), map[Check]string{CheckIat: "iat -1e400 is out of range"}},
 		{"exp -0", at(`{"exp":-0}`), map[Check]string{CheckExp: "token expired at 1970-01-01T00:00:00Z"}},
 		{"exp 0", at(`{"exp":0}`), map[Check]string{CheckExp: "token expired"}},
-		{"exp negative", at(`{"exp":-1e300}`), map[Check]string{CheckExp: "token expired"}},
+		{"exp negative", at(`{"exp":-1e300}`), map[Check]string{CheckExp: "exp -1e300 is out of range for a NumericDate"}},
 		{"exp tiny", at(`{"exp":1e-300}`), map[Check]string{CheckExp: "token expired"}},
 		{"exp a string", at(fmt.Sprintf(`{"exp":"%d"}`, now+60)), map[Check]string{CheckExp: "exp is a string, not a NumericDate"}},
 		{"exp an RFC 3339 string", at(`{"exp":"2100-01-01T00:00:00Z"}`), map[Check]string{CheckExp: "exp is a string"}},
@@ -307,28 +372,28 @@ func TestRedTeamTimeClaims(t *testing.T) {
 		{"exp equals now", at(fmt.Sprintf(`{"exp":%d}`, now)), map[Check]string{CheckExp: "token expired"}},
 		{"exp half a second ago", at(fmt.Sprintf(`{"exp":%d.5}`, now-1)), map[Check]string{CheckExp: "token expired"}},
 		{"nbf a second ahead", at(fmt.Sprintf(`{"exp":%d,"nbf":%d}`, now+60, now+1)), map[Check]string{CheckNbf: "not valid before"}},
-		{"nbf far ahead", at(fmt.Sprintf(`{"exp":%d,"nbf":1e300}`, now+60)), map[Check]string{CheckNbf: "not valid before"}},
+		{"nbf far ahead", at(fmt.Sprintf(`{"exp":%d,"nbf":253402300799}`, now+60)), map[Check]string{CheckNbf: "not valid before 9999-12-31T23:59:59Z"}},
 		{"iat a second ahead", at(fmt.Sprintf(`{"exp":%d,"iat":%d}`, now+60, now+1)), map[Check]string{CheckIat: "issued in the future"}},
 		{"nbf null", at(fmt.Sprintf(`{"exp":%d,"nbf":null}`, now+60)), map[Check]string{CheckNbf: "nbf is null"}},
 		{"iat string", at(fmt.Sprintf(`{"exp":%d,"iat":"%d"}`, now+60, now)), map[Check]string{CheckIat: "iat is a string"}},
 	})
 	// The edges that pass: exp a second ahead, nbf and iat exactly now,
-	// a fraction, and a huge but finite exp (clamped far into the future:
-	// the issuer's choice, documented).
+	// a fraction, and the last second of year 9999 (the issuer's choice).
 	for _, c := range []string{
 		fmt.Sprintf(`{"exp":%d}`, now+1),
 		fmt.Sprintf(`{"exp":%d.5}`, now),
 		fmt.Sprintf(`{"exp":%d,"nbf":%d,"iat":%d}`, now+60, now, now),
-		`{"exp":1e300}`,
+		`{"exp":253402300799}`,
+		`{"exp":2.53402300799e11}`,
 		fmt.Sprintf(`{"exp":%de0}`, now+60),
 	} {
 		accepted(t, v, at(c))
 	}
-	// --at far ahead or far back never wraps: a clamped exp (1e15) is
+	// --at far ahead or far back never wraps: the latest exp there is is
 	// still in the past for an instant beyond it.
-	rejected(t, newVerifier(t, trusted(k.es), Policy{Now: time.Unix(1<<62, 0)}), at(`{"exp":1e300}`), map[Check]string{CheckExp: "token expired"})
+	rejected(t, newVerifier(t, trusted(k.es), Policy{Now: time.Unix(1<<62, 0)}), at(`{"exp":253402300799}`), map[Check]string{CheckExp: "token expired"})
 	rejected(t, newVerifier(t, trusted(k.es), Policy{Now: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}), at(`{"exp":2e11}`), map[Check]string{CheckExp: "token expired"})
-	rejected(t, newVerifier(t, trusted(k.es), Policy{Now: time.Unix(-1<<62, 0)}), at(`{"exp":1e14,"iat":0}`), map[Check]string{CheckIat: "future"})
+	rejected(t, newVerifier(t, trusted(k.es), Policy{Now: time.Unix(-1<<62, 0)}), at(`{"exp":2e11,"iat":0}`), map[Check]string{CheckIat: "future"})
 	// A leeway forgives exactly itself; a negative one is refused.
 	ks, _ := NewKeySet(trusted(k.es))
 	if _, err := NewVerifier(ks, Policy{Leeway: -time.Nanosecond}); err == nil {

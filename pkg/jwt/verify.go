@@ -358,7 +358,7 @@ func supportedAlg(b []byte) (jwk.Algorithm, bool) {
 // notNumericDate says why a time claim is not a NumericDate.
 func notNumericDate(name string, raw []byte) string {
 	if jsonKind(raw) == "a number" {
-		return fmt.Sprintf("%s %s is out of range for a NumericDate (a number of seconds)", name, clip(raw))
+		return fmt.Sprintf("%s %s is out of range for a NumericDate (seconds from 0 to %d, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)", name, clip(raw), maxNumericDate)
 	}
 	return fmt.Sprintf("%s is %s, not a NumericDate (a number of seconds)", name, jsonKind(raw))
 }
@@ -614,7 +614,7 @@ func stringList(raw []byte) ([]string, bool) {
 	return out, true
 }
 
-// secondsToTime converts NumericDate seconds (already clamped) to a time.
+// secondsToTime converts NumericDate seconds (already in range) to a time.
 func secondsToTime(t float64) time.Time {
 	sec, frac := math.Modf(t)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC()

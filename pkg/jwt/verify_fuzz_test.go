@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -283,4 +285,51 @@ func hasLoneSurrogate(data []byte) bool {
 		i += 5
 	}
 	return flush()
+}
+
+// FuzzNumericDate cross-checks numericDate with an exact reading of the
+// decimal text (math/big.Rat): a JSON number is a NumericDate exactly when
+// it lies in [0, 253402300799], and then its float64 is within a rounding
+// error of the exact value, and converts to a time in years 1970 to 9999.
+func FuzzNumericDate(f *testing.F) {
+	for _, s := range []string{"0", "-0", "-0.0e7", "1", "1.5", "1767225600", "1767225600.25", "253402300799",
+		"253402300799.0", "253402300799.5", "253402300799.00001", "253402300800", "2.53402300799e11", "2.534023008e11",
+		"1e15", "1e300", "1e400", "-1", "-1e-400", "1e-400", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775809", "18446744073709551616", "9223372036854775807.5", "1E3", "true", "\"1\"", "null", "01", "-", "1.", ".5"} {
+		f.Add(s)
+	}
+	jsonNumber := regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+	expDigits := regexp.MustCompile(`[eE][-+]?0*([0-9]*)$`)
+	maxDate := new(big.Rat).SetInt64(maxNumericDate)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := numericDate([]byte(s))
+		if !jsonNumber.MatchString(s) {
+			// The scanner has checked the syntax before numericDate
+			// sees a value; only the other JSON kinds reach it.
+			if ok && (s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+				t.Fatalf("%q is no JSON number but read as %v", s, got)
+			}
+			return
+		}
+		if ok {
+			if got < 0 || got > maxNumericDate {
+				t.Fatalf("%q read as %v, out of range", s, got)
+			}
+			if y := secondsToTime(got).Year(); y < 1970 || y > 9999 {
+				t.Fatalf("%q read as year %d", s, y)
+			}
+		}
+		// big.Rat expands the exponent in full: only small ones.
+		if m := expDigits.FindStringSubmatch(s); m != nil && len(m[1]) > 3 {
+			return
+		}
+		exact, good := new(big.Rat).SetString(s)
+		if !good {
+			t.Fatalf("big.Rat cannot read the JSON number %q", s)
+		}
+		want := exact.Sign() >= 0 && exact.Cmp(maxDate) <= 0
+		if ok != want {
+			t.Fatalf("%q: numericDate ok=%v, exact reading says %v", s, ok, want)
+		}
+	})
 }
