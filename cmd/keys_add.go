@@ -128,7 +128,8 @@ func newKeysImportCmd(kc *keysCommon) *cobra.Command {
 dashboard imports keys. FILE ("-" for stdin) holds one private JWK, or one
 PEM private key: PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC1
 ("EC PRIVATE KEY"). --secret-file imports a shared secret (HS256): the
-file's bytes, without a trailing newline, at least 16 of them.
+file's bytes, without a trailing newline, at least 32 of them (RFC 7518
+section 3.2).
 
 The kid is --kid, else the JWK's kid, else a random UUID v4; it is printed
 on stdout. Key material already in the keyring, and kids already used
@@ -218,7 +219,7 @@ func secretKey(data []byte, source string) (*jwk.Key, error) {
 	data = bytes.TrimSuffix(data, []byte("\r"))
 	k, err := jwk.FromCrypto(bytes.Clone(data))
 	if err != nil {
-		return nil, withHint(fmt.Errorf("%s: %w", source, err), "a JWT secret has at least %d characters (Supabase's have 32 or more)", jwk.MinImportSecretBytes)
+		return nil, withHint(fmt.Errorf("%s: %w", source, err), "an HS256 secret has at least %d bytes; make one with: openssl rand -base64 32", jwk.MinSecretBytes)
 	}
 	return k, nil
 }
