@@ -70,7 +70,9 @@ func runKeysCreate(o *keysCreateOptions) error {
 		}
 		return err
 	}
-	return o.addKey(key, "created", (*keyring.Keyring).Create)
+	return o.addKey(key, "created", func(kr *keyring.Keyring, k *jwk.Key, s keyring.Stamp) (*keyring.Entry, error) {
+		return kr.Create(k, s)
+	})
 }
 
 // addKey adds a new standby key to the keyring with add (Create or
@@ -79,8 +81,12 @@ func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring
 	if key.IsSymmetric() {
 		o.IO.Warnf("HS256 shares one secret between signer and verifiers, and is never published in the JWKS; prefer ES256")
 	}
-	var inUse *keyring.Entry
+	var inUse, retired *keyring.Entry
 	_, err := o.update(true, func(kr *keyring.Keyring) error {
+		var err error
+		if retired, err = kr.Retired(key); err != nil {
+			return err
+		}
 		if _, err := add(kr, key, o.stamp()); err != nil {
 			return err
 		}
@@ -88,8 +94,9 @@ func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring
 		return nil
 	})
 	if err != nil {
-		return err
+		return retiredError(err)
 	}
+	warnRetired(o.IO.Warnf, key.KID, retired)
 	fmt.Fprintln(o.IO.Out, key.KID)
 	o.IO.Infof("%s %s key %s in standby", verb, key.Alg, key.KID)
 	addedHint(o.IO.Hintf, key, inUse)
@@ -110,6 +117,26 @@ func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry) {
 	}
 }
 
+// retiredError gives a RetiredKeyError its way out.
+func retiredError(err error) error {
+	var re *keyring.RetiredKeyError
+	if !errors.As(err, &re) {
+		return err
+	}
+	if re.State == keyring.Revoked {
+		return withHint(err, "to trust it again: keyctl keys standby %s; --force brings it in under the new kid anyway", re.KID)
+	}
+	return withHint(err, "it was deleted on purpose; --force brings it back under the new kid anyway")
+}
+
+// warnRetired says, after a forced import, which revoked or deleted key
+// came back.
+func warnRetired(warnf func(string, ...any), kid string, retired *keyring.Entry) {
+	if retired != nil {
+		warnf("%s is the key of %s key %s, brought back with --force: it is trusted again", kid, retired.State.Label(), retired.KID)
+	}
+}
+
 // --- keys import ---
 
 type keysImportOptions struct {
@@ -117,6 +144,7 @@ type keysImportOptions struct {
 	File       string
 	SecretFile string
 	KID        string
+	Force      bool
 }
 
 func newKeysImportCmd(kc *keysCommon) *cobra.Command {
@@ -133,8 +161,10 @@ section 3.2).
 
 The kid is --kid, else the JWK's kid, else a random UUID v4; it is printed
 on stdout. Key material already in the keyring, and kids already used
-(even by deleted keys), are refused. For a Supabase signing_keys.json use
-"keyctl keys import-supabase".`,
+(even by deleted keys), are refused. So is the key of a revoked or deleted
+key under a new kid (a deleted key's tombstone keeps its RFC 7638
+thumbprint): --force brings it back, with a warning naming that key. For a
+Supabase signing_keys.json use "keyctl keys import-supabase".`,
 		Example: `  keyctl keys import key.json
   keyctl keys import --kid prod-2026 key.pem
   keyctl keys import --secret-file hs256-secret.txt`,
@@ -160,6 +190,7 @@ on stdout. Key material already in the keyring, and kids already used
 	fl := c.Flags()
 	fl.StringVar(&o.SecretFile, "secret-file", "", "import a shared secret (HS256) from this file (- for stdin)")
 	fl.StringVar(&o.KID, "kid", "", "key ID (default the JWK's kid, else a random UUID v4)")
+	fl.BoolVarP(&o.Force, "force", "f", false, "import even the key of a revoked or deleted key")
 	return c
 }
 
@@ -180,7 +211,9 @@ func runKeysImport(o *keysImportOptions) error {
 	if key.KID == "" {
 		key.KID = jwk.NewKID()
 	}
-	return o.addKey(key, "imported", (*keyring.Keyring).Import)
+	return o.addKey(key, "imported", func(kr *keyring.Keyring, k *jwk.Key, s keyring.Stamp) (*keyring.Entry, error) {
+		return kr.Import(k, s, keyring.Options{Force: o.Force})
+	})
 }
 
 // readPrivateKeyFile reads one private key from a JWK or PEM file.
@@ -233,6 +266,7 @@ type keysMigrateLegacyOptions struct {
 	Algorithm  string
 	KID        string
 	StandbyKID string
+	Force      bool
 }
 
 func newKeysMigrateLegacyCmd(kc *keysCommon) *cobra.Command {
@@ -262,6 +296,7 @@ use. Deleting it later needs --force, as on the platform.`,
 	fl.StringVarP(&o.Algorithm, "algorithm", "a", "ES256", "algorithm of the standby key to rotate to: ES256, RS256 or EdDSA")
 	fl.StringVar(&o.KID, "kid", "", "kid of the legacy secret in the keyring (default a random UUID v4)")
 	fl.StringVar(&o.StandbyKID, "standby-kid", "", "kid of the new standby key (default a random UUID v4)")
+	fl.BoolVarP(&o.Force, "force", "f", false, "take the secret even if it is the key of a revoked or deleted key")
 	c.MarkFlagsMutuallyExclusive("secret-file", "secret-env")
 	c.MarkFlagsOneRequired("secret-file", "secret-env")
 	_ = c.RegisterFlagCompletionFunc("algorithm", completeAlgorithms)
@@ -297,13 +332,18 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 	if err != nil {
 		return err
 	}
+	var retired *keyring.Entry
 	_, err = o.update(true, func(kr *keyring.Keyring) error {
-		_, _, err := kr.MigrateLegacy(secret, next, o.stamp())
+		if retired, err = kr.Retired(secret); err != nil {
+			return err
+		}
+		_, _, err := kr.MigrateLegacy(secret, next, o.stamp(), keyring.Options{Force: o.Force})
 		return err
 	})
 	if err != nil {
-		return err
+		return retiredError(err)
 	}
+	warnRetired(o.IO.Warnf, secret.KID, retired)
 	o.IO.Infof("legacy JWT secret %s is in use (HS256, tokens without kid); %s key %s is in standby", secret.KID, next.Alg, next.KID)
 	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", next.KID)
 	return nil
@@ -313,7 +353,8 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 
 type keysImportSupabaseOptions struct {
 	*keysCommon
-	File string
+	File  string
+	Force bool
 }
 
 func newKeysImportSupabaseCmd(kc *keysCommon) *cobra.Command {
@@ -326,7 +367,8 @@ supabase" writes and Supabase Auth loads) into the keyring: every key joins
 in standby, and the key whose key_ops hold "sign" is rotated into use (the
 key in use before becomes previously used). Keys the keyring already holds
 under the same kid are recognised and left as they are; a kid that names a
-different key is refused, and then nothing is imported.`,
+different key is refused, and then nothing is imported; so is the key of a
+revoked or deleted key under a new kid, unless --force.`,
 		Example: `  keyctl keys import-supabase supabase/signing_keys.json`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -340,6 +382,7 @@ different key is refused, and then nothing is imported.`,
 		},
 	}
 	addKeyringFlag(c, kc.F)
+	c.Flags().BoolVarP(&o.Force, "force", "f", false, "import even keys of revoked or deleted keys")
 	return c
 }
 
@@ -360,12 +403,26 @@ func runKeysImportSupabase(o *keysImportSupabaseOptions) error {
 		}
 	}
 	var res *keyring.SupabaseImport
+	retired := map[string]*keyring.Entry{}
 	_, err = o.update(true, func(kr *keyring.Keyring) error {
-		res, err = kr.ImportSupabase(keys, o.stamp())
+		for _, k := range keys {
+			if _, err := kr.Lookup(k.KID); err == nil {
+				continue // recognised by kid, not a new key
+			}
+			r, err := kr.Retired(k)
+			if err != nil {
+				return err
+			}
+			retired[k.KID] = r
+		}
+		res, err = kr.ImportSupabase(keys, o.stamp(), keyring.Options{Force: o.Force})
 		return err
 	})
 	if err != nil {
-		return err
+		return retiredError(err)
+	}
+	for _, k := range keys {
+		warnRetired(o.IO.Warnf, k.KID, retired[k.KID])
 	}
 	o.IO.Infof("imported %d key(s) from %s (%d already in the keyring)", len(res.Added), o.File, len(res.Unchanged))
 	switch {

@@ -191,6 +191,9 @@ func runKeysShow(o *keysShowOptions) error {
 		return keyringError(f.Path, err)
 	}
 	j := toKeyJSON(e, kr.Lifetime())
+	// A deleted key's tombstone keeps its thumbprint; a shared secret's is
+	// not shown while the secret is in the keyring.
+	j.Thumbprint = e.Thumbprint
 	if e.Material != nil && !e.Symmetric() {
 		pub, err := e.Material.Public()
 		if err != nil {

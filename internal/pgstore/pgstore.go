@@ -556,13 +556,26 @@ func (s *Store) appendHistory(ctx context.Context, tx pgx.Tx, events []keyring.E
 }
 
 // keyExtra holds per-key fields that have no column of their own.
-type keyExtra struct{}
+type keyExtra struct {
+	// Thumbprint: a deleted key's RFC 7638 thumbprint (keyring.Entry).
+	Thumbprint string `json:"thumbprint,omitempty"`
+}
 
-func encodeExtra(e *keyring.Entry) ([]byte, error) { return json.Marshal(keyExtra{}) }
+func encodeExtra(e *keyring.Entry) ([]byte, error) {
+	x := keyExtra{}
+	if e.State == keyring.Deleted {
+		x.Thumbprint = e.Thumbprint
+	}
+	return json.Marshal(x)
+}
 
 func decodeExtra(data []byte, e *keyring.Entry) error {
 	var x keyExtra
-	return json.Unmarshal(data, &x)
+	if err := json.Unmarshal(data, &x); err != nil {
+		return err
+	}
+	e.Thumbprint = x.Thumbprint
+	return nil
 }
 
 // keyringSettings holds keyring-wide settings that have no column.

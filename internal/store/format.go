@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +47,7 @@ type diskKey struct {
 	Created    string          `json:"created_at"`
 	Updated    string          `json:"updated_at"`
 	RotatedOut string          `json:"rotated_out_at,omitempty"`
+	Thumbprint string          `json:"thumbprint,omitempty"`
 	Public     json.RawMessage `json:"public,omitempty"`
 	Private    json.RawMessage `json:"private,omitempty"`
 }
@@ -287,6 +290,8 @@ func readKey(r *reader) (diskKey, error) {
 			d.Updated, err = r.str()
 		case "rotated_out_at":
 			d.RotatedOut, err = r.str()
+		case "thumbprint":
+			d.Thumbprint, err = r.str()
 		case "public":
 			d.Public, err = r.raw()
 		case "private":
@@ -327,6 +332,15 @@ func (d *diskKey) entry(v *vault) (*keyring.Entry, error) {
 	}
 	if e.Alg.Kty() == "" {
 		return nil, fmt.Errorf("unsupported algorithm %q", d.Alg)
+	}
+	if d.Thumbprint != "" {
+		if e.State != keyring.Deleted {
+			return nil, errors.New("only a deleted key keeps a thumbprint")
+		}
+		if b, err := base64.RawURLEncoding.DecodeString(d.Thumbprint); err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("thumbprint %q is not a base64url SHA-256 thumbprint", d.Thumbprint)
+		}
+		e.Thumbprint = d.Thumbprint
 	}
 	if e.State == keyring.Deleted {
 		if d.Public != nil || d.Private != nil {
@@ -435,6 +449,9 @@ func diskKeyOf(e *keyring.Entry, v *vault) (diskKey, error) {
 	dk := diskKey{
 		KID: e.KID, Alg: string(e.Alg), State: string(e.State), Legacy: e.Legacy, Origin: string(e.Origin),
 		Created: formatTime(e.Created), Updated: formatTime(e.Updated), RotatedOut: formatTime(e.RotatedOut),
+	}
+	if e.State == keyring.Deleted {
+		dk.Thumbprint = e.Thumbprint
 	}
 	if e.Material == nil {
 		return dk, nil

@@ -59,8 +59,8 @@ func sample(t *testing.T) string {
 		add := func(_ any, err error) { steps = append(steps, err) }
 		add(kr.Create(fixture(t, "throwaway-es256-a.json"), stamp(0)))
 		add(kr.Create(fixture(t, "throwaway-rs256.json"), stamp(0)))
-		add(kr.Import(fixture(t, "throwaway-eddsa.json"), stamp(0)))
-		add(kr.Import(fixture(t, "throwaway-hs256.json"), stamp(0)))
+		add(kr.Import(fixture(t, "throwaway-eddsa.json"), stamp(0), keyring.Options{}))
+		add(kr.Import(fixture(t, "throwaway-hs256.json"), stamp(0), keyring.Options{}))
 		add(kr.Create(fixture(t, "throwaway-es256-b.json"), stamp(0)))
 		add(kr.Create(fixture(t, "throwaway-es256-c.json"), stamp(0)))
 		_, _, err := kr.Rotate("throwaway-es256-a", stamp(time.Minute))

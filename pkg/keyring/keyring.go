@@ -63,6 +63,12 @@ type Entry struct {
 
 	// Material is nil once the key is deleted.
 	Material Material
+	// Thumbprint is the key's RFC 7638 SHA-256 thumbprint (base64url; of
+	// the oct key for a shared secret), kept by the tombstone once the
+	// material is destroyed so the same key cannot come back under another
+	// kid. Empty for live keys and for tombstones written before keyctl
+	// kept it.
+	Thumbprint string
 }
 
 // Symmetric reports whether the key is a shared secret.
@@ -196,15 +202,49 @@ func (kr *Keyring) Create(k *jwk.Key, s Stamp) (*Entry, error) {
 	return kr.add(k, OriginCreated, ActionCreate, Standby, false, s)
 }
 
-// Import adds a key brought from elsewhere as a standby key.
-func (kr *Keyring) Import(k *jwk.Key, s Stamp) (*Entry, error) {
-	return kr.add(k, OriginImported, ActionImport, Standby, false, s)
+// Import adds a key brought from elsewhere as a standby key. The material
+// of a revoked or deleted key is refused with a RetiredKeyError unless
+// o.Force.
+func (kr *Keyring) Import(k *jwk.Key, s Stamp, o Options) (*Entry, error) {
+	return kr.addWith(k, OriginImported, ActionImport, Standby, false, s, o)
 }
 
 // CheckNew reports whether k could join the keyring: a private key of a
 // supported algorithm whose kid is unused (deleted keys keep theirs) and
-// whose material is not already there under another kid.
-func (kr *Keyring) CheckNew(k *jwk.Key) error {
+// whose material is not already there under another kid, nor the material
+// of a revoked or deleted key (RetiredKeyError).
+func (kr *Keyring) CheckNew(k *jwk.Key) error { return kr.checkNew(k, Options{}) }
+
+// Retired returns the revoked or deleted key whose material k holds (a
+// tombstone matches by its thumbprint), or nil.
+func (kr *Keyring) Retired(k *jwk.Key) (*Entry, error) {
+	var tp string
+	for _, e := range kr.Keys {
+		switch {
+		case e.State == Deleted && e.Thumbprint != "":
+			if tp == "" {
+				var err error
+				if tp, err = k.Thumbprint(); err != nil {
+					return nil, err
+				}
+			}
+			if tp == e.Thumbprint {
+				return e, nil
+			}
+		case e.State == Revoked && e.Material != nil && e.Alg == k.Alg:
+			same, err := sameMaterial(e, k)
+			if err != nil {
+				return nil, fmt.Errorf("compare with key %q: %w", e.KID, err)
+			}
+			if same {
+				return e, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (kr *Keyring) checkNew(k *jwk.Key, o Options) error {
 	if k.KID == "" {
 		return errors.New("the key has no kid")
 	}
@@ -220,8 +260,17 @@ func (kr *Keyring) CheckNew(k *jwk.Key) error {
 	if old, err := kr.Lookup(k.KID); err == nil {
 		return fmt.Errorf("%w: %q (a %s key)", ErrKIDTaken, k.KID, old.State.Label())
 	}
+	if !o.Force {
+		retired, err := kr.Retired(k)
+		if err != nil {
+			return err
+		}
+		if retired != nil {
+			return &RetiredKeyError{KID: retired.KID, State: retired.State}
+		}
+	}
 	for _, e := range kr.Keys {
-		if e.Material == nil || e.Alg != k.Alg {
+		if e.Material == nil || e.Alg != k.Alg || e.State == Revoked {
 			continue
 		}
 		same, err := sameMaterial(e, k)
@@ -261,7 +310,23 @@ func stored(k *jwk.Key) *jwk.Key {
 }
 
 func (kr *Keyring) add(k *jwk.Key, origin Origin, action Action, state State, legacy bool, s Stamp) (*Entry, error) {
-	if err := kr.CheckNew(k); err != nil {
+	return kr.addWith(k, origin, action, state, legacy, s, Options{})
+}
+
+// addWith adds k; o.Force lets in the material of a revoked or deleted
+// key, noting which in the history.
+func (kr *Keyring) addWith(k *jwk.Key, origin Origin, action Action, state State, legacy bool, s Stamp, o Options) (*Entry, error) {
+	note := ""
+	if o.Force {
+		retired, err := kr.Retired(k)
+		if err != nil {
+			return nil, err
+		}
+		if retired != nil {
+			note = fmt.Sprintf("forced: the same key as %s key %q", retired.State.Label(), retired.KID)
+		}
+	}
+	if err := kr.checkNew(k, o); err != nil {
 		return nil, err
 	}
 	e := &Entry{
@@ -269,7 +334,7 @@ func (kr *Keyring) add(k *jwk.Key, origin Origin, action Action, state State, le
 		Created: s.At, Updated: s.At, Material: FromKey(stored(k)),
 	}
 	kr.Keys = append(kr.Keys, e)
-	kr.record(s, action, e.KID, "", state, "")
+	kr.record(s, action, e.KID, "", state, note)
 	return e, nil
 }
 
@@ -339,10 +404,13 @@ func SafeToRevoke(e *Entry, lifetime time.Duration) (time.Time, bool) {
 	return e.RotatedOut.Add(lifetime + RevocationGrace), true
 }
 
-// Options tune the moves that stop trusting a key.
+// Options tune the moves that stop trusting a key and the ways keys come
+// in.
 type Options struct {
-	// Force skips the safe-revocation wait (an incident) and, for Delete,
-	// allows deleting the legacy secret.
+	// Force skips the safe-revocation wait (an incident), for Delete
+	// allows deleting the legacy secret, and for the ways keys come in
+	// (Import, MigrateLegacy, ImportSupabase) lets in the material of a
+	// revoked or deleted key.
 	Force bool
 	// MaxTokenLifetime overrides the keyring's for this move (0: keep).
 	MaxTokenLifetime time.Duration
@@ -414,9 +482,32 @@ func (kr *Keyring) Delete(kid string, s Stamp, o Options) (*Entry, error) {
 			notes = append(notes, note)
 		}
 	}
+	if e.Thumbprint == "" {
+		tp, err := materialThumbprint(e)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: thumbprint for the tombstone: %w", kid, err)
+		}
+		e.Thumbprint = tp
+	}
 	e.Material = nil
 	kr.set(e, ActionDelete, to, s, joinNotes(notes))
 	return e, nil
+}
+
+// materialThumbprint is the RFC 7638 thumbprint of e's key: the public key,
+// or the secret of a shared-secret key.
+func materialThumbprint(e *Entry) (string, error) {
+	var k *jwk.Key
+	var err error
+	if e.Symmetric() {
+		k, err = e.Material.Private()
+	} else {
+		k, err = e.Material.Public()
+	}
+	if err != nil {
+		return "", err
+	}
+	return k.Thumbprint()
 }
 
 func joinNotes(notes []string) string {
@@ -437,7 +528,10 @@ var ErrAlreadyInUse = errors.New("a key is already in use")
 // in use, marked legacy (it verifies tokens without a kid, as Supabase's
 // anon and service_role keys are), and adds next, the asymmetric key to
 // rotate to, as a standby key.
-func (kr *Keyring) MigrateLegacy(secret, next *jwk.Key, s Stamp) (legacy, standby *Entry, err error) {
+//
+// Either key holding the material of a revoked or deleted key is refused
+// (RetiredKeyError) unless o.Force.
+func (kr *Keyring) MigrateLegacy(secret, next *jwk.Key, s Stamp, o Options) (legacy, standby *Entry, err error) {
 	if old := kr.Legacy(); old != nil {
 		return nil, nil, fmt.Errorf("%w (kid %q)", ErrLegacyExists, old.KID)
 	}
@@ -453,17 +547,17 @@ func (kr *Keyring) MigrateLegacy(secret, next *jwk.Key, s Stamp) (legacy, standb
 	if secret.KID == next.KID {
 		return nil, nil, fmt.Errorf("%w: %q named twice", ErrKIDTaken, secret.KID)
 	}
-	if err := kr.CheckNew(secret); err != nil {
+	if err := kr.checkNew(secret, o); err != nil {
 		return nil, nil, err
 	}
-	if err := kr.CheckNew(next); err != nil {
+	if err := kr.checkNew(next, o); err != nil {
 		return nil, nil, err
 	}
-	legacy, err = kr.add(secret, OriginLegacy, ActionMigrateLegacy, InUse, true, s)
+	legacy, err = kr.addWith(secret, OriginLegacy, ActionMigrateLegacy, InUse, true, s, o)
 	if err != nil {
 		return nil, nil, err
 	}
-	standby, err = kr.add(next, OriginCreated, ActionCreate, Standby, false, s)
+	standby, err = kr.addWith(next, OriginCreated, ActionCreate, Standby, false, s, o)
 	return legacy, standby, err
 }
 
@@ -478,8 +572,9 @@ type SupabaseImport struct {
 // ImportSupabase reads back a Supabase signing_keys.json: every key joins
 // as a standby key (or is recognised when the keyring already holds it
 // under the same kid), and the key whose key_ops hold "sign" is rotated
-// into use. Nothing changes unless every key can be taken.
-func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, error) {
+// into use. Nothing changes unless every key can be taken. The material of
+// a revoked or deleted key is refused (RetiredKeyError) unless o.Force.
+func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp, o Options) (*SupabaseImport, error) {
 	var signer *jwk.Key
 	kids := map[string]bool{}
 	for i, k := range keys {
@@ -502,7 +597,7 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, er
 	for _, k := range keys {
 		e, err := kr.Lookup(k.KID)
 		if err != nil {
-			if err := kr.CheckNew(k); err != nil {
+			if err := kr.checkNew(k, o); err != nil {
 				return nil, err
 			}
 			for _, f := range fresh {
@@ -531,7 +626,7 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, er
 		res.Unchanged = append(res.Unchanged, e)
 	}
 	for _, k := range fresh {
-		e, err := kr.add(k, OriginSupabase, ActionImportSupabase, Standby, false, s)
+		e, err := kr.addWith(k, OriginSupabase, ActionImportSupabase, Standby, false, s, o)
 		if err != nil {
 			return nil, err
 		}

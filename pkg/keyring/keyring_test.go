@@ -157,7 +157,7 @@ func TestNewKeysNeverReuseKIDs(t *testing.T) {
 				case ActionCreate:
 					_, err = kr.Create(genKey(t, jwk.ES256, "k"), stamp(time.Hour))
 				case ActionImport:
-					_, err = kr.Import(genKey(t, jwk.EdDSA, "k"), stamp(time.Hour))
+					_, err = kr.Import(genKey(t, jwk.EdDSA, "k"), stamp(time.Hour), Options{})
 				case ActionMigrateLegacy:
 					// Nothing may be in use for a migration: demote the key in use.
 					kr2 := cloneStates(kr)
@@ -166,9 +166,9 @@ func TestNewKeysNeverReuseKIDs(t *testing.T) {
 							e.State = PreviouslyUsed
 						}
 					}
-					_, _, err = kr2.MigrateLegacy(genKey(t, jwk.HS256, "k"), genKey(t, jwk.ES256, "n"), stamp(time.Hour))
+					_, _, err = kr2.MigrateLegacy(genKey(t, jwk.HS256, "k"), genKey(t, jwk.ES256, "n"), stamp(time.Hour), Options{})
 				case ActionImportSupabase:
-					_, err = kr.ImportSupabase([]*jwk.Key{genKey(t, jwk.ES256, "k")}, stamp(time.Hour))
+					_, err = kr.ImportSupabase([]*jwk.Key{genKey(t, jwk.ES256, "k")}, stamp(time.Hour), Options{})
 				}
 				if !errors.Is(err, ErrKIDTaken) {
 					t.Fatalf("err = %v, want ErrKIDTaken", err)
@@ -293,7 +293,7 @@ func TestDelete(t *testing.T) {
 	}
 	// The legacy secret needs force.
 	kr = &Keyring{}
-	kr.MigrateLegacy(genKey(t, jwk.HS256, "legacy"), genKey(t, jwk.ES256, "new"), stamp(0))
+	kr.MigrateLegacy(genKey(t, jwk.HS256, "legacy"), genKey(t, jwk.ES256, "new"), stamp(0), Options{})
 	kr.Rotate("new", stamp(0))
 	kr.Revoke("legacy", stamp(2*time.Hour), Options{})
 	if _, err := kr.Delete("legacy", stamp(3*time.Hour), Options{}); !errors.Is(err, ErrLegacyDelete) {
@@ -307,7 +307,7 @@ func TestDelete(t *testing.T) {
 func TestMigrateLegacy(t *testing.T) {
 	kr := &Keyring{}
 	secret := genKey(t, jwk.HS256, "legacy")
-	legacy, standby, err := kr.MigrateLegacy(secret, genKey(t, jwk.ES256, "next"), stamp(0))
+	legacy, standby, err := kr.MigrateLegacy(secret, genKey(t, jwk.ES256, "next"), stamp(0), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,19 +317,19 @@ func TestMigrateLegacy(t *testing.T) {
 	if sk, _ := kr.SigningKey(); sk != legacy {
 		t.Fatal("the legacy secret does not sign")
 	}
-	if _, _, err := kr.MigrateLegacy(genKey(t, jwk.HS256, "l2"), genKey(t, jwk.ES256, "n2"), stamp(0)); !errors.Is(err, ErrLegacyExists) {
+	if _, _, err := kr.MigrateLegacy(genKey(t, jwk.HS256, "l2"), genKey(t, jwk.ES256, "n2"), stamp(0), Options{}); !errors.Is(err, ErrLegacyExists) {
 		t.Fatalf("second migration: %v", err)
 	}
 	kr2 := &Keyring{}
 	kr2.Create(genKey(t, jwk.ES256, "a"), stamp(0))
 	kr2.Rotate("a", stamp(0))
-	if _, _, err := kr2.MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.ES256, "n"), stamp(0)); !errors.Is(err, ErrAlreadyInUse) {
+	if _, _, err := kr2.MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.ES256, "n"), stamp(0), Options{}); !errors.Is(err, ErrAlreadyInUse) {
 		t.Fatalf("migration with a key in use: %v", err)
 	}
-	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.ES256, "l"), genKey(t, jwk.ES256, "n"), stamp(0)); err == nil {
+	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.ES256, "l"), genKey(t, jwk.ES256, "n"), stamp(0), Options{}); err == nil {
 		t.Fatal("an ES256 key accepted as the legacy secret")
 	}
-	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.HS256, "n"), stamp(0)); err == nil {
+	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.HS256, "n"), stamp(0), Options{}); err == nil {
 		t.Fatal("a shared secret accepted as the key to rotate to")
 	}
 	// Supabase export leaves the legacy secret out, and refuses while it signs.
@@ -349,21 +349,21 @@ func TestDuplicateMaterial(t *testing.T) {
 	kr.Create(k, stamp(0))
 	again := *k
 	again.KID = "b"
-	if _, err := kr.Import(&again, stamp(0)); !errors.Is(err, ErrDuplicateKey) {
+	if _, err := kr.Import(&again, stamp(0), Options{}); !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("same EC key twice: %v", err)
 	}
 	s := genKey(t, jwk.HS256, "s")
-	kr.Import(s, stamp(0))
+	kr.Import(s, stamp(0), Options{})
 	s2 := *s
 	s2.KID = "s2"
-	if _, err := kr.Import(&s2, stamp(0)); !errors.Is(err, ErrDuplicateKey) {
+	if _, err := kr.Import(&s2, stamp(0), Options{}); !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("same secret twice: %v", err)
 	}
 	pub, _ := genKey(t, jwk.ES256, "p").Public()
-	if _, err := kr.Import(pub, stamp(0)); !errors.Is(err, jwk.ErrNotPrivate) {
+	if _, err := kr.Import(pub, stamp(0), Options{}); !errors.Is(err, jwk.ErrNotPrivate) {
 		t.Fatalf("public key imported: %v", err)
 	}
-	if _, err := kr.Import(noKID(genKey(t, jwk.ES256, "x")), stamp(0)); err == nil {
+	if _, err := kr.Import(noKID(genKey(t, jwk.ES256, "x")), stamp(0), Options{}); err == nil {
 		t.Fatal("a key without kid imported")
 	}
 }
@@ -434,7 +434,7 @@ func TestImportSupabase(t *testing.T) {
 	a, b, c := genKey(t, jwk.ES256, "a"), genKey(t, jwk.RS256, "b"), genKey(t, jwk.ES256, "c")
 	file := []*jwk.Key{a.WithOps("verify"), b.WithOps("sign", "verify"), c.WithOps("verify")}
 	kr := &Keyring{}
-	res, err := kr.ImportSupabase(file, stamp(0))
+	res, err := kr.ImportSupabase(file, stamp(0), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,13 +453,13 @@ func TestImportSupabase(t *testing.T) {
 	}
 	// Importing again changes nothing.
 	n := len(kr.History)
-	res, err = kr.ImportSupabase(file, stamp(time.Minute))
+	res, err = kr.ImportSupabase(file, stamp(time.Minute), Options{})
 	if err != nil || len(res.Added) != 0 || len(res.Unchanged) != 3 || len(kr.History) != n {
 		t.Fatalf("re-import: %+v %v, %d new events", res, err, len(kr.History)-n)
 	}
 	// A new signer in the file is rotated in.
 	d := genKey(t, jwk.ES256, "d")
-	res, err = kr.ImportSupabase([]*jwk.Key{d.WithOps("sign", "verify"), b.WithOps("verify")}, stamp(2*time.Minute))
+	res, err = kr.ImportSupabase([]*jwk.Key{d.WithOps("sign", "verify"), b.WithOps("verify")}, stamp(2*time.Minute), Options{})
 	if err != nil || res.InUse.KID != "d" || res.Previous.KID != "b" {
 		t.Fatalf("new signer: %+v %v", res, err)
 	}
@@ -473,7 +473,7 @@ func TestImportSupabase(t *testing.T) {
 		"previously used signs": {b.WithOps("sign", "verify")},
 	} {
 		before := len(kr.Keys)
-		if _, err := kr.ImportSupabase(keys, stamp(3*time.Minute)); err == nil {
+		if _, err := kr.ImportSupabase(keys, stamp(3*time.Minute), Options{}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 		if len(kr.Keys) != before {
