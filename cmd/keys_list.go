@@ -55,7 +55,7 @@ func safeToRevoke(e *keyring.Entry, lifetime time.Duration) (time.Time, bool) {
 	if e.State != keyring.PreviouslyUsed && e.State != keyring.Standby {
 		return time.Time{}, false
 	}
-	return keyring.SafeToRevoke(e, lifetime)
+	return keyring.SafeToRevoke(e, e.WaitLifetime(lifetime))
 }
 
 func toEventJSON(ev keyring.Event) eventJSON {

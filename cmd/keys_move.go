@@ -56,7 +56,7 @@ func runKeysRotate(o *keysRotateOptions) error {
 	var hadPrev bool
 	var lifetime time.Duration
 	_, err := o.update(false, func(kr *keyring.Keyring) error {
-		c, p, err := kr.Rotate(o.KID, o.stamp())
+		c, p, err := kr.Rotate(o.KID, o.stamp(), keyring.Options{})
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 
 // TestLifecycleFieldsRoundTrip: the per-key and per-keyring fields added
 // after schema 1 ride in the extra and settings columns: a tombstone's
-// thumbprint.
+// thumbprint, the max token lifetime in force when a key left in use.
 func TestLifecycleFieldsRoundTrip(t *testing.T) {
 	uri := migrated(t)
 	s := newStore(t, uri, Options{})
@@ -44,5 +44,37 @@ func TestLifecycleFieldsRoundTrip(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("the deleted key's material came back under another kid")
+	}
+
+	// Rotated out under a 2h lifetime, then lowered to 1m: the 2h stays.
+	_, err = s.Update(ctx, func(kr *Keyring) error {
+		a, b := genKey(t, jwk.ES256), genKey(t, jwk.ES256)
+		a.KID, b.KID = "a", "b"
+		if err := kr.SetMaxTokenLifetime(2*time.Hour, stamp(now)); err != nil {
+			return err
+		}
+		for _, k := range []*jwk.Key{a, b} {
+			if _, err := kr.Create(k, stamp(now.Add(-time.Hour))); err != nil {
+				return err
+			}
+		}
+		if _, _, err := kr.Rotate("a", stamp(now), keyring.Options{}); err != nil {
+			return err
+		}
+		if _, _, err := kr.Rotate("b", stamp(now), keyring.Options{}); err != nil {
+			return err
+		}
+		return kr.SetMaxTokenLifetime(time.Minute, stamp(now))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err = New(uri, Options{}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := kr.Lookup("a")
+	if a.RotatedOutLifetime != 2*time.Hour || kr.Lifetime() != time.Minute {
+		t.Fatalf("rotated out under %s (want 2h), keyring lifetime %s (want 1m)", a.RotatedOutLifetime, kr.Lifetime())
 	}
 }

@@ -559,10 +559,13 @@ func (s *Store) appendHistory(ctx context.Context, tx pgx.Tx, events []keyring.E
 type keyExtra struct {
 	// Thumbprint: a deleted key's RFC 7638 thumbprint (keyring.Entry).
 	Thumbprint string `json:"thumbprint,omitempty"`
+	// RotatedOutLifetimeNS: the max token lifetime in force when the key
+	// last left in use, in nanoseconds (keyring.Entry.RotatedOutLifetime).
+	RotatedOutLifetimeNS int64 `json:"rotated_out_max_token_lifetime_ns,omitempty"`
 }
 
 func encodeExtra(e *keyring.Entry) ([]byte, error) {
-	x := keyExtra{}
+	x := keyExtra{RotatedOutLifetimeNS: int64(e.RotatedOutLifetime)}
 	if e.State == keyring.Deleted {
 		x.Thumbprint = e.Thumbprint
 	}
@@ -574,7 +577,11 @@ func decodeExtra(data []byte, e *keyring.Entry) error {
 	if err := json.Unmarshal(data, &x); err != nil {
 		return err
 	}
+	if x.RotatedOutLifetimeNS < 0 {
+		return errors.New("negative rotated_out_max_token_lifetime_ns")
+	}
 	e.Thumbprint = x.Thumbprint
+	e.RotatedOutLifetime = time.Duration(x.RotatedOutLifetimeNS)
 	return nil
 }
 

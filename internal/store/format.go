@@ -39,17 +39,20 @@ type diskEncryption struct {
 }
 
 type diskKey struct {
-	KID        string          `json:"kid"`
-	Alg        string          `json:"alg"`
-	State      string          `json:"state"`
-	Legacy     bool            `json:"legacy,omitempty"`
-	Origin     string          `json:"origin"`
-	Created    string          `json:"created_at"`
-	Updated    string          `json:"updated_at"`
-	RotatedOut string          `json:"rotated_out_at,omitempty"`
-	Thumbprint string          `json:"thumbprint,omitempty"`
-	Public     json.RawMessage `json:"public,omitempty"`
-	Private    json.RawMessage `json:"private,omitempty"`
+	KID        string `json:"kid"`
+	Alg        string `json:"alg"`
+	State      string `json:"state"`
+	Legacy     bool   `json:"legacy,omitempty"`
+	Origin     string `json:"origin"`
+	Created    string `json:"created_at"`
+	Updated    string `json:"updated_at"`
+	RotatedOut string `json:"rotated_out_at,omitempty"`
+	// RotatedOutLifetime: the max token lifetime in force when the key
+	// left in use (optional; keyrings before it wait the current one).
+	RotatedOutLifetime string          `json:"rotated_out_max_token_lifetime,omitempty"`
+	Thumbprint         string          `json:"thumbprint,omitempty"`
+	Public             json.RawMessage `json:"public,omitempty"`
+	Private            json.RawMessage `json:"private,omitempty"`
 }
 
 type diskEvent struct {
@@ -290,6 +293,8 @@ func readKey(r *reader) (diskKey, error) {
 			d.Updated, err = r.str()
 		case "rotated_out_at":
 			d.RotatedOut, err = r.str()
+		case "rotated_out_max_token_lifetime":
+			d.RotatedOutLifetime, err = r.str()
 		case "thumbprint":
 			d.Thumbprint, err = r.str()
 		case "public":
@@ -329,6 +334,13 @@ func (d *diskKey) entry(v *vault) (*keyring.Entry, error) {
 	}
 	if e.RotatedOut, err = parseTime("rotated_out_at", d.RotatedOut, true); err != nil {
 		return nil, err
+	}
+	if d.RotatedOutLifetime != "" {
+		lt, err := time.ParseDuration(d.RotatedOutLifetime)
+		if err != nil || lt <= 0 {
+			return nil, fmt.Errorf("rotated_out_max_token_lifetime %q is not a positive duration", d.RotatedOutLifetime)
+		}
+		e.RotatedOutLifetime = lt
 	}
 	if e.Alg.Kty() == "" {
 		return nil, fmt.Errorf("unsupported algorithm %q", d.Alg)
@@ -449,6 +461,9 @@ func diskKeyOf(e *keyring.Entry, v *vault) (diskKey, error) {
 	dk := diskKey{
 		KID: e.KID, Alg: string(e.Alg), State: string(e.State), Legacy: e.Legacy, Origin: string(e.Origin),
 		Created: formatTime(e.Created), Updated: formatTime(e.Updated), RotatedOut: formatTime(e.RotatedOut),
+	}
+	if e.RotatedOutLifetime > 0 {
+		dk.RotatedOutLifetime = keyring.ShortDuration(e.RotatedOutLifetime)
 	}
 	if e.State == keyring.Deleted {
 		dk.Thumbprint = e.Thumbprint

@@ -60,6 +60,10 @@ type Entry struct {
 	// RotatedOut is when the key last left InUse; zero if it never signed.
 	// Revocation waits for tokens it signed to expire from this moment.
 	RotatedOut time.Time
+	// RotatedOutLifetime is the max token lifetime in force when the key
+	// last left InUse (zero if unknown): lowering the keyring's lifetime
+	// afterwards does not shorten the wait for the tokens it signed.
+	RotatedOutLifetime time.Duration
 
 	// Material is nil once the key is deleted.
 	Material Material
@@ -365,7 +369,7 @@ func (kr *Keyring) set(e *Entry, action Action, to State, s Stamp, note string) 
 // Rotate puts the standby key kid in use; the key in use before, if any,
 // becomes previously used. An empty kid means the only standby key.
 // It returns the new key in use and the previous one (or nil).
-func (kr *Keyring) Rotate(kid string, s Stamp) (current, previous *Entry, err error) {
+func (kr *Keyring) Rotate(kid string, s Stamp, o Options) (current, previous *Entry, err error) {
 	if kid == "" {
 		standby := kr.Filter(Standby)
 		switch len(standby) {
@@ -387,6 +391,7 @@ func (kr *Keyring) Rotate(kid string, s Stamp) (current, previous *Entry, err er
 	}
 	if old, err := kr.SigningKey(); err == nil {
 		old.RotatedOut = s.At
+		old.RotatedOutLifetime = kr.Lifetime()
 		kr.set(old, ActionRetire, PreviouslyUsed, s, "rotated out for "+kid)
 		previous = old
 	}
@@ -412,8 +417,17 @@ type Options struct {
 	// (Import, MigrateLegacy, ImportSupabase) lets in the material of a
 	// revoked or deleted key.
 	Force bool
-	// MaxTokenLifetime overrides the keyring's for this move (0: keep).
+	// MaxTokenLifetime overrides the keyring's for this move (0: keep); it
+	// never shortens the wait below the lifetime in force when the key
+	// was rotated out.
 	MaxTokenLifetime time.Duration
+}
+
+// WaitLifetime is the token lifetime the revocation wait of e uses: the
+// larger of current (the lifetime in force now) and the one in force when
+// e left InUse.
+func (e *Entry) WaitLifetime(current time.Duration) time.Duration {
+	return max(current, e.RotatedOutLifetime)
 }
 
 func (kr *Keyring) checkWait(e *Entry, action Action, o Options, now time.Time) (string, error) {
@@ -421,6 +435,7 @@ func (kr *Keyring) checkWait(e *Entry, action Action, o Options, now time.Time) 
 	if o.MaxTokenLifetime > 0 {
 		lifetime = o.MaxTokenLifetime
 	}
+	lifetime = e.WaitLifetime(lifetime)
 	safe, ok := SafeToRevoke(e, lifetime)
 	if !ok || !now.Before(safe) {
 		return "", nil
@@ -637,7 +652,7 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp, o Options) (*Supabas
 		if e.State == InUse {
 			res.InUse = e
 		} else {
-			cur, prev, err := kr.Rotate(e.KID, s)
+			cur, prev, err := kr.Rotate(e.KID, s, o)
 			if err != nil {
 				return nil, err
 			}

@@ -39,13 +39,13 @@ func withKeyIn(t *testing.T, s State) *Keyring {
 	switch s {
 	case Standby:
 		must(kr.Create(genKey(t, jwk.ES256, "other"), stamp(0)))
-		must2(t)(kr.Rotate("other", stamp(0)))
+		must2(t)(kr.Rotate("other", stamp(0), Options{}))
 	case InUse:
-		must2(t)(kr.Rotate("k", stamp(0)))
+		must2(t)(kr.Rotate("k", stamp(0), Options{}))
 	case PreviouslyUsed, Revoked, Deleted:
-		must2(t)(kr.Rotate("k", stamp(0)))
+		must2(t)(kr.Rotate("k", stamp(0), Options{}))
 		must(kr.Create(genKey(t, jwk.ES256, "other"), stamp(0)))
-		must2(t)(kr.Rotate("other", stamp(0)))
+		must2(t)(kr.Rotate("other", stamp(0), Options{}))
 		if s != PreviouslyUsed {
 			must(kr.Revoke("k", stamp(3*time.Hour), Options{}))
 		}
@@ -83,7 +83,7 @@ func TestTransitionTable(t *testing.T) {
 		Deleted:        {},
 	}
 	apply := map[Action]func(kr *Keyring) error{
-		ActionRotate: func(kr *Keyring) error { _, _, err := kr.Rotate("k", stamp(4*time.Hour)); return err },
+		ActionRotate: func(kr *Keyring) error { _, _, err := kr.Rotate("k", stamp(4*time.Hour), Options{}); return err },
 		ActionRevoke: func(kr *Keyring) error { _, err := kr.Revoke("k", stamp(4*time.Hour), Options{}); return err },
 		ActionStandby: func(kr *Keyring) error {
 			_, err := kr.Standby("k", stamp(4*time.Hour))
@@ -180,11 +180,11 @@ func TestNewKeysNeverReuseKIDs(t *testing.T) {
 
 func TestRotate(t *testing.T) {
 	kr := &Keyring{}
-	if _, _, err := kr.Rotate("", stamp(0)); !errors.Is(err, ErrNoStandbyKey) {
+	if _, _, err := kr.Rotate("", stamp(0), Options{}); !errors.Is(err, ErrNoStandbyKey) {
 		t.Fatalf("empty keyring: %v", err)
 	}
 	a, _ := kr.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	cur, prev, err := kr.Rotate("", stamp(time.Minute))
+	cur, prev, err := kr.Rotate("", stamp(time.Minute), Options{})
 	if err != nil || cur != a || prev != nil {
 		t.Fatalf("first rotation: %v %v %v", cur, prev, err)
 	}
@@ -194,10 +194,10 @@ func TestRotate(t *testing.T) {
 	kr.Create(genKey(t, jwk.RS256, "b"), stamp(2*time.Minute))
 	kr.Create(genKey(t, jwk.EdDSA, "c"), stamp(2*time.Minute))
 	var amb *AmbiguousRotationError
-	if _, _, err := kr.Rotate("", stamp(3*time.Minute)); !errors.As(err, &amb) || !slices.Equal(amb.Standby, []string{"b", "c"}) {
+	if _, _, err := kr.Rotate("", stamp(3*time.Minute), Options{}); !errors.As(err, &amb) || !slices.Equal(amb.Standby, []string{"b", "c"}) {
 		t.Fatalf("two standby keys: %v", err)
 	}
-	cur, prev, err = kr.Rotate("c", stamp(4*time.Minute))
+	cur, prev, err = kr.Rotate("c", stamp(4*time.Minute), Options{})
 	if err != nil || cur.KID != "c" || prev != a {
 		t.Fatalf("rotate c: %v %v %v", cur, prev, err)
 	}
@@ -207,7 +207,7 @@ func TestRotate(t *testing.T) {
 	if got := len(kr.Filter(InUse)); got != 1 {
 		t.Fatalf("%d keys in use", got)
 	}
-	if _, _, err := kr.Rotate("nope", stamp(5*time.Minute)); !errors.Is(err, ErrUnknownKID) {
+	if _, _, err := kr.Rotate("nope", stamp(5*time.Minute), Options{}); !errors.Is(err, ErrUnknownKID) {
 		t.Fatalf("unknown kid: %v", err)
 	}
 }
@@ -215,9 +215,9 @@ func TestRotate(t *testing.T) {
 func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	kr := &Keyring{}
 	kr.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	kr.Rotate("a", stamp(0))
+	kr.Rotate("a", stamp(0), Options{})
 	kr.Create(genKey(t, jwk.ES256, "b"), stamp(0))
-	kr.Rotate("b", stamp(time.Hour)) // a rotated out at t0+1h
+	kr.Rotate("b", stamp(time.Hour), Options{}) // a rotated out at t0+1h
 
 	safe := t0.Add(time.Hour + DefaultMaxTokenLifetime + RevocationGrace)
 	var early *TooEarlyError
@@ -227,10 +227,11 @@ func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	if !early.SafeAt.Equal(safe) || early.KID != "a" || early.MaxTokenLifetime != time.Hour {
 		t.Fatalf("TooEarlyError %+v", early)
 	}
-	// A shorter lifetime for this move, or force, lets it through.
+	// A shorter lifetime for this move does not shorten the wait below the
+	// lifetime in force at the rotation (1h); force lets it through.
 	kr2 := cloneStates(kr)
-	if _, err := kr2.Revoke("a", Stamp{At: t0.Add(time.Hour + 20*time.Minute)}, Options{MaxTokenLifetime: time.Minute}); err != nil {
-		t.Fatalf("with a 1m lifetime: %v", err)
+	if _, err := kr2.Revoke("a", Stamp{At: t0.Add(time.Hour + 20*time.Minute)}, Options{MaxTokenLifetime: time.Minute}); !errors.As(err, &early) {
+		t.Fatalf("with a 1m lifetime: %v, want TooEarlyError", err)
 	}
 	kr3 := cloneStates(kr)
 	if _, err := kr3.Revoke("a", Stamp{At: t0.Add(time.Hour)}, Options{Force: true}); err != nil {
@@ -239,11 +240,11 @@ func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	if n := kr3.History[len(kr3.History)-1].Note; n == "" {
 		t.Fatal("a forced revocation leaves no note")
 	}
-	// The recorded lifetime counts.
+	// Lowering the keyring's lifetime later does not shorten it either.
 	kr4 := cloneStates(kr)
 	kr4.SetMaxTokenLifetime(10*time.Minute, stamp(0))
-	if _, err := kr4.Revoke("a", Stamp{At: t0.Add(time.Hour + 25*time.Minute)}, Options{}); err != nil {
-		t.Fatalf("10m lifetime, 25m later: %v", err)
+	if _, err := kr4.Revoke("a", Stamp{At: t0.Add(time.Hour + 25*time.Minute)}, Options{}); !errors.As(err, &early) {
+		t.Fatalf("10m lifetime set after the rotation, 25m later: %v, want TooEarlyError", err)
 	}
 	if _, err := kr.Revoke("a", Stamp{At: safe}, Options{}); err != nil {
 		t.Fatalf("revoke when safe: %v", err)
@@ -252,9 +253,9 @@ func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	// since the key signed tokens recently.
 	kr5 := &Keyring{}
 	kr5.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	kr5.Rotate("a", stamp(0))
+	kr5.Rotate("a", stamp(0), Options{})
 	kr5.Create(genKey(t, jwk.ES256, "b"), stamp(0))
-	kr5.Rotate("b", stamp(0))
+	kr5.Rotate("b", stamp(0), Options{})
 	kr5.Standby("a", stamp(time.Minute))
 	if _, err := kr5.Delete("a", stamp(2*time.Minute), Options{}); !errors.As(err, &early) {
 		t.Fatalf("delete a standby key rotated out a minute ago: %v", err)
@@ -294,7 +295,7 @@ func TestDelete(t *testing.T) {
 	// The legacy secret needs force.
 	kr = &Keyring{}
 	kr.MigrateLegacy(genKey(t, jwk.HS256, "legacy"), genKey(t, jwk.ES256, "new"), stamp(0), Options{})
-	kr.Rotate("new", stamp(0))
+	kr.Rotate("new", stamp(0), Options{})
 	kr.Revoke("legacy", stamp(2*time.Hour), Options{})
 	if _, err := kr.Delete("legacy", stamp(3*time.Hour), Options{}); !errors.Is(err, ErrLegacyDelete) {
 		t.Fatalf("delete legacy: %v", err)
@@ -322,7 +323,7 @@ func TestMigrateLegacy(t *testing.T) {
 	}
 	kr2 := &Keyring{}
 	kr2.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	kr2.Rotate("a", stamp(0))
+	kr2.Rotate("a", stamp(0), Options{})
 	if _, _, err := kr2.MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.ES256, "n"), stamp(0), Options{}); !errors.Is(err, ErrAlreadyInUse) {
 		t.Fatalf("migration with a key in use: %v", err)
 	}
@@ -336,7 +337,7 @@ func TestMigrateLegacy(t *testing.T) {
 	if _, err := kr.SupabaseExport(); !errors.Is(err, ErrLegacyInUse) {
 		t.Fatalf("export with the legacy key in use: %v", err)
 	}
-	kr.Rotate("next", stamp(time.Minute))
+	kr.Rotate("next", stamp(time.Minute), Options{})
 	keys, err := kr.SupabaseExport()
 	if err != nil || len(keys) != 1 || keys[0].KID != "next" {
 		t.Fatalf("export: %v %v", keys, err)
@@ -379,10 +380,10 @@ func TestViews(t *testing.T) {
 	}{{"ec", jwk.ES256}, {"rsa", jwk.RS256}, {"ed", jwk.EdDSA}, {"hs", jwk.HS256}, {"gone", jwk.ES256}, {"rev", jwk.ES256}} {
 		kr.Create(genKey(t, c.alg, c.kid), stamp(0))
 	}
-	kr.Rotate("ec", stamp(0))
+	kr.Rotate("ec", stamp(0), Options{})
 	kr.Revoke("rev", stamp(0), Options{})
 	kr.Delete("gone", stamp(0), Options{})
-	kr.Rotate("rsa", stamp(time.Minute)) // ec: previously used
+	kr.Rotate("rsa", stamp(time.Minute), Options{}) // ec: previously used
 
 	set, err := kr.PublicJWKS()
 	if err != nil {
@@ -487,7 +488,7 @@ func TestCheckInvariants(t *testing.T) {
 		kr := &Keyring{}
 		kr.Create(genKey(t, jwk.ES256, "a"), stamp(0))
 		kr.Create(genKey(t, jwk.ES256, "b"), stamp(0))
-		kr.Rotate("a", stamp(0))
+		kr.Rotate("a", stamp(0), Options{})
 		return kr
 	}
 	if err := good().Validate(); err != nil {
@@ -520,7 +521,7 @@ func TestMessages(t *testing.T) {
 	if got, want := err.Error(), `cannot revoke key "k": it is in use (allowed from in use: none)`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	_, _, err = kr.Rotate("k", stamp(0))
+	_, _, err = kr.Rotate("k", stamp(0), Options{})
 	if got, want := err.Error(), `cannot rotate to key "k": it is already in use`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
