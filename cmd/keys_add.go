@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -82,7 +83,9 @@ func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring
 		o.IO.Warnf("HS256 shares one secret between signer and verifiers, and is never published in the JWKS; prefer ES256")
 	}
 	var inUse, retired *keyring.Entry
+	var window time.Duration
 	_, err := o.update(true, func(kr *keyring.Keyring) error {
+		window = kr.CacheWindow()
 		var err error
 		if retired, err = kr.Retired(key); err != nil {
 			return err
@@ -99,12 +102,12 @@ func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring
 	warnRetired(o.IO.Warnf, key.KID, retired)
 	fmt.Fprintln(o.IO.Out, key.KID)
 	o.IO.Infof("%s %s key %s in standby", verb, key.Alg, key.KID)
-	addedHint(o.IO.Hintf, key, inUse)
+	addedHint(o.IO.Hintf, key, inUse, window)
 	return nil
 }
 
 // addedHint tells what to do with a new standby key.
-func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry) {
+func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry, window time.Duration) {
 	kid := key.KID
 	switch {
 	case inUse == nil:
@@ -113,7 +116,7 @@ func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry) {
 		// A shared secret is never published in a JWKS.
 		hintf("give the secret to every verifier first (it is never published), then: keyctl keys rotate %s", kid)
 	default:
-		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", kid)
+		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), kid)
 	}
 }
 
@@ -333,7 +336,9 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 		return err
 	}
 	var retired *keyring.Entry
+	var window time.Duration
 	_, err = o.update(true, func(kr *keyring.Keyring) error {
+		window = kr.CacheWindow()
 		if retired, err = kr.Retired(secret); err != nil {
 			return err
 		}
@@ -345,7 +350,7 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 	}
 	warnRetired(o.IO.Warnf, secret.KID, retired)
 	o.IO.Infof("legacy JWT secret %s is in use (HS256, tokens without kid); %s key %s is in standby", secret.KID, next.Alg, next.KID)
-	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", next.KID)
+	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), next.KID)
 	return nil
 }
 
@@ -368,7 +373,9 @@ in standby, and the key whose key_ops hold "sign" is rotated into use (the
 key in use before becomes previously used). Keys the keyring already holds
 under the same kid are recognised and left as they are; a kid that names a
 different key is refused, and then nothing is imported; so is the key of a
-revoked or deleted key under a new kid, unless --force.`,
+revoked or deleted key under a new kid, and, while another key is in use,
+putting a signer the keyring did not hold in use (verifiers' cached JWKS do
+not know it yet; see "keyctl keys rotate"), unless --force.`,
 		Example: `  keyctl keys import-supabase supabase/signing_keys.json`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -382,7 +389,7 @@ revoked or deleted key under a new kid, unless --force.`,
 		},
 	}
 	addKeyringFlag(c, kc.F)
-	c.Flags().BoolVarP(&o.Force, "force", "f", false, "import even keys of revoked or deleted keys")
+	c.Flags().BoolVarP(&o.Force, "force", "f", false, "import even keys of revoked or deleted keys, and rotate to a new signer at once")
 	return c
 }
 
@@ -419,7 +426,7 @@ func runKeysImportSupabase(o *keysImportSupabaseOptions) error {
 		return err
 	})
 	if err != nil {
-		return retiredError(err)
+		return rotationError(retiredError(err))
 	}
 	for _, k := range keys {
 		warnRetired(o.IO.Warnf, k.KID, retired[k.KID])

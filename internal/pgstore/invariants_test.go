@@ -149,7 +149,7 @@ func TestConcurrentWriters(t *testing.T) {
 func TestAbortedWriteChangesNothing(t *testing.T) {
 	uri, inUse, standby, _ := seeded(t)
 	_, err := newStore(t, uri, Options{}).Update(ctx, func(kr *Keyring) error {
-		if _, _, err := kr.Rotate(standby, stamp(time.Now()), keyring.Options{}); err != nil {
+		if _, _, err := kr.Rotate(standby, stamp(time.Now()), keyring.Options{Force: true}); err != nil {
 			return err
 		}
 		return errors.New("boom")

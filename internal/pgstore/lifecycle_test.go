@@ -10,7 +10,8 @@ import (
 
 // TestLifecycleFieldsRoundTrip: the per-key and per-keyring fields added
 // after schema 1 ride in the extra and settings columns: a tombstone's
-// thumbprint, the max token lifetime in force when a key left in use.
+// thumbprint, the max token lifetime in force when a key left in use, when
+// a key came back from revoked, and the JWKS cache window.
 func TestLifecycleFieldsRoundTrip(t *testing.T) {
 	uri := migrated(t)
 	s := newStore(t, uri, Options{})
@@ -76,5 +77,32 @@ func TestLifecycleFieldsRoundTrip(t *testing.T) {
 	a, _ := kr.Lookup("a")
 	if a.RotatedOutLifetime != 2*time.Hour || kr.Lifetime() != time.Minute {
 		t.Fatalf("rotated out under %s (want 2h), keyring lifetime %s (want 1m)", a.RotatedOutLifetime, kr.Lifetime())
+	}
+
+	// Back from revoked: published from then; the window is kept.
+	later := now.Add(3 * time.Hour)
+	_, err = s.Update(ctx, func(kr *Keyring) error {
+		if err := kr.SetJWKSCacheWindow(7*time.Minute, stamp(later)); err != nil {
+			return err
+		}
+		if _, err := kr.Revoke("a", stamp(later), keyring.Options{}); err != nil {
+			return err
+		}
+		_, err := kr.Standby("a", stamp(later))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err = New(uri, Options{}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ = kr.Lookup("a")
+	if kr.CacheWindow() != 7*time.Minute || !a.PublishedSince().Equal(stamp(later).At) {
+		t.Fatalf("window %s (want 7m), a published since %s (want %s)", kr.CacheWindow(), a.PublishedSince(), stamp(later).At)
+	}
+	if _, _, err := kr.Rotate("a", stamp(later.Add(time.Minute)), keyring.Options{}); err == nil {
+		t.Fatal("rotated to a key back from revoked a minute ago")
 	}
 }

@@ -125,7 +125,7 @@ func TestLifecycleRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Update(ctx, func(kr *Keyring) error {
-		_, _, err := kr.Rotate(b.KID, stamp(now.Add(time.Minute)), keyring.Options{})
+		_, _, err := kr.Rotate(b.KID, stamp(now.Add(time.Minute)), keyring.Options{Force: true})
 		return err
 	})
 	if err != nil {

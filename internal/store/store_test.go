@@ -65,7 +65,7 @@ func sample(t *testing.T) string {
 		add(kr.Create(fixture(t, "throwaway-es256-c.json"), stamp(0)))
 		_, _, err := kr.Rotate("throwaway-es256-a", stamp(time.Minute), keyring.Options{})
 		add(nil, err)
-		_, _, err = kr.Rotate("throwaway-rs256", stamp(2*time.Minute), keyring.Options{})
+		_, _, err = kr.Rotate("throwaway-rs256", stamp(2*time.Minute), keyring.Options{Force: true})
 		add(nil, err)
 		add(kr.Revoke("throwaway-es256-b", stamp(3*time.Minute), keyring.Options{}))
 		add(kr.Delete("throwaway-es256-c", stamp(3*time.Minute), keyring.Options{}))

@@ -92,6 +92,22 @@ func (e *RetiredKeyError) Error() string {
 	return fmt.Sprintf("this is the key of %s key %q (same RFC 7638 thumbprint): a key taken out of trust does not come back under another kid", e.State.Label(), e.KID)
 }
 
+// RotationTooEarlyError refuses to rotate to a key published less than the
+// JWKS cache window ago while another key is in use: verifiers that cached
+// the JWKS before it was published would reject every token it signs.
+type RotationTooEarlyError struct {
+	KID       string
+	InUse     string // the key in use now
+	Published time.Time
+	SafeAt    time.Time
+	Window    time.Duration
+}
+
+func (e *RotationTooEarlyError) Error() string {
+	return fmt.Sprintf("key %q is published only since %s: verifiers that cached the JWKS before then reject its tokens until %s (JWKS cache window %s)",
+		e.KID, e.Published.UTC().Format(time.RFC3339), e.SafeAt.UTC().Format(time.RFC3339), shortDuration(e.Window))
+}
+
 // AmbiguousRotationError: rotate without a kid found several standby keys.
 type AmbiguousRotationError struct {
 	Standby []string

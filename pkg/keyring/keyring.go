@@ -64,6 +64,9 @@ type Entry struct {
 	// last left InUse (zero if unknown): lowering the keyring's lifetime
 	// afterwards does not shorten the wait for the tokens it signed.
 	RotatedOutLifetime time.Duration
+	// Published is when the key last became published (trusted) after
+	// being revoked; zero means since Created. See PublishedSince.
+	Published time.Time
 
 	// Material is nil once the key is deleted.
 	Material Material
@@ -75,6 +78,16 @@ type Entry struct {
 	Thumbprint string
 }
 
+// PublishedSince is when verifiers could first have seen the key in the
+// JWKS: when it was moved back from revoked to standby, else when it was
+// created or imported.
+func (e *Entry) PublishedSince() time.Time {
+	if e.Published.IsZero() {
+		return e.Created
+	}
+	return e.Published
+}
+
 // Symmetric reports whether the key is a shared secret.
 func (e *Entry) Symmetric() bool { return e.Alg.Symmetric() }
 
@@ -84,8 +97,12 @@ type Keyring struct {
 	// MaxTokenLifetime is the longest lifetime of the tokens the keys sign;
 	// zero means DefaultMaxTokenLifetime.
 	MaxTokenLifetime time.Duration
-	Keys             []*Entry
-	History          []Event
+	// JWKSCacheWindow is how long verifiers may cache the JWKS, which a
+	// new key must have been published for before it is rotated into use;
+	// zero means DefaultJWKSCacheWindow.
+	JWKSCacheWindow time.Duration
+	Keys            []*Entry
+	History         []Event
 }
 
 // Lifetime returns the max token lifetime in force.
@@ -94,6 +111,14 @@ func (kr *Keyring) Lifetime() time.Duration {
 		return DefaultMaxTokenLifetime
 	}
 	return kr.MaxTokenLifetime
+}
+
+// CacheWindow returns the JWKS cache window in force.
+func (kr *Keyring) CacheWindow() time.Duration {
+	if kr.JWKSCacheWindow <= 0 {
+		return DefaultJWKSCacheWindow
+	}
+	return kr.JWKSCacheWindow
 }
 
 // Lookup finds the key with kid, tombstones included.
@@ -176,6 +201,9 @@ func (kr *Keyring) Check() error {
 	}
 	if kr.MaxTokenLifetime < 0 {
 		return fmt.Errorf("%w: negative max token lifetime", ErrInvalid)
+	}
+	if kr.JWKSCacheWindow < 0 {
+		return fmt.Errorf("%w: negative JWKS cache window", ErrInvalid)
 	}
 	return nil
 }
@@ -369,6 +397,12 @@ func (kr *Keyring) set(e *Entry, action Action, to State, s Stamp, note string) 
 // Rotate puts the standby key kid in use; the key in use before, if any,
 // becomes previously used. An empty kid means the only standby key.
 // It returns the new key in use and the previous one (or nil).
+//
+// While another key (or the legacy secret) is in use, a key published
+// less than the JWKS cache window ago is refused with a
+// RotationTooEarlyError unless o.Force: verifiers holding a JWKS cached
+// before it existed would reject every token it signs. The first key of a
+// keyring needs no wait.
 func (kr *Keyring) Rotate(kid string, s Stamp, o Options) (current, previous *Entry, err error) {
 	if kid == "" {
 		standby := kr.Filter(Standby)
@@ -389,14 +423,30 @@ func (kr *Keyring) Rotate(kid string, s Stamp, o Options) (current, previous *En
 	if err != nil {
 		return nil, nil, err
 	}
+	note := ""
+	if old, err := kr.SigningKey(); err == nil {
+		safe := SafeToRotate(e, kr.CacheWindow())
+		if s.At.Before(safe) {
+			if !o.Force {
+				return nil, nil, &RotationTooEarlyError{KID: e.KID, InUse: old.KID, Published: e.PublishedSince(), SafeAt: safe, Window: kr.CacheWindow()}
+			}
+			note = "forced before " + safe.UTC().Format(time.RFC3339)
+		}
+	}
 	if old, err := kr.SigningKey(); err == nil {
 		old.RotatedOut = s.At
 		old.RotatedOutLifetime = kr.Lifetime()
 		kr.set(old, ActionRetire, PreviouslyUsed, s, "rotated out for "+kid)
 		previous = old
 	}
-	kr.set(e, ActionRotate, to, s, "")
+	kr.set(e, ActionRotate, to, s, note)
 	return e, previous, nil
+}
+
+// SafeToRotate returns the moment every verifier's cached JWKS holds e:
+// window after it was published.
+func SafeToRotate(e *Entry, window time.Duration) time.Time {
+	return e.PublishedSince().Add(window)
 }
 
 // SafeToRevoke returns the moment tokens e signed have all expired (its
@@ -464,10 +514,15 @@ func (kr *Keyring) Revoke(kid string, s Stamp, o Options) (*Entry, error) {
 
 // Standby moves a previously used or revoked key back to standby: trusted
 // again, and ready to rotate into use.
+//
+// A revoked key was out of the JWKS: it counts as published from now.
 func (kr *Keyring) Standby(kid string, s Stamp) (*Entry, error) {
 	e, to, err := kr.move(kid, ActionStandby)
 	if err != nil {
 		return nil, err
+	}
+	if e.State == Revoked {
+		e.Published = s.At
 	}
 	kr.set(e, ActionStandby, to, s, "")
 	return e, nil
@@ -640,6 +695,12 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp, o Options) (*Supabas
 		}
 		res.Unchanged = append(res.Unchanged, e)
 	}
+	// A new signer is published only now: check the rotation wait before
+	// anything is added.
+	if cur, err := kr.SigningKey(); err == nil && signer != nil && !o.Force && slices.Contains(fresh, signer) {
+		w := kr.CacheWindow()
+		return nil, &RotationTooEarlyError{KID: signer.KID, InUse: cur.KID, Published: s.At, SafeAt: s.At.Add(w), Window: w}
+	}
 	for _, k := range fresh {
 		e, err := kr.addWith(k, OriginSupabase, ActionImportSupabase, Standby, false, s, o)
 		if err != nil {
@@ -677,6 +738,24 @@ func (kr *Keyring) SetMaxTokenLifetime(d time.Duration, s Stamp) error {
 	old := kr.Lifetime()
 	kr.MaxTokenLifetime = d
 	kr.record(s, ActionSetLifetime, "", "", "", fmt.Sprintf("max token lifetime %s (was %s)", shortDuration(d), shortDuration(old)))
+	return nil
+}
+
+// MinJWKSCacheWindow and MaxJWKSCacheWindow bound SetJWKSCacheWindow.
+const (
+	MinJWKSCacheWindow = time.Second
+	MaxJWKSCacheWindow = 7 * 24 * time.Hour
+)
+
+// SetJWKSCacheWindow records how long verifiers may cache the JWKS, which
+// times safe rotation.
+func (kr *Keyring) SetJWKSCacheWindow(d time.Duration, s Stamp) error {
+	if d < MinJWKSCacheWindow || d > MaxJWKSCacheWindow {
+		return fmt.Errorf("JWKS cache window %s is out of range (%s to %s)", d, MinJWKSCacheWindow, shortDuration(MaxJWKSCacheWindow))
+	}
+	old := kr.CacheWindow()
+	kr.JWKSCacheWindow = d
+	kr.record(s, ActionSetCacheWindow, "", "", "", fmt.Sprintf("JWKS cache window %s (was %s)", shortDuration(d), shortDuration(old)))
 	return nil
 }
 
