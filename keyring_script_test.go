@@ -64,6 +64,9 @@ func rewriteTimes(ts *testscript.TestScript, file string, fn func(time.Time) tim
 			if !e.RotatedOut.IsZero() {
 				e.RotatedOut = fn(e.RotatedOut)
 			}
+			if !e.Published.IsZero() {
+				e.Published = fn(e.Published)
+			}
 		}
 		for i := range kr.History {
 			kr.History[i].At = fn(kr.History[i].At)

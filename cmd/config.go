@@ -234,13 +234,19 @@ func runConfigShow(o *configShowOptions) error {
 			values[i].Value = pgstore.Redact(v.Value)
 		}
 	}
+	values = append(values, keyringCacheWindow(o.Factory))
 	if format == ui.FormatJSON {
 		out := configShowJSON{ConfigFile: cfg.Path(), ConfigFileExists: cfg.File() != ""}
 		for _, v := range values {
-			out.Settings = append(out.Settings, configSettingJSON{
+			js := configSettingJSON{
 				Key: v.Key, Value: v.Value, Source: string(v.Source), Origin: v.Origin,
 				Env: v.Env(), Flag: "--" + v.Flag, Help: v.Help,
-			})
+			}
+			if v.Flag == "" {
+				// A keyring-only setting: no variable or flag sets it.
+				js.Env, js.Flag = "", ""
+			}
+			out.Settings = append(out.Settings, js)
 		}
 		return o.IO.PrintJSON(out)
 	}
@@ -309,6 +315,24 @@ func fillKeyringLifetime(f *Factory, values []config.Value) {
 	}
 }
 
+// keyringCacheWindow is the JWKS cache window, a setting of the keyring
+// alone (keys jwks-cache-window): no flag, variable or config file may
+// shorten the rotation wait. Without a readable keyring it is the default.
+func keyringCacheWindow(f *Factory) config.Value {
+	v := config.Value{
+		Setting: config.Setting{Key: "jwks_cache_window", Kind: config.KindDuration, Help: "how long verifiers cache the JWKS, used to time safe rotation (keys jwks-cache-window)"},
+		Value:   keyring.ShortDuration(keyring.DefaultJWKSCacheWindow),
+		Source:  config.SourceDefault,
+	}
+	if s, err := openKeyring(f, "", 0); err == nil {
+		if file, err := s.Load(context.Background(), false); err == nil && file.Keyring.JWKSCacheWindow > 0 {
+			v.Value = keyring.ShortDuration(file.Keyring.JWKSCacheWindow)
+			v.Source, v.Origin = sourceKeyring, s.Location()
+		}
+	}
+	return v
+}
+
 // sourceLabel says where a value came from in words for the table:
 // "env KEYCTL_VALID_FOR", "config file, line 3", "flag --addr".
 func sourceLabel(v config.Value, cfg *config.Config) string {
@@ -318,7 +342,7 @@ func sourceLabel(v config.Value, cfg *config.Config) string {
 	case config.SourceFile:
 		return fmt.Sprintf("config file, line %d", cfg.Line(v.Key))
 	case sourceKeyring:
-		return "keyring (keys max-token-lifetime)"
+		return "keyring (keys " + strings.ReplaceAll(v.Key, "_", "-") + ")"
 	}
 	return string(v.Source)
 }

@@ -59,7 +59,7 @@ passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
 		newKeysRotateCmd(kc), newKeysRevokeCmd(kc), newKeysStandbyCmd(kc), newKeysDeleteCmd(kc),
 		newKeysListCmd(kc), newKeysShowCmd(kc), newKeysHistoryCmd(kc),
 		newKeysMigrateLegacyCmd(kc), newKeysExportCmd(kc), newKeysImportSupabaseCmd(kc),
-		newKeysEncryptCmd(kc), newKeysDecryptCmd(kc), newKeysMaxTokenLifetimeCmd(kc),
+		newKeysEncryptCmd(kc), newKeysDecryptCmd(kc), newKeysMaxTokenLifetimeCmd(kc), newKeysJWKSCacheWindowCmd(kc),
 		newKeysCopyCmd(kc),
 	)
 	return c

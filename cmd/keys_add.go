@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +71,9 @@ func runKeysCreate(o *keysCreateOptions) error {
 		}
 		return err
 	}
-	return o.addKey(key, "created", (*keyring.Keyring).Create)
+	return o.addKey(key, "created", func(kr *keyring.Keyring, k *jwk.Key, s keyring.Stamp) (*keyring.Entry, error) {
+		return kr.Create(k, s)
+	})
 }
 
 // addKey adds a new standby key to the keyring with add (Create or
@@ -79,8 +82,14 @@ func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring
 	if key.IsSymmetric() {
 		o.IO.Warnf("HS256 shares one secret between signer and verifiers, and is never published in the JWKS; prefer ES256")
 	}
-	var inUse *keyring.Entry
+	var inUse, retired *keyring.Entry
+	var window time.Duration
 	_, err := o.update(true, func(kr *keyring.Keyring) error {
+		window = kr.CacheWindow()
+		var err error
+		if retired, err = kr.Retired(key); err != nil {
+			return err
+		}
 		if _, err := add(kr, key, o.stamp()); err != nil {
 			return err
 		}
@@ -88,16 +97,17 @@ func (o *keysCommon) addKey(key *jwk.Key, verb string, add func(*keyring.Keyring
 		return nil
 	})
 	if err != nil {
-		return err
+		return retiredError(err)
 	}
+	warnRetired(o.IO.Warnf, key.KID, retired)
 	fmt.Fprintln(o.IO.Out, key.KID)
 	o.IO.Infof("%s %s key %s in standby", verb, key.Alg, key.KID)
-	addedHint(o.IO.Hintf, key, inUse)
+	addedHint(o.IO.Hintf, key, inUse, window)
 	return nil
 }
 
 // addedHint tells what to do with a new standby key.
-func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry) {
+func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry, window time.Duration) {
 	kid := key.KID
 	switch {
 	case inUse == nil:
@@ -106,7 +116,27 @@ func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry) {
 		// A shared secret is never published in a JWKS.
 		hintf("give the secret to every verifier first (it is never published), then: keyctl keys rotate %s", kid)
 	default:
-		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", kid)
+		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), kid)
+	}
+}
+
+// retiredError gives a RetiredKeyError its way out.
+func retiredError(err error) error {
+	var re *keyring.RetiredKeyError
+	if !errors.As(err, &re) {
+		return err
+	}
+	if re.State == keyring.Revoked {
+		return withHint(err, "to trust it again: keyctl keys standby %s; --force brings it in under the new kid anyway", re.KID)
+	}
+	return withHint(err, "it was deleted on purpose; --force brings it back under the new kid anyway")
+}
+
+// warnRetired says, after a forced import, which revoked or deleted key
+// came back.
+func warnRetired(warnf func(string, ...any), kid string, retired *keyring.Entry) {
+	if retired != nil {
+		warnf("%s is the key of %s key %s, brought back with --force: it is trusted again", kid, retired.State.Label(), retired.KID)
 	}
 }
 
@@ -117,6 +147,7 @@ type keysImportOptions struct {
 	File       string
 	SecretFile string
 	KID        string
+	Force      bool
 }
 
 func newKeysImportCmd(kc *keysCommon) *cobra.Command {
@@ -128,12 +159,15 @@ func newKeysImportCmd(kc *keysCommon) *cobra.Command {
 dashboard imports keys. FILE ("-" for stdin) holds one private JWK, or one
 PEM private key: PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC1
 ("EC PRIVATE KEY"). --secret-file imports a shared secret (HS256): the
-file's bytes, without a trailing newline, at least 16 of them.
+file's bytes, without a trailing newline, at least 32 of them (RFC 7518
+section 3.2).
 
 The kid is --kid, else the JWK's kid, else a random UUID v4; it is printed
 on stdout. Key material already in the keyring, and kids already used
-(even by deleted keys), are refused. For a Supabase signing_keys.json use
-"keyctl keys import-supabase".`,
+(even by deleted keys), are refused. So is the key of a revoked or deleted
+key under a new kid (a deleted key's tombstone keeps its RFC 7638
+thumbprint): --force brings it back, with a warning naming that key. For a
+Supabase signing_keys.json use "keyctl keys import-supabase".`,
 		Example: `  keyctl keys import key.json
   keyctl keys import --kid prod-2026 key.pem
   keyctl keys import --secret-file hs256-secret.txt`,
@@ -159,6 +193,7 @@ on stdout. Key material already in the keyring, and kids already used
 	fl := c.Flags()
 	fl.StringVar(&o.SecretFile, "secret-file", "", "import a shared secret (HS256) from this file (- for stdin)")
 	fl.StringVar(&o.KID, "kid", "", "key ID (default the JWK's kid, else a random UUID v4)")
+	fl.BoolVarP(&o.Force, "force", "f", false, "import even the key of a revoked or deleted key")
 	return c
 }
 
@@ -179,7 +214,9 @@ func runKeysImport(o *keysImportOptions) error {
 	if key.KID == "" {
 		key.KID = jwk.NewKID()
 	}
-	return o.addKey(key, "imported", (*keyring.Keyring).Import)
+	return o.addKey(key, "imported", func(kr *keyring.Keyring, k *jwk.Key, s keyring.Stamp) (*keyring.Entry, error) {
+		return kr.Import(k, s, keyring.Options{Force: o.Force})
+	})
 }
 
 // readPrivateKeyFile reads one private key from a JWK or PEM file.
@@ -218,7 +255,7 @@ func secretKey(data []byte, source string) (*jwk.Key, error) {
 	data = bytes.TrimSuffix(data, []byte("\r"))
 	k, err := jwk.FromCrypto(bytes.Clone(data))
 	if err != nil {
-		return nil, withHint(fmt.Errorf("%s: %w", source, err), "a JWT secret has at least %d characters (Supabase's have 32 or more)", jwk.MinImportSecretBytes)
+		return nil, withHint(fmt.Errorf("%s: %w", source, err), "an HS256 secret has at least %d bytes; make one with: openssl rand -base64 32", jwk.MinSecretBytes)
 	}
 	return k, nil
 }
@@ -232,6 +269,7 @@ type keysMigrateLegacyOptions struct {
 	Algorithm  string
 	KID        string
 	StandbyKID string
+	Force      bool
 }
 
 func newKeysMigrateLegacyCmd(kc *keysCommon) *cobra.Command {
@@ -261,6 +299,7 @@ use. Deleting it later needs --force, as on the platform.`,
 	fl.StringVarP(&o.Algorithm, "algorithm", "a", "ES256", "algorithm of the standby key to rotate to: ES256, RS256 or EdDSA")
 	fl.StringVar(&o.KID, "kid", "", "kid of the legacy secret in the keyring (default a random UUID v4)")
 	fl.StringVar(&o.StandbyKID, "standby-kid", "", "kid of the new standby key (default a random UUID v4)")
+	fl.BoolVarP(&o.Force, "force", "f", false, "take the secret even if it is the key of a revoked or deleted key")
 	c.MarkFlagsMutuallyExclusive("secret-file", "secret-env")
 	c.MarkFlagsOneRequired("secret-file", "secret-env")
 	_ = c.RegisterFlagCompletionFunc("algorithm", completeAlgorithms)
@@ -296,15 +335,22 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 	if err != nil {
 		return err
 	}
+	var retired *keyring.Entry
+	var window time.Duration
 	_, err = o.update(true, func(kr *keyring.Keyring) error {
-		_, _, err := kr.MigrateLegacy(secret, next, o.stamp())
+		window = kr.CacheWindow()
+		if retired, err = kr.Retired(secret); err != nil {
+			return err
+		}
+		_, _, err := kr.MigrateLegacy(secret, next, o.stamp(), keyring.Options{Force: o.Force})
 		return err
 	})
 	if err != nil {
-		return err
+		return retiredError(err)
 	}
+	warnRetired(o.IO.Warnf, secret.KID, retired)
 	o.IO.Infof("legacy JWT secret %s is in use (HS256, tokens without kid); %s key %s is in standby", secret.KID, next.Alg, next.KID)
-	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (10 minutes), then: keyctl keys rotate %s", next.KID)
+	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), next.KID)
 	return nil
 }
 
@@ -312,7 +358,8 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 
 type keysImportSupabaseOptions struct {
 	*keysCommon
-	File string
+	File  string
+	Force bool
 }
 
 func newKeysImportSupabaseCmd(kc *keysCommon) *cobra.Command {
@@ -325,7 +372,10 @@ supabase" writes and Supabase Auth loads) into the keyring: every key joins
 in standby, and the key whose key_ops hold "sign" is rotated into use (the
 key in use before becomes previously used). Keys the keyring already holds
 under the same kid are recognised and left as they are; a kid that names a
-different key is refused, and then nothing is imported.`,
+different key is refused, and then nothing is imported; so is the key of a
+revoked or deleted key under a new kid, and, while another key is in use,
+putting a signer the keyring did not hold in use (verifiers' cached JWKS do
+not know it yet; see "keyctl keys rotate"), unless --force.`,
 		Example: `  keyctl keys import-supabase supabase/signing_keys.json`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -339,6 +389,7 @@ different key is refused, and then nothing is imported.`,
 		},
 	}
 	addKeyringFlag(c, kc.F)
+	c.Flags().BoolVarP(&o.Force, "force", "f", false, "import even keys of revoked or deleted keys, and rotate to a new signer at once")
 	return c
 }
 
@@ -359,12 +410,26 @@ func runKeysImportSupabase(o *keysImportSupabaseOptions) error {
 		}
 	}
 	var res *keyring.SupabaseImport
+	retired := map[string]*keyring.Entry{}
 	_, err = o.update(true, func(kr *keyring.Keyring) error {
-		res, err = kr.ImportSupabase(keys, o.stamp())
+		for _, k := range keys {
+			if _, err := kr.Lookup(k.KID); err == nil {
+				continue // recognised by kid, not a new key
+			}
+			r, err := kr.Retired(k)
+			if err != nil {
+				return err
+			}
+			retired[k.KID] = r
+		}
+		res, err = kr.ImportSupabase(keys, o.stamp(), keyring.Options{Force: o.Force})
 		return err
 	})
 	if err != nil {
-		return err
+		return rotationError(retiredError(err))
+	}
+	for _, k := range keys {
+		warnRetired(o.IO.Warnf, k.KID, retired[k.KID])
 	}
 	o.IO.Infof("imported %d key(s) from %s (%d already in the keyring)", len(res.Added), o.File, len(res.Unchanged))
 	switch {

@@ -338,3 +338,68 @@ func runKeysMaxTokenLifetime(o *keysMaxTokenLifetimeOptions) error {
 	o.IO.Infof("max token lifetime is %s (was %s): a key rotated out can be revoked %s later", keyring.ShortDuration(d), keyring.ShortDuration(old), keyring.ShortDuration(d+keyring.RevocationGrace))
 	return nil
 }
+
+// --- keys jwks-cache-window ---
+
+type keysJWKSCacheWindowOptions struct {
+	*keysCommon
+	Set string
+}
+
+func newKeysJWKSCacheWindowCmd(kc *keysCommon) *cobra.Command {
+	o := &keysJWKSCacheWindowOptions{keysCommon: kc}
+	c := &cobra.Command{
+		Use:   "jwks-cache-window [DURATION]",
+		Short: "Show or set how long verifiers cache the JWKS, which times safe rotation",
+		Long: `Show the keyring's JWKS cache window, or set it to DURATION (a Go duration:
+10m, 20m, 1h). It is the longest time a verifier may keep a JWKS it fetched
+(default 20m: Supabase's edge and client caches, 10 minutes each): "keyctl
+keys rotate" refuses a standby key published for less than this while
+another key is in use, since verifiers holding an older JWKS would reject
+its tokens. Raise it if your verifiers cache longer.`,
+		Example: `  keyctl keys jwks-cache-window
+  keyctl keys jwks-cache-window 1h`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &UsageError{Err: fmt.Errorf("keys jwks-cache-window takes at most one DURATION (got %d arguments)", len(args))}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Set = args[0]
+			}
+			return runKeysJWKSCacheWindow(o)
+		},
+	}
+	addKeyringFlag(c, kc.F)
+	return c
+}
+
+func runKeysJWKSCacheWindow(o *keysJWKSCacheWindowOptions) error {
+	if o.Set == "" {
+		f, err := o.load(false)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(o.IO.Out, keyring.ShortDuration(f.Keyring.CacheWindow()))
+		return err
+	}
+	d, err := time.ParseDuration(o.Set)
+	if err != nil {
+		return withHint(&UsageError{Err: fmt.Errorf("%q is not a duration", o.Set)}, "write it as Go does: 10m, 20m, 1h")
+	}
+	if d < keyring.MinJWKSCacheWindow || d > keyring.MaxJWKSCacheWindow {
+		return &UsageError{Err: fmt.Errorf("JWKS cache window %s is out of range (%s to %s)", o.Set, keyring.MinJWKSCacheWindow, keyring.ShortDuration(keyring.MaxJWKSCacheWindow))}
+	}
+	var old time.Duration
+	_, err = o.update(false, func(kr *keyring.Keyring) error {
+		old = kr.CacheWindow()
+		return kr.SetJWKSCacheWindow(d, o.stamp())
+	})
+	if err != nil {
+		return err
+	}
+	o.IO.Infof("JWKS cache window is %s (was %s): a new key can be rotated into use %s after it is published", keyring.ShortDuration(d), keyring.ShortDuration(old), keyring.ShortDuration(d))
+	return nil
+}

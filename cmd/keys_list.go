@@ -23,6 +23,9 @@ type keyJSON struct {
 	UpdatedAt      string      `json:"updated_at"`
 	RotatedOutAt   string      `json:"rotated_out_at,omitempty"`
 	SafeToRevokeAt string      `json:"safe_to_revoke_at,omitempty"`
+	PublishedAt    string      `json:"published_at,omitempty"`
+	SafeToRotateAt string      `json:"safe_to_rotate_at,omitempty"`
+	CacheWindow    string      `json:"jwks_cache_window,omitempty"`
 	Thumbprint     string      `json:"thumbprint,omitempty"`
 	Encrypted      *bool       `json:"encrypted,omitempty"`
 	History        []eventJSON `json:"history,omitempty"`
@@ -55,7 +58,7 @@ func safeToRevoke(e *keyring.Entry, lifetime time.Duration) (time.Time, bool) {
 	if e.State != keyring.PreviouslyUsed && e.State != keyring.Standby {
 		return time.Time{}, false
 	}
-	return keyring.SafeToRevoke(e, lifetime)
+	return keyring.SafeToRevoke(e, e.WaitLifetime(lifetime))
 }
 
 func toEventJSON(ev keyring.Event) eventJSON {
@@ -160,8 +163,10 @@ func newKeysShowCmd(kc *keysCommon) *cobra.Command {
 		Use:   "show KID",
 		Short: "Show one key: state, times, thumbprint and history",
 		Long: `Show one key of the keyring: algorithm, state, origin, when it was created,
-last changed and rotated out, when revoking it becomes safe, its RFC 7638
-thumbprint, and its history. Needs no passphrase.`,
+last changed and rotated out, since when it is published, when rotating to
+it (a standby key, while another key is in use: after the keyring's JWKS
+cache window) and revoking it become safe, its RFC 7638 thumbprint (kept by
+a deleted key's tombstone), and its history. Needs no passphrase.`,
 		Example:           `  keyctl keys show 5b0c3c9e-3f5e-4a53-9d3c-0d5d0a9b2f11 -o json`,
 		Args:              oneKID,
 		ValidArgsFunction: completeKIDs(kc),
@@ -191,6 +196,18 @@ func runKeysShow(o *keysShowOptions) error {
 		return keyringError(f.Path, err)
 	}
 	j := toKeyJSON(e, kr.Lifetime())
+	var safeRotate time.Time
+	if e.State.Trusted() {
+		j.PublishedAt = rfc3339(e.PublishedSince())
+	}
+	if cur, err := kr.SigningKey(); err == nil && e.State == keyring.Standby && cur != e {
+		safeRotate = keyring.SafeToRotate(e, kr.CacheWindow())
+		j.SafeToRotateAt = rfc3339(safeRotate)
+		j.CacheWindow = keyring.ShortDuration(kr.CacheWindow())
+	}
+	// A deleted key's tombstone keeps its thumbprint; a shared secret's is
+	// not shown while the secret is in the keyring.
+	j.Thumbprint = e.Thumbprint
 	if e.Material != nil && !e.Symmetric() {
 		pub, err := e.Material.Public()
 		if err != nil {
@@ -229,6 +246,12 @@ func runKeysShow(o *keysShowOptions) error {
 		{"created", at(e.Created)},
 		{"changed", at(e.Updated)},
 		{"rotated out", at(e.RotatedOut)},
+	}
+	if j.PublishedAt != "" {
+		fields = append(fields, field{"published", at(e.PublishedSince())})
+	}
+	if !safeRotate.IsZero() {
+		fields = append(fields, field{"safe to rotate", at(safeRotate)}, field{"jwks cache", j.CacheWindow})
 	}
 	if safe, ok := safeToRevoke(e, kr.Lifetime()); ok {
 		fields = append(fields, field{"safe to revoke", at(safe)})

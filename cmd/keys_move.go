@@ -16,7 +16,8 @@ import (
 
 type keysRotateOptions struct {
 	*keysCommon
-	KID string
+	KID   string
+	Force bool
 }
 
 func newKeysRotateCmd(kc *keysCommon) *cobra.Command {
@@ -28,9 +29,16 @@ func newKeysRotateCmd(kc *keysCommon) *cobra.Command {
 before becomes previously used: still trusted and published, so the tokens
 it signed keep verifying until they expire. Nobody is signed out.
 
-Without KID the only standby key is taken; with several, name one. Publish a
-new key and let verifiers' JWKS caches refresh (10 minutes) before rotating
-to it. To go back, move the old key to standby and rotate to it.`,
+Without KID the only standby key is taken; with several, name one. To go
+back, move the old key to standby and rotate to it.
+
+While another key (or the legacy secret) is in use, a key published for
+less than the JWKS cache window (the keyring's, default 20m; see "keyctl
+keys jwks-cache-window") is refused: verifiers that cached the JWKS before
+it existed would reject every token it signs. The error says when rotating
+becomes safe. A key counts as published from its creation or import, or
+from its move back from revoked to standby. --force rotates at once, for an
+incident. The first key of a keyring needs no wait.`,
 		Example: `  keyctl keys rotate
   keyctl keys rotate 5b0c3c9e-3f5e-4a53-9d3c-0d5d0a9b2f11`,
 		Args: func(c *cobra.Command, args []string) error {
@@ -48,26 +56,41 @@ to it. To go back, move the old key to standby and rotate to it.`,
 		},
 	}
 	addKeyringFlag(c, kc.F)
+	c.Flags().BoolVarP(&o.Force, "force", "f", false, "rotate now, even if verifiers' cached JWKS may not hold the key yet")
 	return c
+}
+
+// rotationError gives a refused early rotation its way out.
+func rotationError(err error) error {
+	var early *keyring.RotationTooEarlyError
+	if errors.As(err, &early) {
+		return withHint(err, "rotating is safe from %s; --force rotates now (an incident: verifiers with an older JWKS reject new tokens until their cache refreshes)", early.SafeAt.UTC().Format(time.RFC3339))
+	}
+	return err
 }
 
 func runKeysRotate(o *keysRotateOptions) error {
 	var cur, prev keyring.Entry
 	var hadPrev bool
 	var lifetime time.Duration
+	var forced string
 	_, err := o.update(false, func(kr *keyring.Keyring) error {
-		c, p, err := kr.Rotate(o.KID, o.stamp())
+		c, p, err := kr.Rotate(o.KID, o.stamp(), keyring.Options{Force: o.Force})
 		if err != nil {
 			return err
 		}
 		cur, lifetime = *c, kr.Lifetime()
+		forced = kr.History[len(kr.History)-1].Note
 		if p != nil {
 			prev, hadPrev = *p, true
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return rotationError(err)
+	}
+	if forced != "" {
+		o.IO.Warnf("rotated to %s before every cached JWKS can hold it (%s): verifiers with an older JWKS reject its tokens until they refresh", cur.KID, forced)
 	}
 	if !hadPrev {
 		o.IO.Infof("%s (%s) is in use: it signs new tokens", cur.KID, cur.Alg)

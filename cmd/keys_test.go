@@ -55,7 +55,7 @@ func lifecycleKeyring(t *testing.T) (string, map[string]string) {
 	env := map[string]string{"KEYCTL_KEYRING": path, "XDG_CONFIG_HOME": filepath.Join(dir, "config"), "USER": "unit"}
 	steps := [][]string{
 		{"keys", "migrate-legacy", "--secret-file", fixtureKey(t, "throwaway-legacy-jwt-secret.txt"), "--kid", "legacy", "--standby-kid", "es"},
-		{"keys", "rotate", "es"},
+		{"keys", "rotate", "--force", "es"},
 		{"keys", "import", fixtureKey(t, "throwaway-rs256.json")},
 		{"keys", "import", "--kid", "hs", "--secret-file", fixtureKey(t, "throwaway-hs256.json")},
 		{"keys", "import", fixtureKey(t, "throwaway-es256-b.json")},

@@ -183,15 +183,16 @@ func runSupabaseInit(ctx context.Context, o *supabaseInitOptions) error {
 			return errKeyringNotEmpty
 		}
 		if secretKey != nil {
-			if _, _, err := kr.MigrateLegacy(secretKey, key, st); err != nil {
+			if _, _, err := kr.MigrateLegacy(secretKey, key, st, keyring.Options{}); err != nil {
 				return err
 			}
 		} else if _, err := kr.Create(key, st); err != nil {
 			return err
 		}
 		// A new stack: no verifier has cached anything yet, so the key
-		// goes in use at once.
-		_, _, err := kr.Rotate(key.KID, st)
+		// goes in use at once (with the legacy secret in use, the rotation
+		// wait would apply; here it guards nothing).
+		_, _, err := kr.Rotate(key.KID, st, keyring.Options{Force: true})
 		return err
 	})
 	if errors.Is(err, errKeyringNotEmpty) {

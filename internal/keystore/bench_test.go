@@ -48,7 +48,7 @@ func benchPair(b *testing.B) (file, db Store) {
 					return err
 				}
 			}
-			_, _, err := kr.Rotate("signer", at(time.Minute))
+			_, _, err := kr.Rotate("signer", at(time.Minute), keyring.Options{})
 			return err
 		})
 		if err != nil {

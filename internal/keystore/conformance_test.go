@@ -146,13 +146,19 @@ var conformanceCases = []struct {
 			a = e.KID
 			return err
 		})
-		update(t, s, func(kr *keyring.Keyring) error { _, _, err := kr.Rotate(a, at(time.Minute)); return err })
+		update(t, s, func(kr *keyring.Keyring) error {
+			_, _, err := kr.Rotate(a, at(time.Minute), keyring.Options{})
+			return err
+		})
 		update(t, s, func(kr *keyring.Keyring) error {
 			e, err := kr.Create(gen(t, jwk.EdDSA), at(2*time.Minute))
 			b = e.KID
 			return err
 		})
-		update(t, s, func(kr *keyring.Keyring) error { _, _, err := kr.Rotate(b, at(time.Hour)); return err })
+		update(t, s, func(kr *keyring.Keyring) error {
+			_, _, err := kr.Rotate(b, at(time.Hour), keyring.Options{})
+			return err
+		})
 		h := load(t, s)
 		if got := states(h.Keyring); got != "previously_used,in_use" {
 			t.Fatalf("states after two rotations: %s", got)
@@ -197,7 +203,7 @@ var conformanceCases = []struct {
 		_, err = s.Update(context.Background(), false, func(kr *keyring.Keyring) error {
 			k := gen(t, jwk.ES256)
 			k.KID = a
-			_, err := kr.Import(k, at(7*time.Hour))
+			_, err := kr.Import(k, at(7*time.Hour), keyring.Options{})
 			return err
 		})
 		if !errors.Is(err, keyring.ErrKIDTaken) {
@@ -226,7 +232,7 @@ var conformanceCases = []struct {
 		before := load(t, s)
 		for name, move := range map[string]func(kr *keyring.Keyring) error{
 			"delete in use": func(kr *keyring.Keyring) error {
-				if _, _, err := kr.Rotate(a, at(time.Minute)); err != nil {
+				if _, _, err := kr.Rotate(a, at(time.Minute), keyring.Options{}); err != nil {
 					return err
 				}
 				_, err := kr.Delete(a, at(time.Minute), keyring.Options{})
@@ -264,7 +270,7 @@ var conformanceCases = []struct {
 			t.Fatal(err)
 		}
 		update(t, s, func(kr *keyring.Keyring) error {
-			_, _, err := kr.MigrateLegacy(sec, gen(t, jwk.ES256), at(0))
+			_, _, err := kr.MigrateLegacy(sec, gen(t, jwk.ES256), at(0), keyring.Options{})
 			return err
 		})
 		h := load(t, s)
@@ -399,13 +405,19 @@ func TestCopyRoundTrip(t *testing.T) {
 		a = e.KID
 		return err
 	})
-	update(t, src, func(kr *keyring.Keyring) error { _, _, err := kr.Rotate(a, at(time.Minute)); return err })
+	update(t, src, func(kr *keyring.Keyring) error {
+		_, _, err := kr.Rotate(a, at(time.Minute), keyring.Options{})
+		return err
+	})
 	update(t, src, func(kr *keyring.Keyring) error {
 		e, err := kr.Create(gen(t, jwk.RS256), at(2*time.Minute))
 		b = e.KID
 		return err
 	})
-	update(t, src, func(kr *keyring.Keyring) error { _, _, err := kr.Rotate(b, at(time.Hour)); return err })
+	update(t, src, func(kr *keyring.Keyring) error {
+		_, _, err := kr.Rotate(b, at(time.Hour), keyring.Options{})
+		return err
+	})
 	if _, err := src.Encrypt(context.Background(), []byte(throwawayPassphrase), at(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func seeded(t *testing.T) (uri string, inUse, standby, secret string) {
 				return err
 			}
 		}
-		_, _, err := kr.Rotate(kr.Keys[0].KID, now)
+		_, _, err := kr.Rotate(kr.Keys[0].KID, now, keyring.Options{})
 		return err
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func TestConcurrentWriters(t *testing.T) {
 func TestAbortedWriteChangesNothing(t *testing.T) {
 	uri, inUse, standby, _ := seeded(t)
 	_, err := newStore(t, uri, Options{}).Update(ctx, func(kr *Keyring) error {
-		if _, _, err := kr.Rotate(standby, stamp(time.Now())); err != nil {
+		if _, _, err := kr.Rotate(standby, stamp(time.Now()), keyring.Options{Force: true}); err != nil {
 			return err
 		}
 		return errors.New("boom")

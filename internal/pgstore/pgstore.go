@@ -543,7 +543,7 @@ func (s *Store) writeKeys(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring, b
 			}
 			continue
 		}
-		if old.state == string(p.e.State) && old.updated.Equal(p.e.Updated) && sameTime(old.rotatedOut, rotatedOut) && string(old.extra) == string(extra) {
+		if old.state == string(p.e.State) && old.updated.Equal(p.e.Updated) && sameTime(old.rotatedOut, rotatedOut) && sameExtra(old.extra, extra) {
 			continue
 		}
 		if p.e.State == keyring.Deleted {
@@ -568,6 +568,16 @@ func jsonArg(b []byte) any {
 		return nil
 	}
 	return string(b)
+}
+
+// sameExtra compares extra columns by value: jsonb gives back its own
+// spacing and member order.
+func sameExtra(a, b []byte) bool {
+	var x, y keyExtra
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return x.Thumbprint == y.Thumbprint && x.RotatedOutLifetimeNS == y.RotatedOutLifetimeNS && sameTime(x.PublishedAt, y.PublishedAt)
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -620,21 +630,64 @@ func (s *Store) appendHistory(ctx context.Context, tx pgx.Tx, events []keyring.E
 }
 
 // keyExtra holds per-key fields that have no column of their own.
-type keyExtra struct{}
+type keyExtra struct {
+	// Thumbprint: a deleted key's RFC 7638 thumbprint (keyring.Entry).
+	Thumbprint string `json:"thumbprint,omitempty"`
+	// RotatedOutLifetimeNS: the max token lifetime in force when the key
+	// last left in use, in nanoseconds (keyring.Entry.RotatedOutLifetime).
+	RotatedOutLifetimeNS int64 `json:"rotated_out_max_token_lifetime_ns,omitempty"`
+	// PublishedAt: when the key came back from revoked to standby
+	// (keyring.Entry.Published); absent, since created_at.
+	PublishedAt *time.Time `json:"published_at,omitempty"`
+}
 
-func encodeExtra(e *keyring.Entry) ([]byte, error) { return json.Marshal(keyExtra{}) }
+func encodeExtra(e *keyring.Entry) ([]byte, error) {
+	x := keyExtra{RotatedOutLifetimeNS: int64(e.RotatedOutLifetime)}
+	if !e.Published.IsZero() && !e.Published.Equal(e.Created) {
+		t := e.Published.UTC()
+		x.PublishedAt = &t
+	}
+	if e.State == keyring.Deleted {
+		x.Thumbprint = e.Thumbprint
+	}
+	return json.Marshal(x)
+}
 
 func decodeExtra(data []byte, e *keyring.Entry) error {
 	var x keyExtra
-	return json.Unmarshal(data, &x)
+	if err := json.Unmarshal(data, &x); err != nil {
+		return err
+	}
+	if x.RotatedOutLifetimeNS < 0 {
+		return errors.New("negative rotated_out_max_token_lifetime_ns")
+	}
+	e.Thumbprint = x.Thumbprint
+	e.RotatedOutLifetime = time.Duration(x.RotatedOutLifetimeNS)
+	if x.PublishedAt != nil {
+		e.Published = x.PublishedAt.UTC()
+	}
+	return nil
 }
 
 // keyringSettings holds keyring-wide settings that have no column.
-type keyringSettings struct{}
+type keyringSettings struct {
+	// JWKSCacheWindowNS: keyring.Keyring.JWKSCacheWindow in nanoseconds
+	// (absent: the default).
+	JWKSCacheWindowNS int64 `json:"jwks_cache_window_ns,omitempty"`
+}
 
-func encodeSettings(kr *keyring.Keyring) ([]byte, error) { return json.Marshal(keyringSettings{}) }
+func encodeSettings(kr *keyring.Keyring) ([]byte, error) {
+	return json.Marshal(keyringSettings{JWKSCacheWindowNS: int64(kr.JWKSCacheWindow)})
+}
 
 func decodeSettings(data []byte, kr *keyring.Keyring) error {
 	var x keyringSettings
-	return json.Unmarshal(data, &x)
+	if err := json.Unmarshal(data, &x); err != nil {
+		return err
+	}
+	if x.JWKSCacheWindowNS < 0 {
+		return errors.New("negative jwks_cache_window_ns")
+	}
+	kr.JWKSCacheWindow = time.Duration(x.JWKSCacheWindowNS)
+	return nil
 }

@@ -118,14 +118,14 @@ func TestLifecycleRoundTrip(t *testing.T) {
 		if _, err := kr.Create(b, stamp(now)); err != nil {
 			return err
 		}
-		_, _, err := kr.Rotate(a.KID, stamp(now))
+		_, _, err := kr.Rotate(a.KID, stamp(now), keyring.Options{})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Update(ctx, func(kr *Keyring) error {
-		_, _, err := kr.Rotate(b.KID, stamp(now.Add(time.Minute)))
+		_, _, err := kr.Rotate(b.KID, stamp(now.Add(time.Minute)), keyring.Options{Force: true})
 		return err
 	})
 	if err != nil {

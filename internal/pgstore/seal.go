@@ -29,8 +29,33 @@ var (
 	MinPBES2Iterations = 600_000
 )
 
-// MaxPBES2Iterations bounds the derivation work a stored header can ask for.
-const MaxPBES2Iterations = 10_000_000
+// MaxPBES2Iterations bounds the derivation work a stored header can ask
+// for. go-jose derives at most joseMaxPBES2Iterations, so a count between
+// the two is not keyctl's either.
+const (
+	MaxPBES2Iterations     = 10_000_000
+	joseMaxPBES2Iterations = 1_000_000
+)
+
+// checkIterations bounds the PBKDF2 count of a passphrase seal's header,
+// before anything is derived, each bound with its own message (never "wrong
+// passphrase").
+func checkIterations(v any) error {
+	f, ok := v.(float64)
+	if !ok || f != float64(int64(f)) {
+		return errors.New("encryption header has no whole PBKDF2 iteration count (p2c): keyctl did not write it")
+	}
+	n := int64(f)
+	switch {
+	case n < int64(MinPBES2Iterations):
+		return fmt.Errorf("encryption header asks for only %d PBKDF2 iterations; keyctl writes %d and refuses fewer: the seal may have been tampered with", n, MinPBES2Iterations)
+	case n > MaxPBES2Iterations:
+		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl refuses more than %d (deriving the key would stall keyctl: a denial of service)", n, MaxPBES2Iterations)
+	case n > joseMaxPBES2Iterations:
+		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl writes %d and derives at most %d: the seal may have been tampered with", n, PBES2Iterations, joseMaxPBES2Iterations)
+	}
+	return nil
+}
 
 // MasterKeyBytes is the size of a master key: 256 bits.
 const MasterKeyBytes = 32
@@ -197,14 +222,8 @@ func checkWrapped(keyring, scheme, wrapped string) (*jose.JSONWebEncryption, err
 		return nil, errors.New("sealed data key: wrong content type")
 	}
 	if scheme == SchemePassphrase {
-		p2c, ok := obj.Header.ExtraHeaders["p2c"].(float64)
-		switch {
-		case !ok:
-			return nil, errors.New("sealed data key: no PBES2 iteration count")
-		case p2c < float64(MinPBES2Iterations):
-			return nil, fmt.Errorf("sealed data key: PBES2 iteration count %.0f is below keyctl's floor of %d (the seal was weakened)", p2c, MinPBES2Iterations)
-		case p2c > MaxPBES2Iterations:
-			return nil, fmt.Errorf("sealed data key: PBES2 iteration count %.0f is above keyctl's ceiling of %d", p2c, MaxPBES2Iterations)
+		if err := checkIterations(obj.Header.ExtraHeaders["p2c"]); err != nil {
+			return nil, err
 		}
 	}
 	return obj, nil

@@ -37,10 +37,10 @@ func mixed(t *testing.T) *keyring.Keyring {
 	t.Helper()
 	kr := &keyring.Keyring{}
 	secret := gen(t, jwk.HS256, "legacy")
-	if _, _, err := kr.MigrateLegacy(secret, gen(t, jwk.ES256, "es"), st(0)); err != nil {
+	if _, _, err := kr.MigrateLegacy(secret, gen(t, jwk.ES256, "es"), st(0), keyring.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := kr.Rotate("es", st(time.Hour)); err != nil {
+	if _, _, err := kr.Rotate("es", st(time.Hour), keyring.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, kid := range []string{"rs", "gone", "dead"} {

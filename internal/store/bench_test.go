@@ -40,7 +40,7 @@ func writeLargeKeyring(tb testing.TB, path string, n, rsa int) {
 				return err
 			}
 			if i < n-3 {
-				if _, _, err := kr.Rotate(k.KID, s); err != nil {
+				if _, _, err := kr.Rotate(k.KID, s, keyring.Options{Force: true}); err != nil {
 					return err
 				}
 			}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ const MaxFileBytes = 64 << 20
 type diskDoc struct {
 	Version          int             `json:"version"`
 	MaxTokenLifetime string          `json:"max_token_lifetime"`
+	JWKSCacheWindow  string          `json:"jwks_cache_window,omitempty"`
 	Encryption       *diskEncryption `json:"encryption,omitempty"`
 	Keys             []diskKey       `json:"keys"`
 	History          []diskEvent     `json:"history"`
@@ -37,14 +40,21 @@ type diskEncryption struct {
 }
 
 type diskKey struct {
-	KID        string          `json:"kid"`
-	Alg        string          `json:"alg"`
-	State      string          `json:"state"`
-	Legacy     bool            `json:"legacy,omitempty"`
-	Origin     string          `json:"origin"`
-	Created    string          `json:"created_at"`
-	Updated    string          `json:"updated_at"`
-	RotatedOut string          `json:"rotated_out_at,omitempty"`
+	KID        string `json:"kid"`
+	Alg        string `json:"alg"`
+	State      string `json:"state"`
+	Legacy     bool   `json:"legacy,omitempty"`
+	Origin     string `json:"origin"`
+	Created    string `json:"created_at"`
+	Updated    string `json:"updated_at"`
+	RotatedOut string `json:"rotated_out_at,omitempty"`
+	// RotatedOutLifetime: the max token lifetime in force when the key
+	// left in use (optional; keyrings before it wait the current one).
+	RotatedOutLifetime string `json:"rotated_out_max_token_lifetime,omitempty"`
+	// Published: when a key came back from revoked to standby (optional;
+	// absent, it is published since created_at).
+	Published  string          `json:"published_at,omitempty"`
+	Thumbprint string          `json:"thumbprint,omitempty"`
 	Public     json.RawMessage `json:"public,omitempty"`
 	Private    json.RawMessage `json:"private,omitempty"`
 }
@@ -129,7 +139,7 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 	}
 	for name := range raws {
 		switch name {
-		case "version", "max_token_lifetime", "encryption", "keys", "history":
+		case "version", "max_token_lifetime", "jwks_cache_window", "encryption", "keys", "history":
 		default:
 			return nil, formatErr("unknown member %q", name)
 		}
@@ -142,6 +152,14 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 			return nil, formatErr("max_token_lifetime %s is not a positive duration", raw)
 		}
 		kr.MaxTokenLifetime = d
+	}
+	if raw, ok := raws["jwks_cache_window"]; ok {
+		s, err := (&reader{data: raw}).str()
+		d, perr := time.ParseDuration(s)
+		if err != nil || perr != nil || d <= 0 {
+			return nil, formatErr("jwks_cache_window %s is not a positive duration", raw)
+		}
+		kr.JWKSCacheWindow = d
 	}
 	var v *vault
 	if raw, ok := raws["encryption"]; ok {
@@ -287,6 +305,12 @@ func readKey(r *reader) (diskKey, error) {
 			d.Updated, err = r.str()
 		case "rotated_out_at":
 			d.RotatedOut, err = r.str()
+		case "published_at":
+			d.Published, err = r.str()
+		case "rotated_out_max_token_lifetime":
+			d.RotatedOutLifetime, err = r.str()
+		case "thumbprint":
+			d.Thumbprint, err = r.str()
 		case "public":
 			d.Public, err = r.raw()
 		case "private":
@@ -325,8 +349,27 @@ func (d *diskKey) entry(v *vault) (*keyring.Entry, error) {
 	if e.RotatedOut, err = parseTime("rotated_out_at", d.RotatedOut, true); err != nil {
 		return nil, err
 	}
+	if e.Published, err = parseTime("published_at", d.Published, true); err != nil {
+		return nil, err
+	}
+	if d.RotatedOutLifetime != "" {
+		lt, err := time.ParseDuration(d.RotatedOutLifetime)
+		if err != nil || lt <= 0 {
+			return nil, fmt.Errorf("rotated_out_max_token_lifetime %q is not a positive duration", d.RotatedOutLifetime)
+		}
+		e.RotatedOutLifetime = lt
+	}
 	if e.Alg.Kty() == "" {
 		return nil, fmt.Errorf("unsupported algorithm %q", d.Alg)
+	}
+	if d.Thumbprint != "" {
+		if e.State != keyring.Deleted {
+			return nil, errors.New("only a deleted key keeps a thumbprint")
+		}
+		if b, err := base64.RawURLEncoding.DecodeString(d.Thumbprint); err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("thumbprint %q is not a base64url SHA-256 thumbprint", d.Thumbprint)
+		}
+		e.Thumbprint = d.Thumbprint
 	}
 	if e.State == keyring.Deleted {
 		if d.Public != nil || d.Private != nil {
@@ -386,6 +429,9 @@ func marshal(kr *keyring.Keyring, v *vault) ([]byte, error) {
 	buf.WriteString("{\n")
 	fmt.Fprintf(&buf, "  \"version\": %d,\n", Version)
 	fmt.Fprintf(&buf, "  \"max_token_lifetime\": %q,\n", keyring.ShortDuration(kr.Lifetime()))
+	if kr.JWKSCacheWindow > 0 {
+		fmt.Fprintf(&buf, "  \"jwks_cache_window\": %q,\n", keyring.ShortDuration(kr.JWKSCacheWindow))
+	}
 	if v != nil {
 		enc, _ := json.Marshal(diskEncryption{Scheme: SchemePBES2DataKey, DataKey: v.wrapped})
 		fmt.Fprintf(&buf, "  \"encryption\": %s,\n", enc)
@@ -435,6 +481,15 @@ func diskKeyOf(e *keyring.Entry, v *vault) (diskKey, error) {
 	dk := diskKey{
 		KID: e.KID, Alg: string(e.Alg), State: string(e.State), Legacy: e.Legacy, Origin: string(e.Origin),
 		Created: formatTime(e.Created), Updated: formatTime(e.Updated), RotatedOut: formatTime(e.RotatedOut),
+	}
+	if !e.Published.IsZero() && !e.Published.Equal(e.Created) {
+		dk.Published = formatTime(e.Published)
+	}
+	if e.RotatedOutLifetime > 0 {
+		dk.RotatedOutLifetime = keyring.ShortDuration(e.RotatedOutLifetime)
+	}
+	if e.State == keyring.Deleted {
+		dk.Thumbprint = e.Thumbprint
 	}
 	if e.Material == nil {
 		return dk, nil

@@ -16,6 +16,16 @@ import (
 // JWE header.
 var PBES2Iterations = 600_000
 
+// Bounds on the PBKDF2 count an encryption header may ask for, checked
+// before anything is derived. Fewer than PBES2Iterations (what keyctl
+// writes) is a weakened wrap; more than MaxPBES2Iterations makes opening
+// the keyring a denial of service. go-jose derives at most
+// joseMaxPBES2Iterations, so a count between the two is not keyctl's either.
+const (
+	MaxPBES2Iterations     = 10_000_000
+	joseMaxPBES2Iterations = 1_000_000
+)
+
 // The encryption scheme, recorded in the keyring so a later version can
 // add others.
 const (
@@ -87,6 +97,26 @@ func checkWrapped(wrapped string) error {
 	if obj.Header.ExtraHeaders[jose.HeaderContentType] != dataKeyType {
 		return errors.New("encrypted data key: wrong content type")
 	}
+	return checkIterations(obj.Header.ExtraHeaders["p2c"])
+}
+
+// checkIterations bounds the PBKDF2 count of the data key's header, so a
+// weakened or hostile header is refused with its own message before any
+// derivation (never as a wrong passphrase).
+func checkIterations(v any) error {
+	f, ok := v.(float64)
+	if !ok || f != float64(int64(f)) {
+		return errors.New("encryption header has no whole PBKDF2 iteration count (p2c): keyctl did not write it")
+	}
+	n := int64(f)
+	switch {
+	case n < int64(PBES2Iterations):
+		return fmt.Errorf("encryption header asks for only %d PBKDF2 iterations; keyctl writes %d and refuses fewer: the file may have been tampered with", n, PBES2Iterations)
+	case n > MaxPBES2Iterations:
+		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl refuses more than %d (deriving the key would stall keyctl: a denial of service)", n, MaxPBES2Iterations)
+	case n > joseMaxPBES2Iterations:
+		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl writes %d and derives at most %d: the file may have been tampered with", n, PBES2Iterations, joseMaxPBES2Iterations)
+	}
 	return nil
 }
 
@@ -109,6 +139,10 @@ func (v *vault) unlock() ([]byte, error) {
 		obj, err := jose.ParseEncryptedCompact(v.wrapped, []jose.KeyAlgorithm{jose.PBES2_HS256_A128KW}, []jose.ContentEncryption{jose.A256GCM})
 		if err != nil {
 			v.err = fmt.Errorf("encrypted data key: %v", err)
+			return
+		}
+		if err := checkIterations(obj.Header.ExtraHeaders["p2c"]); err != nil {
+			v.err = err
 			return
 		}
 		key, err := obj.Decrypt(pass)

@@ -18,10 +18,19 @@ import (
 // MaxInputBytes bounds any key or key set keyctl parses.
 const MaxInputBytes = 1 << 20
 
-// MinImportSecretBytes is the shortest shared secret Parse accepts: the
-// floor Supabase applies to imported oct keys (16 characters). New
-// secrets are generated with MinSecretBytes.
-const MinImportSecretBytes = 16
+// MinImportSecretBytes is the shortest shared secret Parse (and
+// FromCrypto) accepts: MinSecretBytes, as RFC 7518 section 3.2 requires of
+// HS256 keys (at least the hash size). It was 16, Supabase's floor for
+// imported oct keys, until a 16-byte secret was found verifying tokens.
+const MinImportSecretBytes = MinSecretBytes
+
+// CheckSecret refuses an HS256 secret shorter than MinSecretBytes.
+func CheckSecret(secret []byte) error {
+	if len(secret) < MinSecretBytes {
+		return fmt.Errorf("%w: %d-byte HS256 secret; RFC 7518 section 3.2 requires at least %d bytes (the size of the hash)", ErrWeakKey, len(secret), MinSecretBytes)
+	}
+	return nil
+}
 
 // ParseError describes a JWK that could not be used, and where.
 type ParseError struct {
@@ -408,8 +417,8 @@ func (r *rawKey) oct() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(k) < MinImportSecretBytes {
-		return nil, &memberError{"k", fmt.Errorf("%w: %d-byte secret, want at least %d", ErrWeakKey, len(k), MinImportSecretBytes)}
+	if err := CheckSecret(k); err != nil {
+		return nil, &memberError{"k", err}
 	}
 	return k, nil
 }

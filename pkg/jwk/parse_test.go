@@ -1,6 +1,7 @@
 package jwk
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -253,3 +254,35 @@ func TestParseArrayAndAny(t *testing.T) {
 		t.Error("ParseAny(hello): no error")
 	}
 }
+
+// TestShortSecretsRefused: an HS256 secret shorter than the hash (32
+// bytes) is refused wherever a key is read, citing RFC 7518 section 3.2;
+// 32 bytes are accepted.
+func TestShortSecretsRefused(t *testing.T) {
+	oct := func(n int) []byte {
+		return []byte(`{"kty":"oct","kid":"s","alg":"HS256","k":"` + base64URL(make([]byte, n)) + `"}`)
+	}
+	const want = "RFC 7518 section 3.2"
+	for _, n := range []int{16, 31} {
+		if _, err := Parse(oct(n)); err == nil || !errors.Is(err, ErrWeakKey) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse of a %d-byte oct key: %v, want ErrWeakKey citing %s", n, err, want)
+		}
+		if _, err := ParseSet([]byte(`{"keys":[`+string(oct(n))+`]}`), ParseSetOptions{AllowPrivate: true}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseSet with a %d-byte oct key: %v, want refused citing %s", n, err, want)
+		}
+		if _, err := ParseAny(oct(n)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseAny of a %d-byte oct key: %v, want refused citing %s", n, err, want)
+		}
+		if _, err := FromCrypto(make([]byte, n)); err == nil || !errors.Is(err, ErrWeakKey) || !strings.Contains(err.Error(), want) {
+			t.Errorf("FromCrypto of a %d-byte secret: %v, want ErrWeakKey citing %s", n, err, want)
+		}
+	}
+	if _, err := Parse(oct(MinSecretBytes)); err != nil {
+		t.Errorf("a %d-byte secret: %v", MinSecretBytes, err)
+	}
+	if _, err := FromCrypto(make([]byte, MinSecretBytes)); err != nil {
+		t.Errorf("a %d-byte secret: %v", MinSecretBytes, err)
+	}
+}
+
+func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -84,8 +84,8 @@ func FromCrypto(material any) (*Key, error) {
 	case ed25519.PrivateKey:
 		k.Alg = EdDSA
 	case []byte:
-		if len(m) < MinImportSecretBytes {
-			return nil, fmt.Errorf("%w: %d-byte secret, want at least %d", ErrWeakKey, len(m), MinImportSecretBytes)
+		if err := CheckSecret(m); err != nil {
+			return nil, err
 		}
 		k.Alg = HS256
 	default:

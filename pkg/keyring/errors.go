@@ -80,6 +80,34 @@ func (e *TooEarlyError) Error() string {
 		e.KID, e.RotatedOut.UTC().Format(time.RFC3339), e.SafeAt.UTC().Format(time.RFC3339), shortDuration(e.MaxTokenLifetime), shortDuration(RevocationGrace))
 }
 
+// RetiredKeyError refuses a new key whose material is that of a revoked or
+// deleted key (a tombstone matches by its RFC 7638 thumbprint): a key taken
+// out of trust must not come back under another kid unnoticed.
+type RetiredKeyError struct {
+	KID   string // the revoked or deleted key
+	State State
+}
+
+func (e *RetiredKeyError) Error() string {
+	return fmt.Sprintf("this is the key of %s key %q (same RFC 7638 thumbprint): a key taken out of trust does not come back under another kid", e.State.Label(), e.KID)
+}
+
+// RotationTooEarlyError refuses to rotate to a key published less than the
+// JWKS cache window ago while another key is in use: verifiers that cached
+// the JWKS before it was published would reject every token it signs.
+type RotationTooEarlyError struct {
+	KID       string
+	InUse     string // the key in use now
+	Published time.Time
+	SafeAt    time.Time
+	Window    time.Duration
+}
+
+func (e *RotationTooEarlyError) Error() string {
+	return fmt.Sprintf("key %q is published only since %s: verifiers that cached the JWKS before then reject its tokens until %s (JWKS cache window %s)",
+		e.KID, e.Published.UTC().Format(time.RFC3339), e.SafeAt.UTC().Format(time.RFC3339), shortDuration(e.Window))
+}
+
 // AmbiguousRotationError: rotate without a kid found several standby keys.
 type AmbiguousRotationError struct {
 	Standby []string

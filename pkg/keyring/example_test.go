@@ -16,11 +16,11 @@ func Example() {
 
 	first, _ := jwk.Generate(jwk.ES256, jwk.GenerateOptions{KID: "first"})
 	kr.Create(first, keyring.Stamp{At: now, By: by})
-	kr.Rotate("first", keyring.Stamp{At: now, By: by})
+	kr.Rotate("first", keyring.Stamp{At: now, By: by}, keyring.Options{})
 
 	second, _ := jwk.Generate(jwk.ES256, jwk.GenerateOptions{KID: "second"})
 	kr.Create(second, keyring.Stamp{At: now, By: by})
-	kr.Rotate("second", keyring.Stamp{At: now.Add(time.Hour), By: by})
+	kr.Rotate("second", keyring.Stamp{At: now.Add(time.Hour), By: by}, keyring.Options{})
 
 	// Too early: tokens "first" signed may still be live.
 	_, err := kr.Revoke("first", keyring.Stamp{At: now.Add(90 * time.Minute), By: by}, keyring.Options{})

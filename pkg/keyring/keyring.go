@@ -60,9 +60,32 @@ type Entry struct {
 	// RotatedOut is when the key last left InUse; zero if it never signed.
 	// Revocation waits for tokens it signed to expire from this moment.
 	RotatedOut time.Time
+	// RotatedOutLifetime is the max token lifetime in force when the key
+	// last left InUse (zero if unknown): lowering the keyring's lifetime
+	// afterwards does not shorten the wait for the tokens it signed.
+	RotatedOutLifetime time.Duration
+	// Published is when the key last became published (trusted) after
+	// being revoked; zero means since Created. See PublishedSince.
+	Published time.Time
 
 	// Material is nil once the key is deleted.
 	Material Material
+	// Thumbprint is the key's RFC 7638 SHA-256 thumbprint (base64url; of
+	// the oct key for a shared secret), kept by the tombstone once the
+	// material is destroyed so the same key cannot come back under another
+	// kid. Empty for live keys and for tombstones written before keyctl
+	// kept it.
+	Thumbprint string
+}
+
+// PublishedSince is when verifiers could first have seen the key in the
+// JWKS: when it was moved back from revoked to standby, else when it was
+// created or imported.
+func (e *Entry) PublishedSince() time.Time {
+	if e.Published.IsZero() {
+		return e.Created
+	}
+	return e.Published
 }
 
 // Symmetric reports whether the key is a shared secret.
@@ -74,8 +97,12 @@ type Keyring struct {
 	// MaxTokenLifetime is the longest lifetime of the tokens the keys sign;
 	// zero means DefaultMaxTokenLifetime.
 	MaxTokenLifetime time.Duration
-	Keys             []*Entry
-	History          []Event
+	// JWKSCacheWindow is how long verifiers may cache the JWKS, which a
+	// new key must have been published for before it is rotated into use;
+	// zero means DefaultJWKSCacheWindow.
+	JWKSCacheWindow time.Duration
+	Keys            []*Entry
+	History         []Event
 }
 
 // Lifetime returns the max token lifetime in force.
@@ -84,6 +111,14 @@ func (kr *Keyring) Lifetime() time.Duration {
 		return DefaultMaxTokenLifetime
 	}
 	return kr.MaxTokenLifetime
+}
+
+// CacheWindow returns the JWKS cache window in force.
+func (kr *Keyring) CacheWindow() time.Duration {
+	if kr.JWKSCacheWindow <= 0 {
+		return DefaultJWKSCacheWindow
+	}
+	return kr.JWKSCacheWindow
 }
 
 // Lookup finds the key with kid, tombstones included.
@@ -167,6 +202,9 @@ func (kr *Keyring) Check() error {
 	if kr.MaxTokenLifetime < 0 {
 		return fmt.Errorf("%w: negative max token lifetime", ErrInvalid)
 	}
+	if kr.JWKSCacheWindow < 0 {
+		return fmt.Errorf("%w: negative JWKS cache window", ErrInvalid)
+	}
 	return nil
 }
 
@@ -196,15 +234,49 @@ func (kr *Keyring) Create(k *jwk.Key, s Stamp) (*Entry, error) {
 	return kr.add(k, OriginCreated, ActionCreate, Standby, false, s)
 }
 
-// Import adds a key brought from elsewhere as a standby key.
-func (kr *Keyring) Import(k *jwk.Key, s Stamp) (*Entry, error) {
-	return kr.add(k, OriginImported, ActionImport, Standby, false, s)
+// Import adds a key brought from elsewhere as a standby key. The material
+// of a revoked or deleted key is refused with a RetiredKeyError unless
+// o.Force.
+func (kr *Keyring) Import(k *jwk.Key, s Stamp, o Options) (*Entry, error) {
+	return kr.addWith(k, OriginImported, ActionImport, Standby, false, s, o)
 }
 
 // CheckNew reports whether k could join the keyring: a private key of a
 // supported algorithm whose kid is unused (deleted keys keep theirs) and
-// whose material is not already there under another kid.
-func (kr *Keyring) CheckNew(k *jwk.Key) error {
+// whose material is not already there under another kid, nor the material
+// of a revoked or deleted key (RetiredKeyError).
+func (kr *Keyring) CheckNew(k *jwk.Key) error { return kr.checkNew(k, Options{}) }
+
+// Retired returns the revoked or deleted key whose material k holds (a
+// tombstone matches by its thumbprint), or nil.
+func (kr *Keyring) Retired(k *jwk.Key) (*Entry, error) {
+	var tp string
+	for _, e := range kr.Keys {
+		switch {
+		case e.State == Deleted && e.Thumbprint != "":
+			if tp == "" {
+				var err error
+				if tp, err = k.Thumbprint(); err != nil {
+					return nil, err
+				}
+			}
+			if tp == e.Thumbprint {
+				return e, nil
+			}
+		case e.State == Revoked && e.Material != nil && e.Alg == k.Alg:
+			same, err := sameMaterial(e, k)
+			if err != nil {
+				return nil, fmt.Errorf("compare with key %q: %w", e.KID, err)
+			}
+			if same {
+				return e, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (kr *Keyring) checkNew(k *jwk.Key, o Options) error {
 	if k.KID == "" {
 		return errors.New("the key has no kid")
 	}
@@ -220,8 +292,17 @@ func (kr *Keyring) CheckNew(k *jwk.Key) error {
 	if old, err := kr.Lookup(k.KID); err == nil {
 		return fmt.Errorf("%w: %q (a %s key)", ErrKIDTaken, k.KID, old.State.Label())
 	}
+	if !o.Force {
+		retired, err := kr.Retired(k)
+		if err != nil {
+			return err
+		}
+		if retired != nil {
+			return &RetiredKeyError{KID: retired.KID, State: retired.State}
+		}
+	}
 	for _, e := range kr.Keys {
-		if e.Material == nil || e.Alg != k.Alg {
+		if e.Material == nil || e.Alg != k.Alg || e.State == Revoked {
 			continue
 		}
 		same, err := sameMaterial(e, k)
@@ -261,7 +342,23 @@ func stored(k *jwk.Key) *jwk.Key {
 }
 
 func (kr *Keyring) add(k *jwk.Key, origin Origin, action Action, state State, legacy bool, s Stamp) (*Entry, error) {
-	if err := kr.CheckNew(k); err != nil {
+	return kr.addWith(k, origin, action, state, legacy, s, Options{})
+}
+
+// addWith adds k; o.Force lets in the material of a revoked or deleted
+// key, noting which in the history.
+func (kr *Keyring) addWith(k *jwk.Key, origin Origin, action Action, state State, legacy bool, s Stamp, o Options) (*Entry, error) {
+	note := ""
+	if o.Force {
+		retired, err := kr.Retired(k)
+		if err != nil {
+			return nil, err
+		}
+		if retired != nil {
+			note = fmt.Sprintf("forced: the same key as %s key %q", retired.State.Label(), retired.KID)
+		}
+	}
+	if err := kr.checkNew(k, o); err != nil {
 		return nil, err
 	}
 	e := &Entry{
@@ -269,7 +366,7 @@ func (kr *Keyring) add(k *jwk.Key, origin Origin, action Action, state State, le
 		Created: s.At, Updated: s.At, Material: FromKey(stored(k)),
 	}
 	kr.Keys = append(kr.Keys, e)
-	kr.record(s, action, e.KID, "", state, "")
+	kr.record(s, action, e.KID, "", state, note)
 	return e, nil
 }
 
@@ -300,7 +397,13 @@ func (kr *Keyring) set(e *Entry, action Action, to State, s Stamp, note string) 
 // Rotate puts the standby key kid in use; the key in use before, if any,
 // becomes previously used. An empty kid means the only standby key.
 // It returns the new key in use and the previous one (or nil).
-func (kr *Keyring) Rotate(kid string, s Stamp) (current, previous *Entry, err error) {
+//
+// While another key (or the legacy secret) is in use, a key published
+// less than the JWKS cache window ago is refused with a
+// RotationTooEarlyError unless o.Force: verifiers holding a JWKS cached
+// before it existed would reject every token it signs. The first key of a
+// keyring needs no wait.
+func (kr *Keyring) Rotate(kid string, s Stamp, o Options) (current, previous *Entry, err error) {
 	if kid == "" {
 		standby := kr.Filter(Standby)
 		switch len(standby) {
@@ -320,13 +423,30 @@ func (kr *Keyring) Rotate(kid string, s Stamp) (current, previous *Entry, err er
 	if err != nil {
 		return nil, nil, err
 	}
+	note := ""
+	if old, err := kr.SigningKey(); err == nil {
+		safe := SafeToRotate(e, kr.CacheWindow())
+		if s.At.Before(safe) {
+			if !o.Force {
+				return nil, nil, &RotationTooEarlyError{KID: e.KID, InUse: old.KID, Published: e.PublishedSince(), SafeAt: safe, Window: kr.CacheWindow()}
+			}
+			note = "forced before " + safe.UTC().Format(time.RFC3339)
+		}
+	}
 	if old, err := kr.SigningKey(); err == nil {
 		old.RotatedOut = s.At
+		old.RotatedOutLifetime = kr.Lifetime()
 		kr.set(old, ActionRetire, PreviouslyUsed, s, "rotated out for "+kid)
 		previous = old
 	}
-	kr.set(e, ActionRotate, to, s, "")
+	kr.set(e, ActionRotate, to, s, note)
 	return e, previous, nil
+}
+
+// SafeToRotate returns the moment every verifier's cached JWKS holds e:
+// window after it was published.
+func SafeToRotate(e *Entry, window time.Duration) time.Time {
+	return e.PublishedSince().Add(window)
 }
 
 // SafeToRevoke returns the moment tokens e signed have all expired (its
@@ -339,13 +459,25 @@ func SafeToRevoke(e *Entry, lifetime time.Duration) (time.Time, bool) {
 	return e.RotatedOut.Add(lifetime + RevocationGrace), true
 }
 
-// Options tune the moves that stop trusting a key.
+// Options tune the moves that stop trusting a key and the ways keys come
+// in.
 type Options struct {
-	// Force skips the safe-revocation wait (an incident) and, for Delete,
-	// allows deleting the legacy secret.
+	// Force skips the safe-revocation wait (an incident), for Delete
+	// allows deleting the legacy secret, and for the ways keys come in
+	// (Import, MigrateLegacy, ImportSupabase) lets in the material of a
+	// revoked or deleted key.
 	Force bool
-	// MaxTokenLifetime overrides the keyring's for this move (0: keep).
+	// MaxTokenLifetime overrides the keyring's for this move (0: keep); it
+	// never shortens the wait below the lifetime in force when the key
+	// was rotated out.
 	MaxTokenLifetime time.Duration
+}
+
+// WaitLifetime is the token lifetime the revocation wait of e uses: the
+// larger of current (the lifetime in force now) and the one in force when
+// e left InUse.
+func (e *Entry) WaitLifetime(current time.Duration) time.Duration {
+	return max(current, e.RotatedOutLifetime)
 }
 
 func (kr *Keyring) checkWait(e *Entry, action Action, o Options, now time.Time) (string, error) {
@@ -353,6 +485,7 @@ func (kr *Keyring) checkWait(e *Entry, action Action, o Options, now time.Time) 
 	if o.MaxTokenLifetime > 0 {
 		lifetime = o.MaxTokenLifetime
 	}
+	lifetime = e.WaitLifetime(lifetime)
 	safe, ok := SafeToRevoke(e, lifetime)
 	if !ok || !now.Before(safe) {
 		return "", nil
@@ -381,10 +514,15 @@ func (kr *Keyring) Revoke(kid string, s Stamp, o Options) (*Entry, error) {
 
 // Standby moves a previously used or revoked key back to standby: trusted
 // again, and ready to rotate into use.
+//
+// A revoked key was out of the JWKS: it counts as published from now.
 func (kr *Keyring) Standby(kid string, s Stamp) (*Entry, error) {
 	e, to, err := kr.move(kid, ActionStandby)
 	if err != nil {
 		return nil, err
+	}
+	if e.State == Revoked {
+		e.Published = s.At
 	}
 	kr.set(e, ActionStandby, to, s, "")
 	return e, nil
@@ -414,9 +552,32 @@ func (kr *Keyring) Delete(kid string, s Stamp, o Options) (*Entry, error) {
 			notes = append(notes, note)
 		}
 	}
+	if e.Thumbprint == "" {
+		tp, err := materialThumbprint(e)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: thumbprint for the tombstone: %w", kid, err)
+		}
+		e.Thumbprint = tp
+	}
 	e.Material = nil
 	kr.set(e, ActionDelete, to, s, joinNotes(notes))
 	return e, nil
+}
+
+// materialThumbprint is the RFC 7638 thumbprint of e's key: the public key,
+// or the secret of a shared-secret key.
+func materialThumbprint(e *Entry) (string, error) {
+	var k *jwk.Key
+	var err error
+	if e.Symmetric() {
+		k, err = e.Material.Private()
+	} else {
+		k, err = e.Material.Public()
+	}
+	if err != nil {
+		return "", err
+	}
+	return k.Thumbprint()
 }
 
 func joinNotes(notes []string) string {
@@ -437,7 +598,10 @@ var ErrAlreadyInUse = errors.New("a key is already in use")
 // in use, marked legacy (it verifies tokens without a kid, as Supabase's
 // anon and service_role keys are), and adds next, the asymmetric key to
 // rotate to, as a standby key.
-func (kr *Keyring) MigrateLegacy(secret, next *jwk.Key, s Stamp) (legacy, standby *Entry, err error) {
+//
+// Either key holding the material of a revoked or deleted key is refused
+// (RetiredKeyError) unless o.Force.
+func (kr *Keyring) MigrateLegacy(secret, next *jwk.Key, s Stamp, o Options) (legacy, standby *Entry, err error) {
 	if old := kr.Legacy(); old != nil {
 		return nil, nil, fmt.Errorf("%w (kid %q)", ErrLegacyExists, old.KID)
 	}
@@ -453,17 +617,17 @@ func (kr *Keyring) MigrateLegacy(secret, next *jwk.Key, s Stamp) (legacy, standb
 	if secret.KID == next.KID {
 		return nil, nil, fmt.Errorf("%w: %q named twice", ErrKIDTaken, secret.KID)
 	}
-	if err := kr.CheckNew(secret); err != nil {
+	if err := kr.checkNew(secret, o); err != nil {
 		return nil, nil, err
 	}
-	if err := kr.CheckNew(next); err != nil {
+	if err := kr.checkNew(next, o); err != nil {
 		return nil, nil, err
 	}
-	legacy, err = kr.add(secret, OriginLegacy, ActionMigrateLegacy, InUse, true, s)
+	legacy, err = kr.addWith(secret, OriginLegacy, ActionMigrateLegacy, InUse, true, s, o)
 	if err != nil {
 		return nil, nil, err
 	}
-	standby, err = kr.add(next, OriginCreated, ActionCreate, Standby, false, s)
+	standby, err = kr.addWith(next, OriginCreated, ActionCreate, Standby, false, s, o)
 	return legacy, standby, err
 }
 
@@ -478,8 +642,9 @@ type SupabaseImport struct {
 // ImportSupabase reads back a Supabase signing_keys.json: every key joins
 // as a standby key (or is recognised when the keyring already holds it
 // under the same kid), and the key whose key_ops hold "sign" is rotated
-// into use. Nothing changes unless every key can be taken.
-func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, error) {
+// into use. Nothing changes unless every key can be taken. The material of
+// a revoked or deleted key is refused (RetiredKeyError) unless o.Force.
+func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp, o Options) (*SupabaseImport, error) {
 	var signer *jwk.Key
 	kids := map[string]bool{}
 	for i, k := range keys {
@@ -502,7 +667,7 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, er
 	for _, k := range keys {
 		e, err := kr.Lookup(k.KID)
 		if err != nil {
-			if err := kr.CheckNew(k); err != nil {
+			if err := kr.checkNew(k, o); err != nil {
 				return nil, err
 			}
 			for _, f := range fresh {
@@ -530,8 +695,14 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, er
 		}
 		res.Unchanged = append(res.Unchanged, e)
 	}
+	// A new signer is published only now: check the rotation wait before
+	// anything is added.
+	if cur, err := kr.SigningKey(); err == nil && signer != nil && !o.Force && slices.Contains(fresh, signer) {
+		w := kr.CacheWindow()
+		return nil, &RotationTooEarlyError{KID: signer.KID, InUse: cur.KID, Published: s.At, SafeAt: s.At.Add(w), Window: w}
+	}
 	for _, k := range fresh {
-		e, err := kr.add(k, OriginSupabase, ActionImportSupabase, Standby, false, s)
+		e, err := kr.addWith(k, OriginSupabase, ActionImportSupabase, Standby, false, s, o)
 		if err != nil {
 			return nil, err
 		}
@@ -542,7 +713,7 @@ func (kr *Keyring) ImportSupabase(keys []*jwk.Key, s Stamp) (*SupabaseImport, er
 		if e.State == InUse {
 			res.InUse = e
 		} else {
-			cur, prev, err := kr.Rotate(e.KID, s)
+			cur, prev, err := kr.Rotate(e.KID, s, o)
 			if err != nil {
 				return nil, err
 			}
@@ -567,6 +738,24 @@ func (kr *Keyring) SetMaxTokenLifetime(d time.Duration, s Stamp) error {
 	old := kr.Lifetime()
 	kr.MaxTokenLifetime = d
 	kr.record(s, ActionSetLifetime, "", "", "", fmt.Sprintf("max token lifetime %s (was %s)", shortDuration(d), shortDuration(old)))
+	return nil
+}
+
+// MinJWKSCacheWindow and MaxJWKSCacheWindow bound SetJWKSCacheWindow.
+const (
+	MinJWKSCacheWindow = time.Second
+	MaxJWKSCacheWindow = 7 * 24 * time.Hour
+)
+
+// SetJWKSCacheWindow records how long verifiers may cache the JWKS, which
+// times safe rotation.
+func (kr *Keyring) SetJWKSCacheWindow(d time.Duration, s Stamp) error {
+	if d < MinJWKSCacheWindow || d > MaxJWKSCacheWindow {
+		return fmt.Errorf("JWKS cache window %s is out of range (%s to %s)", d, MinJWKSCacheWindow, shortDuration(MaxJWKSCacheWindow))
+	}
+	old := kr.CacheWindow()
+	kr.JWKSCacheWindow = d
+	kr.record(s, ActionSetCacheWindow, "", "", "", fmt.Sprintf("JWKS cache window %s (was %s)", shortDuration(d), shortDuration(old)))
 	return nil
 }
 

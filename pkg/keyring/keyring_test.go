@@ -39,13 +39,13 @@ func withKeyIn(t *testing.T, s State) *Keyring {
 	switch s {
 	case Standby:
 		must(kr.Create(genKey(t, jwk.ES256, "other"), stamp(0)))
-		must2(t)(kr.Rotate("other", stamp(0)))
+		must2(t)(kr.Rotate("other", stamp(0), Options{Force: true}))
 	case InUse:
-		must2(t)(kr.Rotate("k", stamp(0)))
+		must2(t)(kr.Rotate("k", stamp(0), Options{Force: true}))
 	case PreviouslyUsed, Revoked, Deleted:
-		must2(t)(kr.Rotate("k", stamp(0)))
+		must2(t)(kr.Rotate("k", stamp(0), Options{Force: true}))
 		must(kr.Create(genKey(t, jwk.ES256, "other"), stamp(0)))
-		must2(t)(kr.Rotate("other", stamp(0)))
+		must2(t)(kr.Rotate("other", stamp(0), Options{Force: true}))
 		if s != PreviouslyUsed {
 			must(kr.Revoke("k", stamp(3*time.Hour), Options{}))
 		}
@@ -83,7 +83,10 @@ func TestTransitionTable(t *testing.T) {
 		Deleted:        {},
 	}
 	apply := map[Action]func(kr *Keyring) error{
-		ActionRotate: func(kr *Keyring) error { _, _, err := kr.Rotate("k", stamp(4*time.Hour)); return err },
+		ActionRotate: func(kr *Keyring) error {
+			_, _, err := kr.Rotate("k", stamp(4*time.Hour), Options{Force: true})
+			return err
+		},
 		ActionRevoke: func(kr *Keyring) error { _, err := kr.Revoke("k", stamp(4*time.Hour), Options{}); return err },
 		ActionStandby: func(kr *Keyring) error {
 			_, err := kr.Standby("k", stamp(4*time.Hour))
@@ -157,7 +160,7 @@ func TestNewKeysNeverReuseKIDs(t *testing.T) {
 				case ActionCreate:
 					_, err = kr.Create(genKey(t, jwk.ES256, "k"), stamp(time.Hour))
 				case ActionImport:
-					_, err = kr.Import(genKey(t, jwk.EdDSA, "k"), stamp(time.Hour))
+					_, err = kr.Import(genKey(t, jwk.EdDSA, "k"), stamp(time.Hour), Options{})
 				case ActionMigrateLegacy:
 					// Nothing may be in use for a migration: demote the key in use.
 					kr2 := cloneStates(kr)
@@ -166,9 +169,9 @@ func TestNewKeysNeverReuseKIDs(t *testing.T) {
 							e.State = PreviouslyUsed
 						}
 					}
-					_, _, err = kr2.MigrateLegacy(genKey(t, jwk.HS256, "k"), genKey(t, jwk.ES256, "n"), stamp(time.Hour))
+					_, _, err = kr2.MigrateLegacy(genKey(t, jwk.HS256, "k"), genKey(t, jwk.ES256, "n"), stamp(time.Hour), Options{})
 				case ActionImportSupabase:
-					_, err = kr.ImportSupabase([]*jwk.Key{genKey(t, jwk.ES256, "k")}, stamp(time.Hour))
+					_, err = kr.ImportSupabase([]*jwk.Key{genKey(t, jwk.ES256, "k")}, stamp(time.Hour), Options{Force: true})
 				}
 				if !errors.Is(err, ErrKIDTaken) {
 					t.Fatalf("err = %v, want ErrKIDTaken", err)
@@ -180,11 +183,11 @@ func TestNewKeysNeverReuseKIDs(t *testing.T) {
 
 func TestRotate(t *testing.T) {
 	kr := &Keyring{}
-	if _, _, err := kr.Rotate("", stamp(0)); !errors.Is(err, ErrNoStandbyKey) {
+	if _, _, err := kr.Rotate("", stamp(0), Options{Force: true}); !errors.Is(err, ErrNoStandbyKey) {
 		t.Fatalf("empty keyring: %v", err)
 	}
 	a, _ := kr.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	cur, prev, err := kr.Rotate("", stamp(time.Minute))
+	cur, prev, err := kr.Rotate("", stamp(time.Minute), Options{Force: true})
 	if err != nil || cur != a || prev != nil {
 		t.Fatalf("first rotation: %v %v %v", cur, prev, err)
 	}
@@ -194,10 +197,10 @@ func TestRotate(t *testing.T) {
 	kr.Create(genKey(t, jwk.RS256, "b"), stamp(2*time.Minute))
 	kr.Create(genKey(t, jwk.EdDSA, "c"), stamp(2*time.Minute))
 	var amb *AmbiguousRotationError
-	if _, _, err := kr.Rotate("", stamp(3*time.Minute)); !errors.As(err, &amb) || !slices.Equal(amb.Standby, []string{"b", "c"}) {
+	if _, _, err := kr.Rotate("", stamp(3*time.Minute), Options{Force: true}); !errors.As(err, &amb) || !slices.Equal(amb.Standby, []string{"b", "c"}) {
 		t.Fatalf("two standby keys: %v", err)
 	}
-	cur, prev, err = kr.Rotate("c", stamp(4*time.Minute))
+	cur, prev, err = kr.Rotate("c", stamp(4*time.Minute), Options{Force: true})
 	if err != nil || cur.KID != "c" || prev != a {
 		t.Fatalf("rotate c: %v %v %v", cur, prev, err)
 	}
@@ -207,7 +210,7 @@ func TestRotate(t *testing.T) {
 	if got := len(kr.Filter(InUse)); got != 1 {
 		t.Fatalf("%d keys in use", got)
 	}
-	if _, _, err := kr.Rotate("nope", stamp(5*time.Minute)); !errors.Is(err, ErrUnknownKID) {
+	if _, _, err := kr.Rotate("nope", stamp(5*time.Minute), Options{Force: true}); !errors.Is(err, ErrUnknownKID) {
 		t.Fatalf("unknown kid: %v", err)
 	}
 }
@@ -215,9 +218,9 @@ func TestRotate(t *testing.T) {
 func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	kr := &Keyring{}
 	kr.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	kr.Rotate("a", stamp(0))
+	kr.Rotate("a", stamp(0), Options{Force: true})
 	kr.Create(genKey(t, jwk.ES256, "b"), stamp(0))
-	kr.Rotate("b", stamp(time.Hour)) // a rotated out at t0+1h
+	kr.Rotate("b", stamp(time.Hour), Options{Force: true}) // a rotated out at t0+1h
 
 	safe := t0.Add(time.Hour + DefaultMaxTokenLifetime + RevocationGrace)
 	var early *TooEarlyError
@@ -227,10 +230,11 @@ func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	if !early.SafeAt.Equal(safe) || early.KID != "a" || early.MaxTokenLifetime != time.Hour {
 		t.Fatalf("TooEarlyError %+v", early)
 	}
-	// A shorter lifetime for this move, or force, lets it through.
+	// A shorter lifetime for this move does not shorten the wait below the
+	// lifetime in force at the rotation (1h); force lets it through.
 	kr2 := cloneStates(kr)
-	if _, err := kr2.Revoke("a", Stamp{At: t0.Add(time.Hour + 20*time.Minute)}, Options{MaxTokenLifetime: time.Minute}); err != nil {
-		t.Fatalf("with a 1m lifetime: %v", err)
+	if _, err := kr2.Revoke("a", Stamp{At: t0.Add(time.Hour + 20*time.Minute)}, Options{MaxTokenLifetime: time.Minute}); !errors.As(err, &early) {
+		t.Fatalf("with a 1m lifetime: %v, want TooEarlyError", err)
 	}
 	kr3 := cloneStates(kr)
 	if _, err := kr3.Revoke("a", Stamp{At: t0.Add(time.Hour)}, Options{Force: true}); err != nil {
@@ -239,11 +243,11 @@ func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	if n := kr3.History[len(kr3.History)-1].Note; n == "" {
 		t.Fatal("a forced revocation leaves no note")
 	}
-	// The recorded lifetime counts.
+	// Lowering the keyring's lifetime later does not shorten it either.
 	kr4 := cloneStates(kr)
 	kr4.SetMaxTokenLifetime(10*time.Minute, stamp(0))
-	if _, err := kr4.Revoke("a", Stamp{At: t0.Add(time.Hour + 25*time.Minute)}, Options{}); err != nil {
-		t.Fatalf("10m lifetime, 25m later: %v", err)
+	if _, err := kr4.Revoke("a", Stamp{At: t0.Add(time.Hour + 25*time.Minute)}, Options{}); !errors.As(err, &early) {
+		t.Fatalf("10m lifetime set after the rotation, 25m later: %v, want TooEarlyError", err)
 	}
 	if _, err := kr.Revoke("a", Stamp{At: safe}, Options{}); err != nil {
 		t.Fatalf("revoke when safe: %v", err)
@@ -252,9 +256,9 @@ func TestRevokeWaitsForTokensToExpire(t *testing.T) {
 	// since the key signed tokens recently.
 	kr5 := &Keyring{}
 	kr5.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	kr5.Rotate("a", stamp(0))
+	kr5.Rotate("a", stamp(0), Options{Force: true})
 	kr5.Create(genKey(t, jwk.ES256, "b"), stamp(0))
-	kr5.Rotate("b", stamp(0))
+	kr5.Rotate("b", stamp(0), Options{Force: true})
 	kr5.Standby("a", stamp(time.Minute))
 	if _, err := kr5.Delete("a", stamp(2*time.Minute), Options{}); !errors.As(err, &early) {
 		t.Fatalf("delete a standby key rotated out a minute ago: %v", err)
@@ -293,8 +297,8 @@ func TestDelete(t *testing.T) {
 	}
 	// The legacy secret needs force.
 	kr = &Keyring{}
-	kr.MigrateLegacy(genKey(t, jwk.HS256, "legacy"), genKey(t, jwk.ES256, "new"), stamp(0))
-	kr.Rotate("new", stamp(0))
+	kr.MigrateLegacy(genKey(t, jwk.HS256, "legacy"), genKey(t, jwk.ES256, "new"), stamp(0), Options{})
+	kr.Rotate("new", stamp(0), Options{Force: true})
 	kr.Revoke("legacy", stamp(2*time.Hour), Options{})
 	if _, err := kr.Delete("legacy", stamp(3*time.Hour), Options{}); !errors.Is(err, ErrLegacyDelete) {
 		t.Fatalf("delete legacy: %v", err)
@@ -307,7 +311,7 @@ func TestDelete(t *testing.T) {
 func TestMigrateLegacy(t *testing.T) {
 	kr := &Keyring{}
 	secret := genKey(t, jwk.HS256, "legacy")
-	legacy, standby, err := kr.MigrateLegacy(secret, genKey(t, jwk.ES256, "next"), stamp(0))
+	legacy, standby, err := kr.MigrateLegacy(secret, genKey(t, jwk.ES256, "next"), stamp(0), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,26 +321,26 @@ func TestMigrateLegacy(t *testing.T) {
 	if sk, _ := kr.SigningKey(); sk != legacy {
 		t.Fatal("the legacy secret does not sign")
 	}
-	if _, _, err := kr.MigrateLegacy(genKey(t, jwk.HS256, "l2"), genKey(t, jwk.ES256, "n2"), stamp(0)); !errors.Is(err, ErrLegacyExists) {
+	if _, _, err := kr.MigrateLegacy(genKey(t, jwk.HS256, "l2"), genKey(t, jwk.ES256, "n2"), stamp(0), Options{}); !errors.Is(err, ErrLegacyExists) {
 		t.Fatalf("second migration: %v", err)
 	}
 	kr2 := &Keyring{}
 	kr2.Create(genKey(t, jwk.ES256, "a"), stamp(0))
-	kr2.Rotate("a", stamp(0))
-	if _, _, err := kr2.MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.ES256, "n"), stamp(0)); !errors.Is(err, ErrAlreadyInUse) {
+	kr2.Rotate("a", stamp(0), Options{Force: true})
+	if _, _, err := kr2.MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.ES256, "n"), stamp(0), Options{}); !errors.Is(err, ErrAlreadyInUse) {
 		t.Fatalf("migration with a key in use: %v", err)
 	}
-	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.ES256, "l"), genKey(t, jwk.ES256, "n"), stamp(0)); err == nil {
+	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.ES256, "l"), genKey(t, jwk.ES256, "n"), stamp(0), Options{}); err == nil {
 		t.Fatal("an ES256 key accepted as the legacy secret")
 	}
-	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.HS256, "n"), stamp(0)); err == nil {
+	if _, _, err := (&Keyring{}).MigrateLegacy(genKey(t, jwk.HS256, "l"), genKey(t, jwk.HS256, "n"), stamp(0), Options{}); err == nil {
 		t.Fatal("a shared secret accepted as the key to rotate to")
 	}
 	// Supabase export leaves the legacy secret out, and refuses while it signs.
 	if _, err := kr.SupabaseExport(); !errors.Is(err, ErrLegacyInUse) {
 		t.Fatalf("export with the legacy key in use: %v", err)
 	}
-	kr.Rotate("next", stamp(time.Minute))
+	kr.Rotate("next", stamp(time.Minute), Options{Force: true})
 	keys, err := kr.SupabaseExport()
 	if err != nil || len(keys) != 1 || keys[0].KID != "next" {
 		t.Fatalf("export: %v %v", keys, err)
@@ -349,21 +353,21 @@ func TestDuplicateMaterial(t *testing.T) {
 	kr.Create(k, stamp(0))
 	again := *k
 	again.KID = "b"
-	if _, err := kr.Import(&again, stamp(0)); !errors.Is(err, ErrDuplicateKey) {
+	if _, err := kr.Import(&again, stamp(0), Options{}); !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("same EC key twice: %v", err)
 	}
 	s := genKey(t, jwk.HS256, "s")
-	kr.Import(s, stamp(0))
+	kr.Import(s, stamp(0), Options{})
 	s2 := *s
 	s2.KID = "s2"
-	if _, err := kr.Import(&s2, stamp(0)); !errors.Is(err, ErrDuplicateKey) {
+	if _, err := kr.Import(&s2, stamp(0), Options{}); !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("same secret twice: %v", err)
 	}
 	pub, _ := genKey(t, jwk.ES256, "p").Public()
-	if _, err := kr.Import(pub, stamp(0)); !errors.Is(err, jwk.ErrNotPrivate) {
+	if _, err := kr.Import(pub, stamp(0), Options{}); !errors.Is(err, jwk.ErrNotPrivate) {
 		t.Fatalf("public key imported: %v", err)
 	}
-	if _, err := kr.Import(noKID(genKey(t, jwk.ES256, "x")), stamp(0)); err == nil {
+	if _, err := kr.Import(noKID(genKey(t, jwk.ES256, "x")), stamp(0), Options{}); err == nil {
 		t.Fatal("a key without kid imported")
 	}
 }
@@ -379,10 +383,10 @@ func TestViews(t *testing.T) {
 	}{{"ec", jwk.ES256}, {"rsa", jwk.RS256}, {"ed", jwk.EdDSA}, {"hs", jwk.HS256}, {"gone", jwk.ES256}, {"rev", jwk.ES256}} {
 		kr.Create(genKey(t, c.alg, c.kid), stamp(0))
 	}
-	kr.Rotate("ec", stamp(0))
+	kr.Rotate("ec", stamp(0), Options{Force: true})
 	kr.Revoke("rev", stamp(0), Options{})
 	kr.Delete("gone", stamp(0), Options{})
-	kr.Rotate("rsa", stamp(time.Minute)) // ec: previously used
+	kr.Rotate("rsa", stamp(time.Minute), Options{Force: true}) // ec: previously used
 
 	set, err := kr.PublicJWKS()
 	if err != nil {
@@ -434,7 +438,7 @@ func TestImportSupabase(t *testing.T) {
 	a, b, c := genKey(t, jwk.ES256, "a"), genKey(t, jwk.RS256, "b"), genKey(t, jwk.ES256, "c")
 	file := []*jwk.Key{a.WithOps("verify"), b.WithOps("sign", "verify"), c.WithOps("verify")}
 	kr := &Keyring{}
-	res, err := kr.ImportSupabase(file, stamp(0))
+	res, err := kr.ImportSupabase(file, stamp(0), Options{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,13 +457,13 @@ func TestImportSupabase(t *testing.T) {
 	}
 	// Importing again changes nothing.
 	n := len(kr.History)
-	res, err = kr.ImportSupabase(file, stamp(time.Minute))
+	res, err = kr.ImportSupabase(file, stamp(time.Minute), Options{Force: true})
 	if err != nil || len(res.Added) != 0 || len(res.Unchanged) != 3 || len(kr.History) != n {
 		t.Fatalf("re-import: %+v %v, %d new events", res, err, len(kr.History)-n)
 	}
 	// A new signer in the file is rotated in.
 	d := genKey(t, jwk.ES256, "d")
-	res, err = kr.ImportSupabase([]*jwk.Key{d.WithOps("sign", "verify"), b.WithOps("verify")}, stamp(2*time.Minute))
+	res, err = kr.ImportSupabase([]*jwk.Key{d.WithOps("sign", "verify"), b.WithOps("verify")}, stamp(2*time.Minute), Options{Force: true})
 	if err != nil || res.InUse.KID != "d" || res.Previous.KID != "b" {
 		t.Fatalf("new signer: %+v %v", res, err)
 	}
@@ -473,7 +477,7 @@ func TestImportSupabase(t *testing.T) {
 		"previously used signs": {b.WithOps("sign", "verify")},
 	} {
 		before := len(kr.Keys)
-		if _, err := kr.ImportSupabase(keys, stamp(3*time.Minute)); err == nil {
+		if _, err := kr.ImportSupabase(keys, stamp(3*time.Minute), Options{Force: true}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 		if len(kr.Keys) != before {
@@ -487,7 +491,7 @@ func TestCheckInvariants(t *testing.T) {
 		kr := &Keyring{}
 		kr.Create(genKey(t, jwk.ES256, "a"), stamp(0))
 		kr.Create(genKey(t, jwk.ES256, "b"), stamp(0))
-		kr.Rotate("a", stamp(0))
+		kr.Rotate("a", stamp(0), Options{Force: true})
 		return kr
 	}
 	if err := good().Validate(); err != nil {
@@ -520,7 +524,7 @@ func TestMessages(t *testing.T) {
 	if got, want := err.Error(), `cannot revoke key "k": it is in use (allowed from in use: none)`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	_, _, err = kr.Rotate("k", stamp(0))
+	_, _, err = kr.Rotate("k", stamp(0), Options{Force: true})
 	if got, want := err.Error(), `cannot rotate to key "k": it is already in use`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

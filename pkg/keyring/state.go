@@ -69,6 +69,7 @@ const (
 	ActionStandby        Action = "standby"
 	ActionDelete         Action = "delete"
 	ActionSetLifetime    Action = "set-max-token-lifetime"
+	ActionSetCacheWindow Action = "set-jwks-cache-window"
 	ActionEncrypt        Action = "encrypt"
 	ActionDecrypt        Action = "decrypt"
 	ActionCopy           Action = "copy" // the keyring copied from another store
@@ -122,6 +123,11 @@ func StatesFor(move Action) []State {
 // DefaultMaxTokenLifetime is the longest token lifetime assumed when the
 // keyring records none: Supabase Auth's default access-token lifetime.
 const DefaultMaxTokenLifetime = time.Hour
+
+// DefaultJWKSCacheWindow is how long verifiers are assumed to cache the
+// JWKS when the keyring records nothing: Supabase's edge and client caches,
+// 10 minutes each.
+const DefaultJWKSCacheWindow = 20 * time.Minute
 
 // RevocationGrace is added to the max token lifetime before a key that was
 // rotated out may be revoked: Supabase's guidance (token lifetime plus 15
