@@ -21,6 +21,7 @@ type keysCreateOptions struct {
 	Algorithm string
 	KID       string
 	RSABits   int
+	set       func(name string) bool // flags given on the command line
 }
 
 func newKeysCreateCmd(kc *keysCommon) *cobra.Command {
@@ -45,7 +46,10 @@ even after delete. The kid is printed on stdout. The keyring is created
 			}
 			return ""
 		}),
-		RunE: func(c *cobra.Command, args []string) error { return runKeysCreate(o) },
+		RunE: func(c *cobra.Command, args []string) error {
+			o.set = c.Flags().Changed
+			return runKeysCreate(o)
+		},
 	}
 	addKeyringFlag(c, kc.F)
 	fl := c.Flags()
@@ -62,6 +66,12 @@ func runKeysCreate(o *keysCreateOptions) error {
 	alg, err := parseAlgorithmFlag(o.Algorithm)
 	if err != nil {
 		return err
+	}
+	if o.set != nil {
+		// A flag that does not apply is an error, never ignored.
+		if err := refuseInapplicableKeyFlags(o.set, alg); err != nil {
+			return err
+		}
 	}
 	// Generate outside the lock: an RSA key can take a while.
 	key, err := jwk.Generate(alg, jwk.GenerateOptions{KID: o.KID, RSABits: o.RSABits})
@@ -283,9 +293,11 @@ becomes the key in use, marked legacy, and a new standby key (ES256 unless
 --algorithm) is created to rotate to.
 
 The legacy secret signs tokens without a kid and verifies tokens that carry
-none, as Supabase's anon and service_role API keys are; "keyctl gen
-bearer-jwt --role anon --valid-for 87600h" mints such a key while it is in
-use. Deleting it later needs --force, as on the platform.`,
+none, as Supabase's anon and service_role API keys are. Long-lived API
+keys outlive the keyring's max token lifetime, which gen bearer-jwt
+enforces: keep the ones you have, or mint them from the secret as a --key
+file (keyctl supabase init-self-hosted --legacy writes a new set). Deleting
+it later needs --force, as on the platform.`,
 		Example: `  keyctl keys migrate-legacy --secret-file jwt-secret.txt
   keyctl keys migrate-legacy --secret-env SUPABASE_JWT_SECRET
   keyctl keys rotate   # then rotate to the new key`,
