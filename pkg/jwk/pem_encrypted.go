@@ -9,6 +9,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"hash"
@@ -81,6 +82,21 @@ func unsupportedScheme(oid asn1.ObjectIdentifier) error {
 		}
 	}
 	return &hinted{fmt.Errorf("the key is encrypted with %s; keyctl decrypts PBES2 with PBKDF2 and AES-CBC", name), decryptFix}
+}
+
+// IsEncryptedPEM reports whether data holds an encrypted PKCS#8 key, which
+// ParsePEMWithPassphrase reads with a passphrase.
+func IsEncryptedPEM(data []byte) bool {
+	for rest := data; ; {
+		block, next := pem.Decode(rest)
+		if block == nil {
+			return false
+		}
+		if block.Type == "ENCRYPTED PRIVATE KEY" {
+			return true
+		}
+		rest = next
+	}
 }
 
 var errMalformedEncrypted = errors.New("the ENCRYPTED PRIVATE KEY block is malformed")
