@@ -56,7 +56,7 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (*jwk.Key, error)
 		if err != nil {
 			return nil, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
-		keys, err := jwk.ParseAny(data)
+		keys, err := parseKeyData(f, keyPath, data)
 		if err != nil {
 			return nil, withHint(fmt.Errorf("key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
