@@ -290,3 +290,44 @@ func FuzzParsePEM(f *testing.F) {
 		}
 	})
 }
+
+// TestMarshalPEMOpenSSLRoundTrip: openssl pkey reads what MarshalPEM
+// writes, and what openssl writes back parses to the same key.
+func TestMarshalPEMOpenSSLRoundTrip(t *testing.T) {
+	needOpenSSL(t)
+	dir := t.TempDir()
+	for _, alg := range []Algorithm{ES256, RS256, EdDSA} {
+		t.Run(string(alg), func(t *testing.T) {
+			k, err := Generate(alg, GenerateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			priv, err := k.MarshalPEM()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, _ := k.Public()
+			pubPEM, err := pub.MarshalPEM()
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "k.pem"), priv, 0o600)
+			os.WriteFile(filepath.Join(dir, "pub.pem"), pubPEM, 0o644)
+			back, err := ParsePEM(openssl(t, dir, "pkey", "-in", "k.pem"))
+			if err != nil || !back.Equal(k) || back.Alg != alg {
+				t.Fatalf("private key back from openssl: %v", err)
+			}
+			if got := openssl(t, dir, "pkey", "-in", "k.pem", "-pubout"); !bytes.Equal(got, pubPEM) {
+				t.Fatalf("openssl derives another public key:\n%s\nwant\n%s", got, pubPEM)
+			}
+			backPub, err := ParsePEM(openssl(t, dir, "pkey", "-pubin", "-in", "pub.pem"))
+			if err != nil || !backPub.Equal(pub) || backPub.IsPrivate() {
+				t.Fatalf("public key back from openssl: %v", err)
+			}
+		})
+	}
+	secret, _ := Generate(HS256, GenerateOptions{})
+	if _, err := secret.MarshalPEM(); !errors.Is(err, ErrNoPEMForm) {
+		t.Fatalf("HS256 MarshalPEM: %v, want ErrNoPEMForm", err)
+	}
+}
