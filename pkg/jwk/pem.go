@@ -13,7 +13,9 @@ import (
 )
 
 // ErrEncryptedPEM: an encrypted key and no passphrase to decrypt it with.
-var ErrEncryptedPEM = errors.New("the key is encrypted (ENCRYPTED PRIVATE KEY) and no passphrase was given")
+// The message carries the command that decrypts it, since callers give
+// hints of their own.
+var ErrEncryptedPEM = errors.New("the key is encrypted (ENCRYPTED PRIVATE KEY) and no passphrase was given; decrypt it first: openssl pkcs8 -in KEY.pem -out plain.pem")
 
 // ErrNoPEMForm: a shared secret is bytes, not a key PEM encodes.
 var ErrNoPEMForm = errors.New("a shared secret (HS256) has no PEM form")
@@ -110,7 +112,7 @@ func parseKeyBlock(block *pem.Block, passphrase func() ([]byte, error)) (*Key, e
 	label := block.Type
 	if label == "ENCRYPTED PRIVATE KEY" {
 		if passphrase == nil {
-			return nil, &hinted{ErrEncryptedPEM, decryptFix}
+			return nil, ErrEncryptedPEM
 		}
 		plain, err := decryptPKCS8(der, passphrase)
 		if err != nil {
