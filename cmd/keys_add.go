@@ -236,7 +236,7 @@ func readPrivateKeyFile(f *Factory, path string) (*jwk.Key, error) {
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read %s: %w", path, err), hint)
 	}
-	keys, err := jwk.ParseAny(data)
+	keys, err := parseKeyData(f, path, data)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("%s: %w", path, err), hint)
 	}

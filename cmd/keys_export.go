@@ -28,12 +28,13 @@ type keysExportOptions struct {
 	Force     bool
 	Service   string
 	formatSet bool
+	pem       keysExportPEMOptions
 }
 
 func newKeysExportCmd(kc *keysCommon) *cobra.Command {
 	o := &keysExportOptions{keysCommon: kc}
 	c := &cobra.Command{
-		Use:   "export [--format supabase|gotrue|services-jwks|env] [--service NAME] [--out PATH]",
+		Use:   "export [--format supabase|gotrue|services-jwks|env|pem] [--service NAME] [--kid KID] [--out PATH]",
 		Short: "Write the keys Supabase loads: signing_keys.json, or every service's variable",
 		Long: `Export the keyring as the JSON array of private JWKs that the Supabase CLI
 and Supabase Auth load (supabase/signing_keys.json, GOTRUE_JWT_KEYS): the
@@ -61,13 +62,22 @@ tokens keep working. That JWKS then holds a secret: never publish it.
 DIR/keyctl.env without a restart (docs/guides/self-hosted.md). --service
 auth|postgrest|realtime|storage|functions prints one service's value (with
 --format env, its NAME='value' line). Revoked and deleted keys are left out,
-and the command says which.`,
+and the command says which.
+
+--format pem writes one key as PEM, for openssl, jsonwebtoken or
+python-jose: --kid KID (default the key in use) as a PKCS#8 private key,
+or with --public its SubjectPublicKeyInfo. With --out the file is mode
+0600 (0644 for a public key). HS256 secrets have no PEM form.`,
 		Example: `  keyctl keys export --format supabase --out supabase/signing_keys.json
   GOTRUE_JWT_KEYS="$(keyctl keys export --service auth)"
-  keyctl keys export --format env --to ./volumes/auth/keyctl.env`,
+  keyctl keys export --format env --to ./volumes/auth/keyctl.env
+  keyctl keys export --format pem --kid my-kid --out key.pem`,
 		Args: noArgs(nil),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.formatSet = c.Flags().Changed("format")
+			if o.usesPEM(c) {
+				return runKeysExportPEM(o)
+			}
 			if o.Format != "supabase" || o.Service != "" {
 				return runKeysExportStack(o)
 			}
@@ -76,12 +86,13 @@ and the command says which.`,
 	}
 	addKeyringFlag(c, kc.F)
 	fl := c.Flags()
-	fl.StringVar(&o.Format, "format", "supabase", "export format: supabase (signing_keys.json), gotrue, services-jwks or env")
+	fl.StringVar(&o.Format, "format", "supabase", "export format: supabase (signing_keys.json), gotrue, services-jwks, env or pem")
 	fl.StringVar(&o.Out, "out", "", "write to this file instead of stdout (atomically, mode 0600)")
 	fl.StringVar(&o.Out, "to", "", "the same as --out")
 	fl.StringVar(&o.Service, "service", "", "one service's variable: auth, postgrest, realtime, storage or functions")
 	fl.BoolVarP(&o.Force, "force", "f", false, "replace an existing --out file without asking")
 	c.MarkFlagsMutuallyExclusive("out", "to")
+	addKeysExportPEMFlags(c, o)
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(exportFormats, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("service", cobra.FixedCompletions(stack.ServiceNames(), cobra.ShellCompDirectiveNoFileComp))
 	return c
@@ -89,7 +100,7 @@ and the command says which.`,
 
 func runKeysExport(o *keysExportOptions) error {
 	if o.Format != "supabase" {
-		return withHint(&UsageError{Err: fmt.Errorf("--format %q: not an export format", o.Format)}, "one of: supabase, gotrue, services-jwks, env")
+		return withHint(&UsageError{Err: fmt.Errorf("--format %q: not an export format", o.Format)}, "one of: supabase, gotrue, services-jwks, env, pem")
 	}
 	f, err := o.load(false)
 	if err != nil {

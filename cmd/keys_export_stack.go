@@ -18,6 +18,7 @@ var exportFormats = []string{
 	"gotrue\tAuth's GOTRUE_JWT_KEYS",
 	"services-jwks\tthe JWKS PostgREST, Realtime, Storage and Functions verify with",
 	"env\ta dotenv file with every service's variable",
+	"pem\tone key as PEM: PKCS#8, or SPKI with --public",
 }
 
 // runKeysExportStack exports the gotrue, services-jwks and env formats,
@@ -40,7 +41,7 @@ func runKeysExportStack(o *keysExportOptions) error {
 	switch o.Format {
 	case "gotrue", "services-jwks", "value", "env":
 	default:
-		return withHint(&UsageError{Err: fmt.Errorf("--format %q: not an export format", o.Format)}, "one of: supabase, gotrue, services-jwks, env")
+		return withHint(&UsageError{Err: fmt.Errorf("--format %q: not an export format", o.Format)}, "one of: supabase, gotrue, services-jwks, env, pem")
 	}
 	f, err := o.load(false)
 	if err != nil {

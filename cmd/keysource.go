@@ -68,7 +68,7 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 		if err != nil {
 			return nil, 0, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
-		keys, err := jwk.ParseAny(data)
+		keys, err := parseKeyData(f, keyPath, data)
 		if err != nil {
 			return nil, 0, withHint(fmt.Errorf("key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}

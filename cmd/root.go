@@ -100,6 +100,7 @@ type topLevel struct {
 func topCommands() []topLevel {
 	return []topLevel{
 		{"keys", "gen", newGenCmd},
+		{"keys", "jwk", newJWKCmd},
 		{"keys", "keys", newKeysCmd},
 		{"keys", "db", newDBCmd},
 		{"keys", "supabase", newSupabaseCmd},

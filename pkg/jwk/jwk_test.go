@@ -278,7 +278,7 @@ func TestParsePEMFormats(t *testing.T) {
 		{"weak RSA", enc("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(weak)), "", "too weak"},
 		{"P-384", enc("PRIVATE KEY", p384der), "", "P-384"},
 		{"certificate", enc("CERTIFICATE", []byte{1}), "", "not a key"},
-		{"garbage", []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "", "PEM PRIVATE KEY"},
+		{"garbage", []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "", "the PRIVATE KEY block is not a valid PKCS#8 key"},
 		{"two blocks", append(enc("EC PRIVATE KEY", sec1), enc("EC PRIVATE KEY", sec1)...), "", "more than one"},
 		{"none", []byte("hello"), "", "no PEM block"},
 	}

@@ -6,45 +6,185 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
 )
 
+// ErrEncryptedPEM: an encrypted key and no passphrase to decrypt it with.
+// The message carries the command that decrypts it, since callers give
+// hints of their own.
+var ErrEncryptedPEM = errors.New("the key is encrypted (ENCRYPTED PRIVATE KEY) and no passphrase was given; decrypt it first: openssl pkcs8 -in KEY.pem -out plain.pem")
+
+// ErrNoPEMForm: a shared secret is bytes, not a key PEM encodes.
+var ErrNoPEMForm = errors.New("a shared secret (HS256) has no PEM form")
+
+// keyBlocks are the PEM types that hold a key.
+var keyBlocks = map[string]bool{
+	"PRIVATE KEY": true, "RSA PRIVATE KEY": true, "EC PRIVATE KEY": true,
+	"PUBLIC KEY": true, "RSA PUBLIC KEY": true, "ENCRYPTED PRIVATE KEY": true,
+}
+
 // ParsePEM reads one PEM key: PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE
 // KEY"), SEC1 ("EC PRIVATE KEY"), PKIX ("PUBLIC KEY") or PKCS#1 public ("RSA
-// PUBLIC KEY"). The key gets the algorithm its type implies and no kid.
-func ParsePEM(data []byte) (*Key, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
+// PUBLIC KEY"); a block labelled as one of these but holding another is read
+// as what it holds. "EC PARAMETERS" blocks, as openssl ecparam -genkey
+// writes, are skipped when they name the key's curve. Explicit curve
+// parameters equal to P-256's are read as P-256. The key gets the algorithm
+// its type implies and no kid. An encrypted PKCS#8 key returns an error
+// matching ErrEncryptedPEM: see ParsePEMWithPassphrase.
+func ParsePEM(data []byte) (*Key, error) { return ParsePEMWithPassphrase(data, nil) }
+
+// ParsePEMWithPassphrase is ParsePEM that also reads an encrypted PKCS#8 key
+// ("ENCRYPTED PRIVATE KEY", PBES2 with PBKDF2 and AES-CBC, as openssl
+// writes), with the passphrase that passphrase returns. passphrase is called
+// only for an encrypted key; nil refuses one with ErrEncryptedPEM.
+func ParsePEMWithPassphrase(data []byte, passphrase func() ([]byte, error)) (*Key, error) {
+	var key *pem.Block
+	var params []*pem.Block
+	for rest := data; ; {
+		block, next := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		rest = next
+		switch {
+		case block.Type == "EC PARAMETERS":
+			params = append(params, block)
+		case keyBlocks[block.Type]:
+			if key != nil {
+				return nil, errors.New("more than one key in the PEM input; give one key per file")
+			}
+			key = block
+		case block.Type == "CERTIFICATE":
+			return nil, &hinted{errors.New("a certificate is not a key"), "take its public key: openssl x509 -in CERT.pem -pubkey -noout > key.pem"}
+		default:
+			return nil, fmt.Errorf("PEM block %q is not a key keyctl reads", block.Type)
+		}
+	}
+	if key == nil {
+		if len(params) > 0 {
+			return nil, errors.New("the PEM input holds EC PARAMETERS but no key")
+		}
 		return nil, errors.New("no PEM block found")
 	}
-	if next, _ := pem.Decode(rest); next != nil {
-		return nil, errors.New("more than one PEM block; give one key per file")
+	if _, encrypted := key.Headers["Proc-Type"]; encrypted {
+		return nil, &hinted{errors.New("encrypted PEM (Proc-Type: 4,ENCRYPTED) is not supported"), "decrypt it first: openssl pkey -in KEY.pem -out plain.pem"}
 	}
-	if _, encrypted := block.Headers["Proc-Type"]; encrypted {
-		return nil, errors.New("encrypted PEM keys are not supported; decrypt it first (openssl pkey -in KEY -out plain.pem)")
+	k, err := parseKeyBlock(key, passphrase)
+	if err != nil {
+		return nil, err
 	}
-	var material any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		material, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		material, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		material, err = x509.ParseECPrivateKey(block.Bytes)
-	case "PUBLIC KEY":
-		material, err = x509.ParsePKIXPublicKey(block.Bytes)
-	case "RSA PUBLIC KEY":
-		material, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block %q is not a key keyctl reads", block.Type)
+	for _, p := range params {
+		if err := checkParams(p.Bytes, k); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// checkParams accepts an EC PARAMETERS block that names the key's curve.
+func checkParams(der []byte, k *Key) error {
+	var params asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &params); err != nil || len(rest) != 0 {
+		return errors.New("the EC PARAMETERS block is malformed")
+	}
+	curve, err := ecCurve(params)
+	if errors.Is(err, errMalformed) {
+		return errors.New("the EC PARAMETERS block is malformed")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("PEM %s: %v", block.Type, err)
+		return fmt.Errorf("the EC PARAMETERS block: %w", err)
+	}
+	if k.Kty() != KtyEC {
+		return fmt.Errorf("the PEM input holds an EC PARAMETERS block next to a %s key", k.Kty())
+	}
+	if !curve.Equal(oidP256) {
+		return fmt.Errorf("the EC PARAMETERS block names curve %s but the key is on P-256", curveName(curve))
+	}
+	return nil
+}
+
+// parseKeyBlock decodes one key block, by the structure it holds.
+func parseKeyBlock(block *pem.Block, passphrase func() ([]byte, error)) (*Key, error) {
+	der := block.Bytes
+	label := block.Type
+	if label == "ENCRYPTED PRIVATE KEY" {
+		if passphrase == nil {
+			return nil, ErrEncryptedPEM
+		}
+		plain, err := decryptPKCS8(der, passphrase)
+		if err != nil {
+			return nil, err
+		}
+		der, label = plain, "PRIVATE KEY"
+	} else if f := derFormat(der); f != "" {
+		label = f
+	}
+	material, err := parseDER(label, der)
+	if errors.Is(err, errMalformed) {
+		return nil, fmt.Errorf("the %s block is not a valid %s key", block.Type, formats[label])
+	}
+	if err != nil {
+		return nil, err
 	}
 	return FromCrypto(material)
+}
+
+var formats = map[string]string{
+	"PRIVATE KEY":     "PKCS#8",
+	"RSA PRIVATE KEY": "PKCS#1",
+	"EC PRIVATE KEY":  "SEC1",
+	"PUBLIC KEY":      "SubjectPublicKeyInfo",
+	"RSA PUBLIC KEY":  "PKCS#1",
+}
+
+// parseDER checks and normalises der with keyctl's own reader, then lets
+// crypto/x509 decode it; x509's messages are never passed on.
+func parseDER(label string, der []byte) (any, error) {
+	var material any
+	var err error
+	switch label {
+	case "PRIVATE KEY":
+		if der, _, err = pkcs8Named(der); err != nil {
+			return nil, err
+		}
+		material, err = x509.ParsePKCS8PrivateKey(der)
+	case "RSA PRIVATE KEY":
+		if err = checkPKCS1Modulus(der); err != nil {
+			return nil, err
+		}
+		material, err = x509.ParsePKCS1PrivateKey(der)
+	case "EC PRIVATE KEY":
+		var curve asn1.ObjectIdentifier
+		if der, curve, err = sec1Named(der); err != nil {
+			return nil, err
+		}
+		if curve == nil {
+			return nil, &hinted{errors.New("the EC private key names no curve"), "write it with its curve: openssl ec -in KEY.pem -param_enc named_curve -out named.pem"}
+		}
+		if err = checkP256(curve); err != nil {
+			return nil, err
+		}
+		material, err = x509.ParseECPrivateKey(der)
+	case "PUBLIC KEY":
+		if der, err = spkiNamed(der); err != nil {
+			return nil, err
+		}
+		material, err = x509.ParsePKIXPublicKey(der)
+	case "RSA PUBLIC KEY":
+		if err = checkPKCS1Modulus(der); err != nil {
+			return nil, err
+		}
+		material, err = x509.ParsePKCS1PublicKey(der)
+	default:
+		return nil, errMalformed
+	}
+	if err != nil {
+		return nil, errMalformed
+	}
+	return material, nil
 }
 
 // FromCrypto wraps a Go crypto key as a Key with the algorithm its type
@@ -110,7 +250,7 @@ func checkRSABits(bits int) error {
 func (k *Key) MarshalPEM() ([]byte, error) {
 	switch k.Material.(type) {
 	case []byte:
-		return nil, errors.New("a shared secret (HS256) has no PEM form; use --format jwk")
+		return nil, ErrNoPEMForm
 	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
 		der, err := x509.MarshalPKCS8PrivateKey(k.Material)
 		if err != nil {
