@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/keyctl/keyctl/cmd.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 20s
 
-.PHONY: all build test race vet fmt-check lint fuzz bench bench-peers docs docs-check tidy-check clean
+.PHONY: all build test race vet fmt-check lint fuzz bench bench-peers bench-serve docs docs-check tidy-check clean
 
 all: build test
 
@@ -58,6 +58,10 @@ bench-peers:
 	bash testdata/bench/peers.sh
 
 ## docs: regenerate the command reference in docs/ and the help and completion goldens
+## bench-serve: keyctl serve against nginx, same JWKS and headers, same load (docs/performance.md)
+bench-serve:
+	bash testdata/bench/serve/bench.sh
+
 docs:
 	$(GO) run ./internal/docgen -out docs/reference
 	UPDATE_SCRIPTS=1 $(GO) test -count=1 . -run 'TestScripts/(help_|completion_)'

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,13 +295,34 @@ func httpClient() *http.Client {
 // "HTTP <status>" and every response header ("Name: value", canonical
 // names, sorted, Date left out) to stderr. $ETAG is set to the response's
 // ETag. It fails only when no response comes (with !, it expects that).
+//
+// -until REGEXP repeats the request until its status line, headers or body
+// match (serve takes in a change within milliseconds, not synchronously
+// with the write); -cacert FILE trusts that PEM CA for https.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	method := "GET"
 	var headers [][2]string
-	for len(args) > 1 && (args[0] == "-X" || args[0] == "-H") {
-		if args[0] == "-X" {
+	var until *regexp.Regexp
+	client := httpClient()
+	for len(args) > 1 && (args[0] == "-X" || args[0] == "-H" || args[0] == "-until" || args[0] == "-cacert") {
+		switch args[0] {
+		case "-X":
 			method = args[1]
-		} else {
+		case "-until":
+			re, err := regexp.Compile("(?m)" + args[1])
+			ts.Check(err)
+			until = re
+		case "-cacert":
+			pem, err := os.ReadFile(ts.MkAbs(args[1]))
+			ts.Check(err)
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				ts.Fatalf("httpget: no certificate in %s", args[1])
+			}
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = &tls.Config{RootCAs: pool}
+			client = &http.Client{Transport: t, Timeout: client.Timeout}
+		default:
 			name, value, ok := strings.Cut(args[1], ":")
 			if !ok {
 				ts.Fatalf("httpget: header %q is not Name: value", args[1])
@@ -309,41 +332,52 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		args = args[2:]
 	}
 	if len(args) != 1 {
-		ts.Fatalf("usage: httpget [-X METHOD] [-H 'Name: value']... URL")
+		ts.Fatalf("usage: httpget [-X METHOD] [-H 'Name: value']... [-until REGEXP] [-cacert FILE] URL")
 	}
-	req, err := http.NewRequest(method, args[0], nil)
-	ts.Check(err)
-	for _, h := range headers {
-		req.Header.Add(h[0], h[1])
-	}
-	resp, err := httpClient().Do(req)
-	if err != nil {
+	deadline := time.Now().Add(scriptWait)
+	for {
+		req, err := http.NewRequest(method, args[0], nil)
+		ts.Check(err)
+		for _, h := range headers {
+			req.Header.Add(h[0], h[1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if neg {
+				return
+			}
+			ts.Fatalf("httpget: %v", err)
+		}
 		if neg {
-			return
+			resp.Body.Close()
+			ts.Fatalf("httpget: got a response (%s)", resp.Status)
 		}
-		ts.Fatalf("httpget: %v", err)
-	}
-	defer resp.Body.Close()
-	if neg {
-		ts.Fatalf("httpget: got a response (%s)", resp.Status)
-	}
-	b, err := io.ReadAll(resp.Body)
-	ts.Check(err)
-	ts.Stdout().Write(b)
-	fmt.Fprintf(ts.Stderr(), "HTTP %d\n", resp.StatusCode)
-	var names []string
-	for name := range resp.Header {
-		if name != "Date" {
-			names = append(names, name)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ts.Check(err)
+		var head strings.Builder
+		fmt.Fprintf(&head, "HTTP %d\n", resp.StatusCode)
+		var names []string
+		for name := range resp.Header {
+			if name != "Date" {
+				names = append(names, name)
+			}
 		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		for _, v := range resp.Header[name] {
-			fmt.Fprintf(ts.Stderr(), "%s: %s\n", name, v)
+		sort.Strings(names)
+		for _, name := range names {
+			for _, v := range resp.Header[name] {
+				fmt.Fprintf(&head, "%s: %s\n", name, v)
+			}
 		}
+		if until != nil && !until.MatchString(head.String()+"\n"+string(b)) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		ts.Stdout().Write(b)
+		fmt.Fprint(ts.Stderr(), head.String())
+		ts.Setenv("ETAG", resp.Header.Get("ETag"))
+		return
 	}
-	ts.Setenv("ETAG", resp.Header.Get("ETag"))
 }
 
 // jwkspublic FILE N [KEYSFILE]: FILE is a JWKS of N keys that a strict

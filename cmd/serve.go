@@ -2,11 +2,13 @@ package cmd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,6 +47,12 @@ type serveOptions struct {
 	PollInterval time.Duration
 	NoListen     bool
 	pgFlagsSet   bool
+	// Issuer is announced by the discovery documents; "" for the base URL.
+	Issuer string
+	// TLSCert and TLSKey serve HTTPS; both or neither.
+	TLSCert, TLSKey string
+	// Metrics serves /metrics.
+	Metrics bool
 }
 
 func newServeCmd(f *Factory) *cobra.Command {
@@ -59,23 +67,31 @@ The JWKS is served at /.well-known/jwks.json and at
 a backend calling supabase.auth.getClaims() with its Supabase URL set to
 keyctl's address verifies keyctl's tokens. Responses carry
 Cache-Control: public, max-age=600 (--max-age) and a strong ETag; a request
-with a matching If-None-Match gets 304 Not Modified. /healthz reports the
-state of the key source.
+with a matching If-None-Match gets 304 Not Modified. OpenID Connect
+discovery documents are at /.well-known/openid-configuration and
+/auth/v1/.well-known/openid-configuration (issuer: --issuer, else the served
+base URL). /healthz reports the state of the key source; /readyz answers 503
+until a key set is loaded; /metrics (with --metrics) speaks Prometheus.
 
 The keys are the keyring's published keys (standby, in use, previously used),
 or with --keys-file the keys of a Supabase signing_keys.json. Only public
 members are ever served: never a private key, never a shared secret.
 
-The source file is checked on every request: a rotation made with keyctl in
-another terminal is served on the next request, with no restart. If the file
-becomes unreadable or invalid, the last good set stays published and the
-error is logged.
+Requests are answered from memory. The source file is watched (inotify,
+plus a stat every second): a rotation made with keyctl in another terminal
+is served within milliseconds, with no restart; SIGHUP re-reads it at once.
+If the file becomes unreadable or invalid, the last good set stays published
+and the error is logged.
 
---addr 127.0.0.1:0 picks a free port; the address is printed on stderr.
-Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
+--tls-cert and --tls-key serve HTTPS (TLS 1.2 or later); the pair is
+re-read when the files change. --addr 127.0.0.1:0 picks a free port; the
+address is printed on stderr. Request logs go to stderr (successful requests
+sampled past 100 a second); SIGINT or SIGTERM stops the server, giving
+requests in flight 5 seconds.`,
 		Example: `  keyctl serve
   keyctl serve --keys-file supabase/signing_keys.json
-  keyctl serve --addr 127.0.0.1:0 --max-age 1m --log-format json`,
+  keyctl serve --addr 127.0.0.1:0 --max-age 1m --log-format json
+  keyctl serve --addr 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem --issuer https://auth.example.com --metrics`,
 		Args: noArgs(nil),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.pgFlagsSet = c.Flags().Changed("poll-interval") || c.Flags().Changed("no-listen")
@@ -91,8 +107,13 @@ Request logs go to stderr; SIGINT or SIGTERM stops the server gracefully.`,
 	fl.DurationVar(&o.PollInterval, "poll-interval", pgstore.DefaultPollInterval, "a keyring in PostgreSQL: how often to check its version besides LISTEN/NOTIFY")
 	fl.BoolVar(&o.NoListen, "no-listen", false, "a keyring in PostgreSQL: poll only, no LISTEN (for pgbouncer in transaction mode)")
 	fl.IntVar(&o.MaxHeaderBytes, "max-header-bytes", serve.MaxHeaderBytes, "largest request head served, in bytes (request line and headers); a larger one gets 431")
+	fl.StringVar(&o.Issuer, "issuer", "", "issuer announced by the discovery documents (default the served base URL)")
+	fl.StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
+	fl.StringVar(&o.TLSKey, "tls-key", "", "the PEM private key of --tls-cert, mode 0600")
+	fl.BoolVar(&o.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	config.Bind(fl, "addr", "serve_addr")
 	c.MarkFlagsMutuallyExclusive("keyring", "keys-file")
+	c.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
@@ -118,6 +139,31 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		return withHint(&UsageError{Err: fmt.Errorf("invalid --log-format %q", o.LogFormat)}, "use --log-format text or --log-format json")
 	}
 
+	if o.Issuer != "" {
+		if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return withHint(&UsageError{Err: fmt.Errorf("invalid --issuer %q: want an http(s) URL with no query or fragment", o.Issuer)},
+				"give the URL verifiers know this server by, for example --issuer https://auth.example.com")
+		}
+	}
+	var certs *serve.CertReloader
+	if o.TLSCert != "" {
+		var err error
+		certs, err = serve.NewCertReloader(o.TLSCert, o.TLSKey, func(err error) {
+			if err != nil {
+				logger.Error("cannot reload the TLS certificate; serving the last good one", "cert", o.TLSCert, "key", o.TLSKey, "err", err.Error())
+			} else {
+				logger.Info("TLS certificate reloaded", "cert", o.TLSCert)
+			}
+		})
+		if err != nil {
+			var hinted interface{ Hint() string }
+			if errors.As(err, &hinted) {
+				return err
+			}
+			return withHint(fmt.Errorf("load TLS certificate: %w", err), "give a PEM certificate chain with --tls-cert and its private key with --tls-key")
+		}
+	}
+
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var h *serve.Handler
@@ -139,30 +185,76 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		// file, or one in a directory others can write, is refused like
 		// the keyring.
 		h, err = serve.New(serve.Options{Path: path, Load: load, Policy: safefile.Trusted(source), Source: source,
-			MaxAge: o.MaxAge, Logger: logger, Now: o.Now})
+			MaxAge: o.MaxAge, Logger: logger, Now: o.Now, Issuer: o.Issuer})
 		if err != nil {
 			return serveLoadError(o, source, path, err)
 		}
+		h.Watch(ctx, serve.DefaultPollInterval)
+	}
+	if o.Metrics {
+		h.EnableMetrics()
 	}
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return withHint(fmt.Errorf("cannot listen on %s: %w", o.Addr, innermost(err)), "pick another address with --addr HOST:PORT (port 0 picks a free one)")
 	}
-	base := "http://" + displayAddr(ln.Addr())
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + boundAddr(o.Addr, ln.Addr())
+	h.SetBaseURL(base)
 	snap := h.Current()
 	// The first line is the one scripts read: the URL, nothing else after it.
 	o.IO.Infof("serving JWKS on %s%s", base, serve.JWKSPath)
 	o.IO.Infof("publishing %d key(s) from %s %s; Supabase clients: use %s as the Supabase URL", snap.Keys, source, path, base)
-	if snap.Keys == 0 {
+	switch {
+	case snap.Keys > 0:
+	case snap.Skipped > 0:
 		o.IO.Warnf("the JWKS is empty: shared secrets (HS256) are never published")
 		o.IO.Hintf("add an asymmetric key (ES256 recommended) for verifiers to fetch")
+	default:
+		o.IO.Warnf("the JWKS is empty: the %s %s holds no keys", source, path)
+		o.IO.Hintf("add an asymmetric key (ES256 recommended) for verifiers to fetch")
+	}
+	if certs == nil {
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+			if tcp.IP.IsUnspecified() {
+				o.IO.Warnf("listening on every interface over plain HTTP: anyone who can reach this machine can fetch the JWKS, unencrypted")
+			} else {
+				o.IO.Warnf("listening on %s, not a loopback address, over plain HTTP: the JWKS travels unencrypted", tcp.IP)
+			}
+			o.IO.Hintf("serve HTTPS with --tls-cert FILE --tls-key FILE, or bind 127.0.0.1 behind a TLS proxy")
+		}
 	}
 
 	srv := serve.NewServer(h, logger, o.Now)
 	if err := serve.SetHeaderLimit(srv, o.MaxHeaderBytes); err != nil {
 		return err // checked above
 	}
+	if certs != nil {
+		srv.TLSConfig = certs.TLSConfig()
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	// SIGHUP: re-read the source (and the certificate pair) now.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading", "source", source, "path", path)
+				h.Reload()
+				if certs != nil {
+					certs.Reload()
+				}
+			}
+		}
+	}()
 	err = serve.Serve(ctx, srv, ln, serve.ShutdownGrace)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -252,7 +344,9 @@ func parseKeysFilePublicSet(path string, data []byte, _ fs.FileInfo) (*jwk.Set, 
 	if err != nil {
 		return nil, err
 	}
-	return jwk.PublicSet(keys)
+	// Private keys and shared secrets go to the handler, which publishes
+	// the public form of the asymmetric ones and counts the secrets.
+	return &jwk.Set{Keys: keys}, nil
 }
 
 // parseKeyringPublicSet is loadKeyringPublicSet for bytes serve has read:
@@ -268,6 +362,13 @@ func parseKeyringPublicSet(path string, data []byte, fi fs.FileInfo) (*jwk.Set, 
 	set, err := file.Keyring.PublicJWKS()
 	if err != nil {
 		return nil, keyringError(path, &store.CorruptError{Path: path, Err: err})
+	}
+	// A stand-in for each shared secret (never its bytes, which may be
+	// encrypted): the handler counts them and never publishes them.
+	for _, e := range file.Keyring.TrustedKeys() {
+		if e.Symmetric() {
+			set.Keys = append(set.Keys, &jwk.Key{KID: e.KID, Alg: e.Alg, Material: []byte{}})
+		}
 	}
 	return set, nil
 }
@@ -287,22 +388,25 @@ func serveLoadError(o *serveOptions, source, path string, err error) error {
 	return fmt.Errorf("load %s %s: %w", source, path, err)
 }
 
-// displayAddr turns a listener address into one a client can use: an
-// unspecified host (all interfaces) is shown as the loopback address.
-func displayAddr(a net.Addr) string {
+// boundAddr is the address the listener bound, as a URL host: an
+// unspecified host stays unspecified, as asked (0.0.0.0 or [::]; Go binds
+// both families for either), so the line says what was bound, not what a
+// client on this machine would dial.
+func boundAddr(asked string, a net.Addr) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {
 		return a.String()
 	}
-	ip := tcp.IP
-	if ip == nil || ip.IsUnspecified() {
-		if ip.To4() == nil && ip != nil {
-			ip = net.IPv6loopback
-		} else {
-			ip = net.IPv4(127, 0, 0, 1)
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "0.0.0.0"
+		if h, _, err := net.SplitHostPort(asked); err == nil {
+			if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+				host = h
+			}
 		}
 	}
-	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
 }
 
 // innermost drops the Go wrappers of a network error ("listen tcp ADDR:

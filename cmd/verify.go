@@ -53,6 +53,8 @@ type verifyOptions struct {
 
 	// HTTPClient, when set, fetches --jwks URLs (tests).
 	HTTPClient *http.Client
+	// CAFile is a PEM file of the CAs trusted for an https --jwks URL.
+	CAFile string
 
 	// expectSet names the expectation flags given on the command line
 	// (--aud, --iss, --role, --sub), even with an empty value.
@@ -133,6 +135,7 @@ the exit code is 3 if any token failed.`,
 	fl.DurationVar(&o.Leeway, "leeway", 0, "clock skew forgiven on exp, nbf and iat")
 	fl.StringVar(&o.At, "at", "", "check the time claims at this instant: RFC 3339 or Unix seconds (default now)")
 	fl.StringSliceVar(&o.Algs, "alg", nil, "allow only these algorithms: ES256, RS256, EdDSA, HS256 (repeatable or comma-separated)")
+	fl.StringVar(&o.CAFile, "ca", "", "PEM file of the CA certificates to trust for an https --jwks URL (a private CA), instead of the system's")
 	fl.DurationVar(&o.CacheTTL, "cache-ttl", jwks.DefaultTTL, "how long a JWKS fetched from a URL is used before asking the server again")
 	fl.BoolVar(&o.NoCache, "no-cache", false, "fetch a JWKS URL afresh, without reading or writing the cache")
 	fl.BoolVar(&o.EachLine, "each-line", false, "verify one token per line of stdin; one JSON result per line")
@@ -504,6 +507,13 @@ func (o *verifyOptions) remoteJWKS(ctx context.Context, p jwt.Policy) (*verifySo
 		return nil, withHint(&UsageError{Err: err}, "use https://, or http:// only for 127.0.0.1, localhost or [::1]")
 	}
 	opts := jwks.Options{Client: o.HTTPClient, TTL: o.CacheTTL, Now: o.Now, Warn: o.IO.Warnf}
+	if o.CAFile != "" {
+		pool, err := jwks.LoadCA(o.CAFile)
+		if err != nil {
+			return nil, withHint(err, "give a PEM file of CA certificates with --ca")
+		}
+		opts.RootCAs = pool
+	}
 	if !o.NoCache {
 		opts.CacheDir = jwks.DefaultCacheDir(o.IO.Env)
 	}

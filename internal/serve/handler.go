@@ -2,16 +2,14 @@ package serve
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyctl/keyctl/internal/safefile"
@@ -25,6 +23,14 @@ const (
 	JWKSPath         = "/.well-known/jwks.json"
 	SupabaseJWKSPath = "/auth/v1/.well-known/jwks.json"
 	HealthPath       = "/healthz"
+	// ReadyPath answers 503 until the first good load, then 200.
+	ReadyPath = "/readyz"
+	// DiscoveryPath and SupabaseDiscoveryPath serve an OpenID Connect
+	// discovery document, the second under Supabase Auth's /auth/v1.
+	DiscoveryPath         = "/.well-known/openid-configuration"
+	SupabaseDiscoveryPath = "/auth/v1/.well-known/openid-configuration"
+	// MetricsPath is the Prometheus endpoint, served only with EnableMetrics.
+	MetricsPath = "/metrics"
 )
 
 // DefaultMaxAge is what Supabase Auth sends: Cache-Control: public, max-age=600.
@@ -46,8 +52,8 @@ const maxSourceBytes = 16 << 20
 
 // Options configure a Handler.
 type Options struct {
-	// Path is the file the keys come from; it is checked for changes on
-	// every request, with one stat.
+	// Path is the file the keys come from. Requests never look at it:
+	// Watch follows its changes, Reload takes one in at once.
 	Path string
 	// Load turns the source's bytes into the key set; fi is the file they
 	// were read from. The handler reads the file itself, never blocking
@@ -67,6 +73,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for load times; nil means time.Now.
 	Now func() time.Time
+	// Issuer is the issuer the discovery documents announce; "" means the
+	// base URL given to SetBaseURL (and that URL + /auth/v1 for the
+	// document under /auth/v1).
+	Issuer string
 }
 
 // Snapshot is one published version of the key set.
@@ -74,11 +84,20 @@ type Snapshot struct {
 	Body     []byte // the JWKS document, one JSON line
 	ETag     string // strong, quoted
 	Keys     int    // number of keys published
+	Skipped  int    // shared secrets in the source, never published
+	Algs     []string
 	LoadedAt time.Time
 }
 
-// Handler serves the JWKS, /healthz, and JSON errors for anything else.
-// It is safe for concurrent use.
+// Handler serves the JWKS, discovery, /healthz, /readyz, optionally
+// /metrics, and JSON errors for anything else. It is safe for concurrent
+// use.
+//
+// Requests never touch the source: each is answered from a prepared,
+// immutable response (body and headers computed once per version) that a
+// reload swaps in atomically. Reloads happen off the request path: on a
+// file change reported by inotify (Watch), on a timed stat as the
+// fallback, on Reload (SIGHUP), or on Push.
 type Handler struct {
 	opts         Options
 	log          *slog.Logger
@@ -87,9 +106,12 @@ type Handler struct {
 	read         func(string) ([]byte, fs.FileInfo, error) // readSource; tests count calls
 	clock        func() time.Time                          // the real clock file times come from; tests move it
 
-	mu         sync.Mutex
-	snap       *Snapshot // last good set; never nil after New
-	seen       stamp     // file version of the last read attempt
+	live    atomic.Pointer[prepared] // what requests are answered from
+	metrics *Metrics                 // nil unless EnableMetrics
+
+	mu         sync.Mutex // serialises reloads; never taken by a JWKS request
+	snap       *Snapshot  // last good set; nil until the first good load
+	seen       stamp      // file version of the last read attempt
 	seenHash   [sha256.Size]byte
 	haveSeen   bool
 	confirmed  time.Time // when the file last read as seenHash (h.clock)
@@ -98,10 +120,14 @@ type Handler struct {
 	failure    string    // error of the last attempt; "" when it succeeded
 	failedAt   time.Time // since when the attempts fail
 	pushed     bool      // the source pushes its changes (NewPushed)
+	issuer     string    // --issuer, "" for the base URL
+	base       string    // the served base URL, set by SetBaseURL
+	lastGood   time.Time // when the source last loaded well (h.clock)
 }
 
 // New loads the source once and returns the handler. The first load must
 // succeed: a server that starts with nothing to publish helps nobody.
+// Call Watch to follow the source's changes, Reload to take one in now.
 func New(opts Options) (*Handler, error) {
 	if opts.Load == nil || opts.Path == "" {
 		return nil, errors.New("serve: no key source")
@@ -115,7 +141,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.Policy.What == "" {
 		opts.Policy.What = opts.Source
 	}
-	h := &Handler{opts: opts, log: opts.Logger, stat: statStamp, clock: time.Now}
+	h := &Handler{opts: opts, log: opts.Logger, stat: statStamp, clock: time.Now, issuer: opts.Issuer}
 	h.read = h.readSource
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -128,16 +154,29 @@ func New(opts Options) (*Handler, error) {
 	if err := h.load(st, false); err != nil {
 		return nil, err
 	}
+	h.prepare()
 	return h, nil
 }
 
-// Current returns the set being served, reloading the source first if its
-// file changed.
+// Current returns the set being served (nil before the first good load of
+// a pushed handler). It does not look at the source: see Reload.
 func (h *Handler) Current() *Snapshot {
+	return h.live.Load().snap
+}
+
+// Ready reports whether a key set has been loaded, so the JWKS can be served.
+func (h *Handler) Ready() bool {
+	return h.live.Load().snap != nil
+}
+
+// Reload checks the source now and takes in a change, as a watcher event
+// would: one stat, and a read only when the file changed. A pushed
+// handler's source announces its own changes: Reload does nothing there.
+func (h *Handler) Reload() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.refresh()
-	return h.snap
+	h.prepare()
 }
 
 // Failure returns the error of the last reload attempt, or "".
@@ -150,10 +189,9 @@ func (h *Handler) Failure() string {
 // refresh reloads the source when its file changed. A source that fails
 // keeps the last good set in place. Called with mu held.
 //
-// Every request costs one stat; the file is read only when the stat
-// differs from the last read's, plus once more for a file read while it
-// was fresh (see racyWindow), and at most once a retryInterval while reads
-// fail. A FIFO or other non-regular file is refused on its stat, without
+// Each call costs one stat; the file is read only when the stat differs
+// from the last read's, plus once more for a file read while it was fresh
+// (see racyWindow), and at most once a retryInterval while reads fail. A FIFO or other non-regular file is refused on its stat, without
 // being opened.
 func (h *Handler) refresh() {
 	if h.pushed {
@@ -225,13 +263,18 @@ func (h *Handler) load(st stamp, recheck bool) error {
 }
 
 // install makes set the one served, if it can be published. Called with
-// mu held (or before the handler is shared).
+// mu held (or before the handler is shared); the caller then calls prepare.
 func (h *Handler) install(set *jwk.Set, now time.Time) error {
-	body, n, err := Publish(set)
+	body, n, skipped, err := publish(set)
 	if err != nil {
 		return err
 	}
-	snap := &Snapshot{Body: body, ETag: ETag(body), Keys: n, LoadedAt: now}
+	snap := &Snapshot{Body: body, ETag: ETag(body), Keys: n, Skipped: skipped, Algs: algs(set), LoadedAt: now}
+	if m := h.metrics; m != nil {
+		m.reloads.Inc()
+		m.goodLoad(h.clock())
+	}
+	h.lastGood = h.clock()
 	switch {
 	case h.snap == nil:
 	case h.failure != "":
@@ -251,11 +294,14 @@ func (h *Handler) install(set *jwk.Set, now time.Time) error {
 }
 
 // fail records a reload error and logs it once per distinct error, so a
-// broken file does not flood the log with one line per request.
+// broken file does not flood the log with one line per check.
 func (h *Handler) fail(err error) {
 	msg := err.Error()
 	if h.failure == "" {
 		h.failedAt = h.opts.Now()
+	}
+	if m := h.metrics; m != nil {
+		m.reloadErrors.Inc()
 	}
 	if msg == h.failure {
 		return
@@ -263,6 +309,8 @@ func (h *Handler) fail(err error) {
 	h.failure = msg
 	if h.snap != nil {
 		h.log.Error("cannot reload keys; serving the last good set", "source", h.opts.Source, "path", h.opts.Path, "err", msg, "etag", h.snap.ETag, "keys", h.snap.Keys)
+	} else {
+		h.log.Error("cannot load keys; not ready", "source", h.opts.Source, "path", h.opts.Path, "err", msg)
 	}
 }
 
@@ -283,119 +331,4 @@ func (h *Handler) readSource(path string) ([]byte, fs.FileInfo, error) {
 		return nil, nil, &safefile.TooLargeError{What: h.opts.Policy.What, Path: path, Limit: maxSourceBytes}
 	}
 	return data, fi, nil
-}
-
-// ServeHTTP routes the three paths. Anything else is a JSON 404 in the
-// shape Supabase Auth's errors have, so its clients report it readably.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case JWKSPath, SupabaseJWKSPath:
-		h.serveJWKS(w, r)
-	case HealthPath:
-		h.serveHealth(w, r)
-	default:
-		writeError(w, http.StatusNotFound, "not_found",
-			fmt.Sprintf("no such path: keyctl serve publishes the JWKS at %s and %s", JWKSPath, SupabaseJWKSPath))
-	}
-}
-
-func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
-	// The JWKS is public: any web origin may read it (Supabase Auth allows
-	// it too), and no credentials are involved.
-	hdr.Set("Access-Control-Allow-Origin", "*")
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		// A CORS preflight: auth-js in a browser sends custom headers.
-		hdr.Set("Allow", "GET, HEAD, OPTIONS")
-		hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-			hdr.Set("Access-Control-Allow-Headers", req)
-		}
-		hdr.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		methodNotAllowed(w, r, "GET, HEAD, OPTIONS")
-		return
-	}
-	snap := h.Current()
-	hdr.Set("Cache-Control", h.cacheControl)
-	hdr.Set("ETag", snap.ETag)
-	hdr.Set("Access-Control-Expose-Headers", "ETag")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 && noneMatch(strings.Join(inm, ","), snap.ETag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(snap.Body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(snap.Body)
-	}
-}
-
-// Health is the /healthz document. Status is "ok", or "stale" when the
-// source could not be read on the last attempt and the last good set is
-// still served (the response stays 200: verifiers are still being served).
-type Health struct {
-	Status   string    `json:"status"`
-	Source   string    `json:"source"`
-	Keys     int       `json:"keys"`
-	ETag     string    `json:"etag"`
-	LoadedAt time.Time `json:"loaded_at"`
-	// StaleSince is when reading the source began to fail.
-	StaleSince *time.Time `json:"stale_since,omitempty"`
-	Error      string     `json:"error,omitempty"`
-}
-
-func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, r, "GET, HEAD")
-		return
-	}
-	h.mu.Lock()
-	h.refresh()
-	doc := Health{Status: "ok", Source: h.opts.Source, Keys: h.snap.Keys, ETag: h.snap.ETag, LoadedAt: h.snap.LoadedAt.UTC(), Error: h.failure}
-	if h.failure != "" {
-		since := h.failedAt.UTC()
-		doc.Status, doc.StaleSince = "stale", &since
-	}
-	h.mu.Unlock()
-	body, _ := json.Marshal(doc)
-	body = append(body, '\n')
-	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
-	w.Header().Set("Allow", allow)
-	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method %s not allowed here (allowed: %s)", r.Method, allow))
-}
-
-// writeError answers with Supabase Auth's error shape:
-// {"code":404,"error_code":"not_found","msg":"..."}.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	body, _ := json.Marshal(struct {
-		Code      int    `json:"code"`
-		ErrorCode string `json:"error_code"`
-		Msg       string `json:"msg"`
-	}{status, code, msg})
-	body = append(body, '\n')
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(body)
 }

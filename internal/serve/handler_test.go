@@ -65,8 +65,10 @@ func newFixture(t *testing.T, keys ...*jwk.Key) *fixture {
 	return &fixture{t: t, path: path, h: h, logs: logs}
 }
 
+// do checks the source, as a watcher event would, and makes the request.
 func (f *fixture) do(method, path string, header ...string) *http.Response {
 	f.t.Helper()
+	f.h.Reload()
 	req := httptest.NewRequest(method, path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Add(header[i], header[i+1])
@@ -180,7 +182,10 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/", 404, "", `"error_code":"not_found"`},
 		{"GET", "/auth/v1/user", 404, "", "keyctl serve publishes the JWKS at /.well-known/jwks.json"},
 		{"GET", "/.well-known/jwks.json/", 404, "", "not_found"},
-		{"GET", "/.well-known/openid-configuration", 404, "", "not_found"},
+		{"GET", "/.well-known/openid-configuration", 200, "", `"jwks_uri":`},
+		{"POST", "/auth/v1/.well-known/openid-configuration", 405, "GET, HEAD", "method_not_allowed"},
+		{"GET", ReadyPath, 200, "", `"status":"ready"`},
+		{"GET", MetricsPath, 404, "", "not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -14,25 +13,27 @@ import (
 // source that announces its changes, such as a keyring in PostgreSQL
 // watched through LISTEN/NOTIFY: requests are answered from memory, with
 // no file read and no query. first is the set to start with. opts.Path
-// names the source in logs; opts.Load is not used.
+// names the source in logs; opts.Load is not used. With first nil the
+// handler is not ready (/readyz and the JWKS answer 503) until the first
+// Push.
 func NewPushed(opts Options, first *jwk.Set) (*Handler, error) {
 	if opts.MaxAge < 0 || opts.MaxAge%time.Second != 0 {
 		return nil, fmt.Errorf("serve: max-age %s is not a whole number of seconds", opts.MaxAge)
 	}
-	if first == nil {
-		return nil, errors.New("serve: no key set")
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{opts: opts, log: opts.Logger, pushed: true}
+	h := &Handler{opts: opts, log: opts.Logger, pushed: true, issuer: opts.Issuer, clock: time.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.cacheControl = "public, max-age=" + strconv.FormatInt(int64(opts.MaxAge/time.Second), 10)
-	if err := h.install(first, opts.Now()); err != nil {
-		return nil, err
+	if first != nil {
+		if err := h.install(first, opts.Now()); err != nil {
+			return nil, err
+		}
 	}
+	h.prepare()
 	return h, nil
 }
 
@@ -44,6 +45,7 @@ func (h *Handler) Push(set *jwk.Set) {
 	if err := h.install(set, h.opts.Now()); err != nil {
 		h.fail(err)
 	}
+	h.prepare()
 }
 
 // PushFailure records that the source could not be read: the last good
@@ -53,4 +55,5 @@ func (h *Handler) PushFailure(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fail(err)
+	h.prepare()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,25 +90,74 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	return err
 }
 
+// RequestLogRate is how many request lines of successful requests (status
+// below 400) LogRequests writes per second; past it they are counted, not
+// written, and one line says how many were left out. Error responses
+// (4xx, 5xx) are always logged.
+const RequestLogRate = 100
+
 // LogRequests logs one structured line per request: method, path (never
-// the query), status, bytes, duration and the client address.
+// the query), status, bytes, duration and the client address. Successful
+// requests are sampled at high rates (RequestLogRate), so a flood of
+// verifiers after a rotation does not make the log the bottleneck.
 func LogRequests(next http.Handler, logger *slog.Logger, now func() time.Time) http.Handler {
+	return logRequests(next, logger, now, RequestLogRate)
+}
+
+func logRequests(next http.Handler, logger *slog.Logger, now func() time.Time, rate int64) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
+	var s sampler
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		end := now()
+		if rec.status < 400 {
+			ok, skipped := s.allow(end, rate)
+			if skipped > 0 {
+				logger.LogAttrs(r.Context(), slog.LevelInfo, "request lines left out", slog.Int64("skipped", skipped), slog.Int("per_second", int(rate)))
+			}
+			if !ok {
+				return
+			}
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", now().Sub(start)),
+			slog.Duration("duration", end.Sub(start)),
 			slog.String("remote", r.RemoteAddr),
 		)
 	})
+}
+
+// sampler lets rate lines a second through, lock-free.
+type sampler struct {
+	window  atomic.Int64 // the current second, unix
+	n       atomic.Int64 // lines asked for in it
+	skipped atomic.Int64 // lines refused since the last report
+}
+
+// allow reports whether a line at t may be written, and, once per new
+// window, how many were left out before it.
+func (s *sampler) allow(t time.Time, rate int64) (ok bool, skipped int64) {
+	sec := t.Unix()
+	if w := s.window.Load(); w != sec && s.window.CompareAndSwap(w, sec) {
+		s.n.Store(0)
+		skipped = s.skipped.Swap(0)
+	}
+	if s.n.Add(1) <= rate {
+		return true, skipped
+	}
+	s.skipped.Add(1)
+	return false, skipped
 }
 
 // recorder notes the status and size of a response.
