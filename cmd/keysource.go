@@ -99,7 +99,7 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 	k, maxLifetime, err := keyringSigningKeyMax(f, kid)
 	if errors.Is(err, errNoKeyring) {
 		return nil, 0, withHint(errors.New("no signing key: pass --key FILE or --keys-file PATH, or set up a keyring"),
-			"make a key with \"keyctl gen signing-key > key.json\" and pass --key key.json, or run \"keyctl keys create\" then \"keyctl keys rotate\"")
+			"make a key with \"keyctl gen signing-key --out key.json\" and pass --key key.json, or run \"keyctl keys create\" then \"keyctl keys rotate\"")
 	}
 	return k, maxLifetime, err
 }
