@@ -208,6 +208,9 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 		for _, r := range ve.Reasons() {
 			o.IO.Infof("rejected: %s", displayText(r))
 		}
+		if _, fix := jwt.PasteProblem(tok); fix != "" && tooLong == nil {
+			o.IO.Hintf("%s", fix)
+		}
 		return &ExitError{Code: ExitRejected, Err: ve, Silent: true}
 	}
 	var locked *jwt.KeyUnavailableError
