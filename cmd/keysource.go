@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyctl/keyctl/internal/keysfile"
@@ -117,4 +119,35 @@ func signable(k *jwk.Key, kid, source string) (*jwk.Key, error) {
 		k = k.WithOps(jwk.OpSign, jwk.OpVerify)
 	}
 	return k, nil
+}
+
+// shellQuote returns s as one shell word: unchanged when it holds only
+// characters no shell treats specially, else in single quotes, so a hint
+// that shows it can be pasted.
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@+,%", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// quoteKID shows a kid in a message: in double quotes, escaped.
+func quoteKID(kid string) string { return strconv.Quote(kid) }
+
+// checkKIDFlag refuses a --kid value keyctl does not accept as a kid.
+func checkKIDFlag(flag, kid string) error {
+	if err := jwk.CheckKID(kid); err != nil {
+		return withHint(&UsageError{Err: fmt.Errorf("%s: %w", flag, err)}, "kids are printable ASCII without spaces; a UUID is recommended")
+	}
+	return nil
 }
