@@ -163,7 +163,7 @@ func runGenSigningKey(o *genSigningKeyOptions) error {
 	key, err := jwk.Generate(alg, jwk.GenerateOptions{KID: o.KID, RSABits: o.RSABits, SecretBytes: o.SecretBytes})
 	if err != nil {
 		if errors.Is(err, jwk.ErrBadKID) {
-			return withHint(&UsageError{Err: fmt.Errorf("--kid: %w", err)}, "use printable characters, e.g. --kid key-2026-11")
+			return checkKIDFlag("--kid", o.KID)
 		}
 		if errors.Is(err, jwk.ErrWeakKey) {
 			if alg == jwk.RS256 {

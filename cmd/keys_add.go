@@ -130,7 +130,9 @@ PEM private key: PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC1
 ("EC PRIVATE KEY"). --secret-file imports a shared secret (HS256): the
 file's bytes, without a trailing newline, at least 16 of them.
 
-The kid is --kid, else the JWK's kid, else a random UUID v4; it is printed
+The kid is --kid, else the JWK's kid, else the key's RFC 7638 thumbprint (the
+kid "keyctl gen bearer-jwt --key FILE" gives the same key; a shared secret
+gets a random UUID v4); it is printed
 on stdout. Key material already in the keyring, and kids already used
 (even by deleted keys), are refused. For a Supabase signing_keys.json use
 "keyctl keys import-supabase".`,
@@ -158,7 +160,7 @@ on stdout. Key material already in the keyring, and kids already used
 	addKeyringFlag(c, kc.F)
 	fl := c.Flags()
 	fl.StringVar(&o.SecretFile, "secret-file", "", "import a shared secret (HS256) from this file (- for stdin)")
-	fl.StringVar(&o.KID, "kid", "", "key ID (default the JWK's kid, else a random UUID v4)")
+	fl.StringVar(&o.KID, "kid", "", "key ID (default the JWK's kid, else its RFC 7638 thumbprint)")
 	return c
 }
 
@@ -175,6 +177,12 @@ func runKeysImport(o *keysImportOptions) error {
 	}
 	if o.KID != "" {
 		key.KID = o.KID
+	}
+	// A kid-less key gets its thumbprint, the kid gen bearer-jwt --key
+	// gives the same key, so tokens minted from the file verify against
+	// the keyring's JWKS.
+	if key, _, err = key.WithDefaultKID(); err != nil {
+		return err
 	}
 	if key.KID == "" {
 		key.KID = jwk.NewKID()

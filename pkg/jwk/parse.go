@@ -184,7 +184,7 @@ func (r *rawKey) build() (*Key, error) {
 	fail := func(member string, err error) (*Key, error) {
 		return nil, &ParseError{KID: k.KID, Member: member, Err: err}
 	}
-	if err := CheckKID(k.KID); err != nil {
+	if err := CheckKIDSafe(k.KID); err != nil {
 		return fail("kid", err)
 	}
 	if r.Kty == nil {
@@ -600,7 +600,7 @@ func parseSetEntry(raw []byte, opts ParseSetOptions) (*Key, string, error) {
 		return nil, "", &ParseError{KID: kid, Member: me.member, Err: me.err}
 	}
 	// The kid is shown in warnings even for a skipped key.
-	if err := CheckKID(kid); err != nil {
+	if err := CheckKIDSafe(kid); err != nil {
 		return nil, "", &ParseError{KID: kid, Member: "kid", Err: err}
 	}
 	if !opts.AllowPrivate {
