@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +59,49 @@ func readKeyInput(f *Factory, path string) ([]byte, error) {
 	return data, nil
 }
 
+// readKeys reads the keys of a --key FILE: a refused or non-regular file
+// says so once, an empty file says "empty", a keyring says to use
+// --keyring, and anything else that does not parse gets hint.
+func readKeys(f *Factory, path, hint string) ([]*jwk.Key, error) {
+	data, err := readKeyInput(f, path)
+	var notRegular *safefile.NotRegularError
+	if safefile.Refused(err) || errors.As(err, &notRegular) {
+		return nil, err // the message names the file; the error's Hint says what to do
+	}
+	if err != nil {
+		return nil, withHint(fmt.Errorf("read key %s: %w", path, err), "%s", hint)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, withHint(fmt.Errorf("key %s is empty", path), "%s", hint)
+	}
+	if looksLikeKeyring(data) {
+		return nil, withHint(fmt.Errorf("%s is a keyctl keyring, not a key file", path), "use --keyring %s", shellQuote(path))
+	}
+	keys, err := jwk.ParseAny(data)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("key %s: %w", path, err), "%s", hint)
+	}
+	return keys, nil
+}
+
+// looksLikeKeyring reports whether data is a keyctl keyring document
+// ({"version":N,"keys":[{..."state"...}]}), for a hint only.
+func looksLikeKeyring(data []byte) bool {
+	var doc struct {
+		Version *int                         `json:"version"`
+		Keys    []map[string]json.RawMessage `json:"keys"`
+	}
+	if json.Unmarshal(data, &doc) != nil || doc.Version == nil {
+		return false
+	}
+	for _, k := range doc.Keys {
+		if _, ok := k["state"]; ok {
+			return true
+		}
+	}
+	return len(doc.Keys) == 0
+}
+
 // loadSigningKey finds the key to sign with, first source that applies:
 // --key FILE, --keys-file PATH, then the keyring's key in use. maxLifetime
 // is the keyring's max token lifetime for the keyring's key, 0 (none) for
@@ -71,16 +116,9 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 	source := keyPath
 	switch {
 	case keyPath != "":
-		data, err := readKeyInput(f, keyPath)
-		if safefile.Refused(err) {
+		keys, err = readKeys(f, keyPath, "--key takes a JWK, a PEM private key or a signing_keys.json file")
+		if err != nil {
 			return nil, 0, err
-		}
-		if err != nil {
-			return nil, 0, withHint(fmt.Errorf("read key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
-		}
-		keys, err = jwk.ParseAny(data)
-		if err != nil {
-			return nil, 0, withHint(fmt.Errorf("key %s: %w", keyPath, err), "--key takes a JWK, a PEM private key or a signing_keys.json file")
 		}
 		source = "key " + keyPath
 	case keysFile != "":
@@ -136,7 +174,10 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 // standby key whose key_ops hold only "verify": the user chose it.
 func signable(k *jwk.Key, kid, source string) (*jwk.Key, error) {
 	if !k.IsPrivate() {
-		return nil, withHint(fmt.Errorf("%s: key %q is a public key and cannot sign", source, k.KID), "pass the private JWK or PEM")
+		if k.KID == "" {
+			return nil, withHint(fmt.Errorf("%s holds a public key, which cannot sign", source), "pass the private key (JWK or PEM)")
+		}
+		return nil, withHint(fmt.Errorf("%s: key %q is a public key and cannot sign", source, k.KID), "pass the private key (JWK or PEM)")
 	}
 	if !k.HasOp(jwk.OpSign) {
 		if kid == "" {

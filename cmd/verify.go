@@ -507,13 +507,9 @@ func kidList(keys []jwt.TrustedKey) string {
 // (a shared secret stays a secret: HMAC has no public half).
 func (o *verifyOptions) singleKey() ([]jwt.TrustedKey, error) {
 	const hint = "--key takes one JWK or PEM key; for a set of keys use --jwks"
-	data, err := readKeyInput(o.Factory, o.Key)
+	keys, err := readKeys(o.Factory, o.Key, hint)
 	if err != nil {
-		return nil, withHint(fmt.Errorf("read key %s: %w", o.Key, err), hint)
-	}
-	keys, err := jwk.ParseAny(data)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("key %s: %w", o.Key, err), hint)
+		return nil, err
 	}
 	if len(keys) != 1 {
 		return nil, withHint(fmt.Errorf("key %s holds %d keys, not one", o.Key, len(keys)), hint)
