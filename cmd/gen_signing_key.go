@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -28,6 +30,7 @@ type genSigningKeyOptions struct {
 	Force       bool
 	Format      string
 	Public      bool
+	Out         string
 
 	// set holds the flags given on the command line, for refusing those
 	// that do not apply (an algorithm from the config is not "given").
@@ -49,8 +52,12 @@ With --keys-file the key goes into a Supabase-style signing_keys.json
 instead: a JSON array of private JWKs, 2-space indented, mode 0600, created
 if missing. keyctl keeps exactly one key with "sign" in key_ops there, so
 Supabase Auth always starts: --append adds a standby key (key_ops
-["verify"]) unless --in-use is given or no key signs yet.`,
-		Example: `  keyctl gen signing-key
+["verify"]) unless --in-use is given or no key signs yet.
+
+With --out the key (and with --public the public key after it) goes to a
+new file of mode 0600 instead of stdout; an existing file is replaced only
+with --force.`,
+		Example: `  keyctl gen signing-key --out key.json
   keyctl gen signing-key --algorithm RS256 --rsa-bits 3072
   keyctl gen signing-key --keys-file supabase/signing_keys.json --append
   keyctl gen signing-key --format pem --public`,
@@ -73,13 +80,15 @@ Supabase Auth always starts: --append adds a standby key (key_ops
 	fl.StringVar(&o.KeysFile, "keys-file", "", "write to this signing_keys.json instead of stdout")
 	fl.BoolVar(&o.Append, "append", false, "with --keys-file: add the key to the keys already there")
 	fl.BoolVar(&o.InUse, "in-use", false, "with --append: make the new key the signing key")
-	fl.BoolVarP(&o.Force, "force", "f", false, "with --keys-file: overwrite a file that holds keys")
+	fl.BoolVarP(&o.Force, "force", "f", false, "with --keys-file or --out: overwrite a file that holds keys")
+	fl.StringVar(&o.Out, "out", "", "write the key to this new file (mode 0600) instead of stdout")
 	fl.StringVar(&o.Format, "format", "jwk", "output format: jwk or pem (PKCS#8)")
 	fl.BoolVar(&o.Public, "public", false, "also print the public key (second line, or a second PEM block)")
 	config.Bind(fl, "algorithm", "algorithm")
 	c.MarkFlagsMutuallyExclusive("append", "force")
 	c.MarkFlagsMutuallyExclusive("keys-file", "format")
 	c.MarkFlagsMutuallyExclusive("keys-file", "public")
+	c.MarkFlagsMutuallyExclusive("keys-file", "out")
 	_ = c.RegisterFlagCompletionFunc("algorithm", completeAlgorithms)
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"jwk", "pem"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("rsa-bits", cobra.FixedCompletions([]string{"2048", "3072", "4096"}, cobra.ShellCompDirectiveNoFileComp))
@@ -121,8 +130,8 @@ func runGenSigningKey(o *genSigningKeyOptions) error {
 		if err := refuseInapplicableKeyFlags(o.set, alg); err != nil {
 			return err
 		}
-		if o.set("force") && o.KeysFile == "" {
-			return withHint(&UsageError{Err: errors.New("--force applies with --keys-file only")}, "leave --force out when printing the key")
+		if o.set("force") && o.KeysFile == "" && o.Out == "" {
+			return withHint(&UsageError{Err: errors.New("--force applies with --keys-file or --out only")}, "leave --force out when printing the key")
 		}
 	}
 	if o.Format != "jwk" && o.Format != "pem" {
@@ -146,10 +155,15 @@ func runGenSigningKey(o *genSigningKeyOptions) error {
 			return err
 		}
 	}
+	if o.Out != "" {
+		if err := checkOutFile(o.Out, o.Force); err != nil {
+			return err
+		}
+	}
 	key, err := jwk.Generate(alg, jwk.GenerateOptions{KID: o.KID, RSABits: o.RSABits, SecretBytes: o.SecretBytes})
 	if err != nil {
 		if errors.Is(err, jwk.ErrBadKID) {
-			return withHint(&UsageError{Err: fmt.Errorf("--kid: %w", err)}, "use printable characters, e.g. --kid key-2026-11")
+			return checkKIDFlag("--kid", o.KID)
 		}
 		if errors.Is(err, jwk.ErrWeakKey) {
 			if alg == jwk.RS256 {
@@ -169,6 +183,93 @@ func runGenSigningKey(o *genSigningKeyOptions) error {
 }
 
 func printKey(o *genSigningKeyOptions, key *jwk.Key) error {
+	out, err := encodeKey(o, key)
+	if err != nil {
+		return err
+	}
+	if o.Out == "" {
+		_, err = o.IO.Out.Write(out)
+		return err
+	}
+	if err := writePrivateFile(o.Out, out, o.Force); err != nil {
+		return err
+	}
+	o.IO.Infof("wrote %s key %s to %s (mode 0600)", key.Alg, key.KID, o.Out)
+	if ignored, known := gitIgnored(o.Out); known && !ignored {
+		o.IO.Warnf("%s holds a private key and is not ignored by git", o.Out)
+		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.Out))
+	}
+	return nil
+}
+
+// checkOutFile refuses --out PATH before any work when the file exists
+// (without force), is a directory, or its directory is missing.
+func checkOutFile(path string, force bool) error {
+	st, err := os.Lstat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return withHint(fmt.Errorf("%s is a directory: not overwriting it", path), "give --out the path of a file")
+	case err == nil && !force:
+		return withHint(fmt.Errorf("%s already exists: not overwriting it", path), "pass --force to replace it, or choose another --out")
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--out %s: %w", path, pathless(err))
+	}
+	return requireDir(path)
+}
+
+// writePrivateFile writes data to path with mode 0600: through a temporary
+// file in the same directory, linked into place so that an existing file
+// (one created since checkOutFile looked) is never replaced without force,
+// or renamed over it with force.
+func writePrivateFile(path string, data []byte, force bool) error {
+	if force {
+		if err := store.WriteFileAtomic(path, data, 0o600); err != nil {
+			return writeError(path, err)
+		}
+		return nil
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".keyctl-new-*")
+	if err != nil {
+		return writeError(path, err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return writeError(path, err)
+	}
+	if err := os.Link(name, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return withHint(fmt.Errorf("%s already exists: not overwriting it", path), "pass --force to replace it, or choose another --out")
+		}
+		return writeError(path, err)
+	}
+	return nil
+}
+
+// writeError says why path could not be written without naming keyctl's
+// temporary file: most often the directory is not writable.
+func writeError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		dir := filepath.Dir(path)
+		return withHint(fmt.Errorf("cannot write %s: directory %s is not writable", path, dir), "choose a directory you can write to, or fix its permissions")
+	}
+	return fmt.Errorf("write %s: %w", path, pathless(err))
+}
+
+// encodeKey is the key as printed: a JWK line or a PEM block, then the
+// public key the same way with --public.
+func encodeKey(o *genSigningKeyOptions, key *jwk.Key) ([]byte, error) {
 	var out []byte
 	var err error
 	if o.Format == "pem" {
@@ -178,12 +279,12 @@ func printKey(o *genSigningKeyOptions, key *jwk.Key) error {
 		out = append(out, '\n')
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.Public {
 		pub, err := key.Public()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var po []byte
 		if o.Format == "pem" {
@@ -193,12 +294,11 @@ func printKey(o *genSigningKeyOptions, key *jwk.Key) error {
 			po = append(po, '\n')
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, po...)
 	}
-	_, err = o.IO.Out.Write(out)
-	return err
+	return out, nil
 }
 
 // prepareKeysFile reads the keys already in the file, refusing what must not

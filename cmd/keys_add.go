@@ -172,7 +172,9 @@ PEM private key: PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC1
 file's bytes, without a trailing newline, at least 32 of them (RFC 7518
 section 3.2).
 
-The kid is --kid, else the JWK's kid, else a random UUID v4; it is printed
+The kid is --kid, else the JWK's kid, else the key's RFC 7638 thumbprint (the
+kid "keyctl gen bearer-jwt --key FILE" gives the same key; a shared secret
+gets a random UUID v4); it is printed
 on stdout. Key material already in the keyring, and kids already used
 (even by deleted keys), are refused. So is the key of a revoked or deleted
 key under a new kid (a deleted key's tombstone keeps its RFC 7638
@@ -202,7 +204,7 @@ Supabase signing_keys.json use "keyctl keys import-supabase".`,
 	addKeyringFlag(c, kc.F)
 	fl := c.Flags()
 	fl.StringVar(&o.SecretFile, "secret-file", "", "import a shared secret (HS256) from this file (- for stdin)")
-	fl.StringVar(&o.KID, "kid", "", "key ID (default the JWK's kid, else a random UUID v4)")
+	fl.StringVar(&o.KID, "kid", "", "key ID (default the JWK's kid, else its RFC 7638 thumbprint)")
 	fl.BoolVarP(&o.Force, "force", "f", false, "import even the key of a revoked or deleted key")
 	return c
 }
@@ -220,6 +222,12 @@ func runKeysImport(o *keysImportOptions) error {
 	}
 	if o.KID != "" {
 		key.KID = o.KID
+	}
+	// A kid-less key gets its thumbprint, the kid gen bearer-jwt --key
+	// gives the same key, so tokens minted from the file verify against
+	// the keyring's JWKS.
+	if key, _, err = key.WithDefaultKID(); err != nil {
+		return err
 	}
 	if key.KID == "" {
 		key.KID = jwk.NewKID()

@@ -74,6 +74,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Run executes the command tree with a prepared factory.
 func Run(ctx context.Context, f *Factory, args []string) int {
+	// keyctl -v and --version print what "keyctl version" prints: one
+	// answer to "which version is this", whichever way it is asked.
+	if len(args) == 1 && (args[0] == "-v" || args[0] == "--version") {
+		args = []string{"version"}
+	}
 	root := newRootCmd(f, topCommand(args))
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
@@ -160,8 +165,7 @@ as a JWKS and verify tokens strictly.`,
 			return cfg.Apply(c)
 		},
 	}
-	// --version prints "keyctl version X", as gh does; "keyctl version" says
-	// more. No version template: any text/template execution in the binary
+	// --version is rewritten to "keyctl version" in Run. No version template: any text/template execution in the binary
 	// makes the linker keep every exported method of every reachable type
 	// (reflect.Value.MethodByName), which costs about 2.5 MB and start-up
 	// time on every run (docs/performance.md).

@@ -23,6 +23,7 @@ import (
 	"github.com/keyctl/keyctl/internal/bulk"
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/jwks"
+	"github.com/keyctl/keyctl/internal/keysfile"
 	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
@@ -37,6 +38,9 @@ type verifyOptions struct {
 	Args     []string
 	JWKS     string
 	Key      string
+	KeysFile string
+	KID      string
+	Private  bool
 	Aud      string
 	Iss      string
 	Role     string
@@ -80,7 +84,12 @@ JWKS URL is down, a key file is unreadable), 2 a command-line mistake.
 Keys, the first that applies:
   --key FILE     one JWK or PEM key (a private key or secret verifies with
                  its public half); a token without a kid is fine
-  --jwks FILE    a JWK Set file: public keys only
+  --keys-file F  a Supabase signing_keys.json: every key in it, by its
+                 public half (a shared secret as itself)
+  --jwks FILE    a JWK Set file: public keys only; keys keyctl cannot use
+                 (another curve, algorithm or use) are skipped with a
+                 warning. --private accepts a stack's services JWKS, which
+                 holds the legacy HS256 secret (it verifies kid-less tokens)
   --jwks URL     a JWK Set over https (http only for 127.0.0.1, localhost,
                  [::1]), cached on disk for --cache-ttl, honouring the
                  server's Cache-Control and ETag; a kid missing from the
@@ -95,7 +104,8 @@ kid names a trusted key and the alg is that key's own; the signature
 verifies (ES256 as exactly 64 bytes r||s); exp is present and in the future,
 nbf and iat are not in the future (--leeway forgives clock skew); sub and
 role, when present, are non-empty strings. --aud, --iss, --role, --sub and
---require add expectations; --alg narrows the algorithms. See
+--require add expectations; --alg narrows the algorithms; --kid narrows the
+keys to one (the key for tokens without a kid; it names a kid-less --key). See
 docs/verification.md for every check and its reason.
 
 --each-line reads one token per line from stdin and prints one JSON result
@@ -127,6 +137,9 @@ the exit code is 3 if any token failed.`,
 	fl := c.Flags()
 	fl.StringVar(&o.JWKS, "jwks", "", "JWK Set to verify with: a FILE, or an https URL (http for loopback hosts)")
 	fl.StringVar(&o.Key, "key", "", "one key to verify with: a JWK or PEM file")
+	fl.StringVar(&o.KeysFile, "keys-file", "", "verify with the keys of a Supabase signing_keys.json (their public halves)")
+	fl.StringVar(&o.KID, "kid", "", "verify with this key of the set only (for tokens without a kid)")
+	fl.BoolVar(&o.Private, "private", false, "with --jwks FILE: the set is private (a stack's services JWKS with the legacy secret)")
 	fl.StringVar(&o.Aud, "aud", "", "require this audience in the aud claim")
 	fl.StringVar(&o.Iss, "iss", "", "require this issuer (iss claim)")
 	fl.StringVar(&o.Role, "role", "", "require this role claim")
@@ -143,7 +156,7 @@ the exit code is 3 if any token failed.`,
 	fl.StringVarP(&o.Output, "output", "o", "", "output format: json, table or text (default compact JSON when piped, table on a terminal)")
 	addKeyringFlag(c, f)
 	config.Bind(fl, "cache-ttl", "cache_ttl")
-	c.MarkFlagsMutuallyExclusive("jwks", "key", "keyring")
+	c.MarkFlagsMutuallyExclusive("jwks", "key", "keys-file", "keyring")
 	_ = c.RegisterFlagCompletionFunc("output", completeOutputFormats)
 	_ = c.RegisterFlagCompletionFunc("alg", completeAlgorithms)
 	return c
@@ -210,6 +223,11 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 	if errors.As(err, &ve) {
 		for _, r := range ve.Reasons() {
 			o.IO.Infof("rejected: %s", displayText(r))
+		}
+		if _, fix := jwt.PasteProblem(tok); fix != "" && tooLong == nil {
+			o.IO.Hintf("%s", fix)
+		} else if ve.Has(jwt.CheckKIDMissing) && o.KID == "" {
+			o.IO.Hintf("pick the key with --kid KID (kids here: %s), or pass that one key with --key FILE", src.kids)
 		}
 		return &ExitError{Code: ExitRejected, Err: ve, Silent: true}
 	}
@@ -333,6 +351,7 @@ func trimLineEnding(b []byte) []byte {
 // an unknown kid may trigger.
 type verifySource struct {
 	label   string // where the keys came from, for messages
+	kids    string // the trusted kids, for hints
 	policy  jwt.Policy
 	current atomic.Pointer[jwt.Verifier]
 
@@ -345,7 +364,7 @@ type verifySource struct {
 }
 
 func newVerifySource(label string, keys []jwt.TrustedKey, p jwt.Policy) (*verifySource, error) {
-	s := &verifySource{label: label, policy: p}
+	s := &verifySource{label: label, policy: p, kids: kidList(keys)}
 	if err := s.install(keys); err != nil {
 		return nil, err
 	}
@@ -406,46 +425,94 @@ func (s *verifySource) refreshOnce(ctx context.Context, kid string) (*jwt.Verifi
 	return s.current.Load(), s.refreshErr
 }
 
-// keySource loads the keys the flags name.
+// keySource loads the keys the flags name, narrowed to --kid.
 func (o *verifyOptions) keySource(ctx context.Context, p jwt.Policy) (*verifySource, error) {
-	switch {
-	case o.Key != "":
-		keys, err := o.singleKey()
-		if err != nil {
+	if o.Private && (o.JWKS == "" || strings.Contains(o.JWKS, "://")) {
+		return nil, withHint(&UsageError{Err: errors.New("--private applies to --jwks FILE only")},
+			"a JWKS that holds a secret is a local file, never fetched from a URL")
+	}
+	if o.KID != "" {
+		if err := checkKIDFlag("--kid", o.KID); err != nil {
 			return nil, err
 		}
-		return newVerifySource("key "+o.Key, keys, p)
+	}
+	var label string
+	var keys []jwt.TrustedKey
+	var err error
+	switch {
+	case o.Key != "":
+		label = "key " + o.Key
+		keys, err = o.singleKey()
+	case o.KeysFile != "":
+		label = "keys file " + o.KeysFile
+		keys, err = verifyKeysFile(o.KeysFile)
 	case o.JWKS != "" && strings.Contains(o.JWKS, "://"):
 		return o.remoteJWKS(ctx, p)
 	case o.JWKS != "":
-		keys, err := jwksFile(o.JWKS)
-		if err != nil {
-			return nil, err
+		label = "JWKS " + o.JWKS
+		keys, err = jwksFile(o.IO, o.JWKS, o.Private)
+	default:
+		label = "the keyring"
+		keys, err = keyringVerificationKeys(o.Factory)
+		if errors.Is(err, errNoKeyring) {
+			return nil, withHint(errors.New("no keys to verify with: pass --jwks FILE|URL, --key FILE or --keys-file FILE, or set up a keyring"),
+				`for a Supabase project: keyctl verify --jwks https://PROJECT.supabase.co/auth/v1/.well-known/jwks.json TOKEN`)
 		}
-		return newVerifySource("JWKS "+o.JWKS, keys, p)
-	}
-	keys, err := keyringVerificationKeys(o.Factory)
-	if errors.Is(err, errNoKeyring) {
-		return nil, withHint(errors.New("no keys to verify with: pass --jwks FILE|URL or --key FILE, or set up a keyring"),
-			`for a Supabase project: keyctl verify --jwks https://PROJECT.supabase.co/auth/v1/.well-known/jwks.json TOKEN`)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newVerifySource("the keyring", keys, p)
+	if keys, err = pickKID(label, keys, o.KID); err != nil {
+		return nil, err
+	}
+	return newVerifySource(label, keys, p)
+}
+
+// pickKID narrows keys to the one --kid names. A single key without a kid
+// (a PEM file) takes the kid instead: --kid names it.
+func pickKID(label string, keys []jwt.TrustedKey, kid string) ([]jwt.TrustedKey, error) {
+	if kid == "" {
+		return keys, nil
+	}
+	if len(keys) == 1 && keys[0].Key != nil && keys[0].Key.KID == "" {
+		k := *keys[0].Key
+		k.KID = kid
+		tk := keys[0]
+		tk.Key = &k
+		return []jwt.TrustedKey{tk}, nil
+	}
+	for _, tk := range keys {
+		if tk.Key != nil && tk.Key.KID == kid {
+			return []jwt.TrustedKey{tk}, nil
+		}
+	}
+	return nil, withHint(fmt.Errorf("%s has no key with kid %s", label, quoteKID(kid)), "the kids there: %s", kidList(keys))
+}
+
+// kidList names the kids of keys for a hint, at most ten of them.
+func kidList(keys []jwt.TrustedKey) string {
+	var kids []string
+	for _, tk := range keys {
+		if tk.Key != nil && tk.Key.KID != "" && tk.State != "revoked" && tk.State != "deleted" {
+			kids = append(kids, shellQuote(tk.Key.KID))
+		}
+	}
+	if len(kids) == 0 {
+		return "none (no key has a kid)"
+	}
+	if len(kids) > 10 {
+		return strings.Join(kids[:10], ", ") + fmt.Sprintf(", ... (%d in all)", len(kids))
+	}
+	return strings.Join(kids, ", ")
 }
 
 // singleKey reads --key: exactly one key, used through its public half
 // (a shared secret stays a secret: HMAC has no public half).
 func (o *verifyOptions) singleKey() ([]jwt.TrustedKey, error) {
 	const hint = "--key takes one JWK or PEM key; for a set of keys use --jwks"
-	data, err := readKeyInput(o.Factory, o.Key)
+	keys, err := readKeys(o.Factory, o.Key, hint)
 	if err != nil {
-		return nil, withHint(fmt.Errorf("read key %s: %w", o.Key, err), hint)
-	}
-	keys, err := jwk.ParseAny(data)
-	if err != nil {
-		return nil, withHint(fmt.Errorf("key %s: %w", o.Key, err), hint)
+		return nil, err
 	}
 	if len(keys) != 1 {
 		return nil, withHint(fmt.Errorf("key %s holds %d keys, not one", o.Key, len(keys)), hint)
@@ -459,44 +526,122 @@ func (o *verifyOptions) singleKey() ([]jwt.TrustedKey, error) {
 	return []jwt.TrustedKey{{Key: k}}, nil
 }
 
-// jwksFile reads a JWK Set file: public keys only, checked by jwk.ParseSet.
-// It is opened with safefile, which never blocks: a FIFO is refused, not
-// waited on for a writer that may never come.
-func jwksFile(path string) ([]jwt.TrustedKey, error) {
+// verifyKeysFile reads a Supabase signing_keys.json for verifying: every
+// key in it is trusted, as Auth trusts every key of GOTRUE_JWT_KEYS, by
+// its public half (a shared secret as itself).
+func verifyKeysFile(path string) ([]jwt.TrustedKey, error) {
+	keys, err := keysfile.Read(path)
+	if safefile.Refused(err) {
+		return nil, err
+	}
+	if errors.Is(err, keysfile.ErrNotFound) {
+		return nil, withHint(err, "pass the path of your project's signing_keys.json (supabase/signing_keys.json)")
+	}
+	if err != nil {
+		return nil, withHint(fmt.Errorf("read keys file %s: %w", path, err), "--keys-file takes a JSON array of JWKs, as supabase/signing_keys.json holds")
+	}
+	if len(keys) == 0 {
+		return nil, withHint(fmt.Errorf("keys file %s holds no keys", path), "add one with: keyctl gen signing-key --keys-file %s", path)
+	}
+	out := make([]jwt.TrustedKey, 0, len(keys))
+	for _, k := range keys {
+		if !k.IsSymmetric() {
+			pub, err := k.Public()
+			if err != nil {
+				return nil, fmt.Errorf("keys file %s: key %s: %w", path, quoteKID(k.KID), err)
+			}
+			k = pub
+		}
+		out = append(out, jwt.TrustedKey{Key: k})
+	}
+	return out, nil
+}
+
+// jwksFile reads a JWK Set file, checked by jwk.ParseSet: public keys
+// only, unless private says the file is a stack's services JWKS. It is
+// opened with safefile, which never blocks: a FIFO is refused, not waited
+// on for a writer that may never come.
+func jwksFile(s *ui.IO, path string, private bool) ([]jwt.TrustedKey, error) {
 	file, _, err := safefile.Open(path, safefile.Policy{What: "JWKS"})
 	var notRegular *safefile.NotRegularError
 	if errors.As(err, &notRegular) {
 		return nil, withHint(err, "give the path of a regular file: a JWK Set file, or an https URL")
 	}
 	if err != nil {
-		return nil, withHint(fmt.Errorf("read JWKS %s: %w", path, err), "--jwks takes a JWK Set file or an https URL")
+		return nil, withHint(fmt.Errorf("read JWKS %s: %w", path, pathless(err)), "--jwks takes a JWK Set file or an https URL")
 	}
 	defer file.Close()
 	data, err := io.ReadAll(io.LimitReader(file, jwk.MaxInputBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read JWKS %s: %w", path, err)
+		return nil, fmt.Errorf("read JWKS %s: %w", path, pathless(err))
 	}
 	if len(data) > jwk.MaxInputBytes {
 		return nil, fmt.Errorf("JWKS %s is over the %d-byte limit", path, jwk.MaxInputBytes)
 	}
-	set, err := jwk.ParseSet(data, jwk.ParseSetOptions{})
-	if err != nil {
-		return nil, withHint(fmt.Errorf("JWKS %s: %w", path, err), "a JWKS for verifying holds public keys only, as \"keyctl jwks\" prints it")
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, withHint(fmt.Errorf("JWKS %s is empty", path), `a JWK Set is {"keys":[...]}, as "keyctl jwks" prints it`)
 	}
-	return trustedFromSet(path, set.Keys, set.Skipped)
+	set, err := jwk.ParseSet(data, jwk.ParseSetOptions{AllowPrivate: private})
+	if err != nil {
+		return nil, withHint(fmt.Errorf("JWKS %s: %w", path, err), "%s", jwksRefusalHint(err, path))
+	}
+	return trustedFromSet(s, path, set.Keys, set.SkippedKeys, private)
 }
 
-func trustedFromSet(source string, keys []*jwk.Key, skipped int) ([]jwt.TrustedKey, error) {
+// jwksRefusalHint is the next step after ParseSet refused a set: one that
+// fits the refusal.
+func jwksRefusalHint(err error, path string) string {
+	var pe *jwk.ParseError
+	switch {
+	case errors.Is(err, jwk.ErrSingleJWK):
+		return "verify with one key: keyctl verify --key " + shellQuote(path)
+	case errors.Is(err, jwk.ErrKeyArray):
+		return "for a Supabase keys file use --keys-file " + shellQuote(path)
+	case errors.Is(err, jwk.ErrPrivateInSet) && errors.As(err, &pe) && pe.Member == "k":
+		return "a published JWKS never holds a shared secret; for a stack's services JWKS, which does, add --private"
+	case errors.Is(err, jwk.ErrPrivateInSet):
+		return `a JWKS for verifying holds public keys only, as "keyctl jwks" prints it; to verify with a private key file use --key ` + shellQuote(path)
+	case errors.Is(err, jwk.ErrDuplicateKID):
+		return "two keys of the set share a kid, so a token's kid cannot pick one: ask the set's publisher to fix it"
+	case errors.Is(err, jwk.ErrBadKID):
+		return "kids are printable ASCII without spaces: ask the set's publisher to fix it"
+	case errors.As(err, &pe):
+		return "the key is malformed or too weak to trust: fix the file, or fetch the set again from its issuer"
+	}
+	return `a JWK Set is {"keys":[...]}, as "keyctl jwks" prints it`
+}
+
+// trustedFromSet warns about each skipped key, one line each, and fails
+// only when no usable key is left. With private (a services JWKS), private
+// keys verify by their public half and the one kid-less shared secret is
+// the legacy secret, which verifies kid-less HS256 tokens.
+func trustedFromSet(s *ui.IO, source string, keys []*jwk.Key, skipped []jwk.SkippedKey, private bool) ([]jwt.TrustedKey, error) {
+	for _, sk := range skipped {
+		s.Warnf("JWKS %s: skipped %s", source, sk)
+	}
 	if len(keys) == 0 {
 		why := fmt.Errorf("JWKS %s holds no keys", source)
-		if skipped > 0 {
-			why = fmt.Errorf("JWKS %s holds no keys keyctl can use (%d of an unknown type skipped)", source, skipped)
+		if len(skipped) > 0 {
+			why = fmt.Errorf("JWKS %s holds no keys keyctl can use (%d skipped)", source, len(skipped))
 		}
-		return nil, withHint(why, "keyctl verifies ES256, RS256 and EdDSA keys from a JWKS")
+		return nil, withHint(why, "keyctl verifies ES256 (P-256), RS256 and EdDSA (Ed25519) keys for signatures")
+	}
+	secrets := 0
+	for _, k := range keys {
+		if k.IsSymmetric() && k.KID == "" {
+			secrets++
+		}
 	}
 	out := make([]jwt.TrustedKey, len(keys))
 	for i, k := range keys {
-		out[i] = jwt.TrustedKey{Key: k}
+		if private && !k.IsSymmetric() && k.IsPrivate() {
+			pub, err := k.Public()
+			if err != nil {
+				return nil, err
+			}
+			k = pub
+		}
+		out[i] = jwt.TrustedKey{Key: k, Legacy: private && secrets == 1 && k.IsSymmetric() && k.KID == ""}
 	}
 	return out, nil
 }
@@ -522,11 +667,15 @@ func (o *verifyOptions) remoteJWKS(ctx context.Context, p jwt.Policy) (*verifySo
 	if err != nil {
 		return nil, withHint(err, "check the URL and that the server is up; exit code 1 means the token was not checked")
 	}
-	keys, err := trustedFromSet(o.JWKS, set.Keys, set.Skipped)
+	label := "JWKS " + o.JWKS
+	keys, err := trustedFromSet(o.IO, o.JWKS, set.Keys, set.SkippedKeys, false)
+	if err == nil {
+		keys, err = pickKID(label, keys, o.KID)
+	}
 	if err != nil {
 		return nil, err
 	}
-	src, err := newVerifySource("JWKS "+o.JWKS, keys, p)
+	src, err := newVerifySource(label, keys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -536,7 +685,11 @@ func (o *verifyOptions) remoteJWKS(ctx context.Context, p jwt.Policy) (*verifySo
 		if err != nil {
 			return nil, err
 		}
-		return trustedFromSet(o.JWKS, set.Keys, set.Skipped)
+		keys, err := trustedFromSet(o.IO, o.JWKS, set.Keys, set.SkippedKeys, false)
+		if err != nil {
+			return nil, err
+		}
+		return pickKID(label, keys, o.KID)
 	}
 	return src, nil
 }

@@ -155,7 +155,9 @@ func New(opts Options) *Fetcher {
 type Set struct {
 	URL     string
 	Keys    []*jwk.Key
-	Skipped int // entries of a key type keyctl does not know
+	Skipped int // entries keyctl cannot use (SkippedKeys says which and why)
+	// SkippedKeys are the entries left out, each with the reason.
+	SkippedKeys []jwk.SkippedKey
 	// FetchedAt is when the server last sent or confirmed this set.
 	FetchedAt time.Time
 	// FromCache is true when no request was made.
@@ -569,7 +571,7 @@ func parseBody(key, body string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Set{URL: key, Keys: ps.Keys, Skipped: ps.Skipped}, nil
+	return &Set{URL: key, Keys: ps.Keys, Skipped: ps.Skipped, SkippedKeys: ps.SkippedKeys}, nil
 }
 
 // freshness reads Cache-Control (RFC 9111 section 5.2): max-age (less

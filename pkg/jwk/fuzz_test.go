@@ -27,6 +27,9 @@ func seedKeys(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	if b, err := os.ReadFile("testdata/keycloak_jwks.json"); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte(`{"keys":[]}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":""}`))

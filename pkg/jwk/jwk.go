@@ -230,13 +230,34 @@ func (k *Key) Equal(o *Key) bool {
 const MaxKIDBytes = 256
 
 // ErrBadKID reports a key ID keyctl will not hold: kids are printed in
-// tables, messages and headers, so one must never carry terminal controls.
+// tables, messages, headers and hints to paste, so one must never carry
+// terminal controls or white space.
 var ErrBadKID = errors.New("invalid kid")
 
-// CheckKID refuses a kid that is not valid UTF-8, longer than MaxKIDBytes,
-// or holds control characters (C0, DEL, C1) or bidirectional-text controls
-// that could rewrite what a terminal shows. An empty kid is allowed (no kid).
+// CheckKID refuses a kid keyctl would not give a key: longer than
+// MaxKIDBytes, or holding anything but printable ASCII without spaces
+// (0x21 to 0x7E). A UUID is recommended. An empty kid is allowed (no kid).
+// Every kid that enters a keyring or a key keyctl makes passes it.
 func CheckKID(kid string) error {
+	if err := CheckKIDSafe(kid); err != nil {
+		return err
+	}
+	for i := 0; i < len(kid); i++ {
+		switch c := kid[i]; {
+		case c == ' ':
+			return fmt.Errorf("%w %q: contains a space (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid)
+		case c < 0x21 || c > 0x7e:
+			return fmt.Errorf("%w %q: contains %q (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid, rune(c))
+		}
+	}
+	return nil
+}
+
+// CheckKIDSafe is the weaker rule for kids read from documents keyctl did
+// not write (a third-party JWKS, a keyring from an older keyctl): valid
+// UTF-8, at most MaxKIDBytes, and no control characters (C0, DEL, C1) or
+// bidirectional-text controls that could rewrite what a terminal shows.
+func CheckKIDSafe(kid string) error {
 	if len(kid) > MaxKIDBytes {
 		return fmt.Errorf("%w: %d bytes, at most %d", ErrBadKID, len(kid), MaxKIDBytes)
 	}

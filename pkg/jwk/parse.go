@@ -193,7 +193,7 @@ func (r *rawKey) build() (*Key, error) {
 	fail := func(member string, err error) (*Key, error) {
 		return nil, &ParseError{KID: k.KID, Member: member, Err: err}
 	}
-	if err := CheckKID(k.KID); err != nil {
+	if err := CheckKIDSafe(k.KID); err != nil {
 		return fail("kid", err)
 	}
 	if r.Kty == nil {
@@ -511,22 +511,34 @@ func indexed(i int, err error) error {
 // ParseSetOptions tune ParseSet.
 type ParseSetOptions struct {
 	// AllowPrivate accepts private members and shared secrets. A JWKS read
-	// from a file or URL must not carry them: off by default.
+	// from a file or URL must not carry them: off by default. A stack's
+	// services JWKS, which holds the legacy HS256 secret, needs it.
 	AllowPrivate bool
 }
 
 // ParsedSet is a JWKS with the entries that were skipped.
 type ParsedSet struct {
-	Keys    []*Key
-	Skipped int // entries of a key type keyctl does not know (RFC 7517 section 5)
+	Keys []*Key
+	// SkippedKeys are the entries keyctl cannot use, each with the reason,
+	// in set order; Skipped is their number.
+	SkippedKeys []SkippedKey
+	Skipped     int
 }
 
-// ParseSet reads a JWK Set {"keys":[...]}. Entries of unknown kty are
-// skipped, as RFC 7517 section 5 asks; any other bad entry, duplicate kids
-// and (unless allowed) private members or shared secrets are errors.
+// ParseSet reads a JWK Set {"keys":[...]}. Entries keyctl cannot verify
+// with (another key type, curve or algorithm, a use other than "sig") are
+// skipped, as RFC 7517 section 5 asks, and listed in SkippedKeys. What is
+// dangerous refuses the whole set: private members or shared secrets
+// (unless allowed; ErrPrivateInSet), even on an entry that would be
+// skipped, two usable keys with one kid (ErrDuplicateKID), a kid with
+// control characters, and any malformed entry of a kind keyctl uses.
 func ParseSet(data []byte, opts ParseSetOptions) (*ParsedSet, error) {
 	if len(data) > MaxInputBytes {
 		return nil, fmt.Errorf("JWKS larger than %d bytes", MaxInputBytes)
+	}
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0] == '[' {
+		return nil, ErrKeyArray
 	}
 	var mbuf [8]strictjson.Member
 	members, err := strictjson.ScanObject(data, mbuf[:0])
@@ -536,10 +548,17 @@ func ParseSet(data []byte, opts ParseSetOptions) (*ParsedSet, error) {
 	// "keys" by its exact name: member names are case-sensitive (RFC 7517
 	// section 4), and a JWK parsed alone is told from a set the same way.
 	var keysRaw []byte
+	hasKty := false
 	for _, m := range members {
-		if string(m.Name) == "keys" {
+		switch string(m.Name) {
+		case "keys":
 			keysRaw = m.Value
+		case "kty":
+			hasKty = true
 		}
+	}
+	if keysRaw == nil && hasKty {
+		return nil, ErrSingleJWK
 	}
 	if keysRaw == nil || keysRaw[0] == 'n' {
 		return nil, errors.New(`not a JWKS: no "keys" array`)
@@ -554,31 +573,72 @@ func ParseSet(data []byte, opts ParseSetOptions) (*ParsedSet, error) {
 	set := &ParsedSet{}
 	kids := map[string]bool{}
 	for i, raw := range keys {
-		k, err := parseOne(raw)
-		if errors.Is(err, ErrUnsupportedKeyType) {
-			set.Skipped++
-			continue
-		}
+		k, skip, err := parseSetEntry(raw, opts)
 		if err != nil {
 			return nil, indexed(i, err)
 		}
-		if !opts.AllowPrivate {
-			if k.IsSymmetric() {
-				return nil, indexed(i, &ParseError{KID: k.KID, Member: "k", Err: errors.New("a JWKS must not carry shared secrets")})
-			}
-			if k.IsPrivate() {
-				return nil, indexed(i, &ParseError{KID: k.KID, Member: "d", Err: errors.New("a JWKS must not carry private keys")})
-			}
+		if skip != "" {
+			set.SkippedKeys = append(set.SkippedKeys, SkippedKey{Index: i, KID: kidOf(raw), Reason: skip})
+			continue
 		}
 		if k.KID != "" {
 			if kids[k.KID] {
-				return nil, indexed(i, &ParseError{KID: k.KID, Member: "kid", Err: errors.New("duplicate kid")})
+				return nil, indexed(i, &ParseError{KID: k.KID, Member: "kid", Err: ErrDuplicateKID})
 			}
 			kids[k.KID] = true
 		}
 		set.Keys = append(set.Keys, k)
 	}
+	set.Skipped = len(set.SkippedKeys)
 	return set, nil
+}
+
+// parseSetEntry reads one entry of a set: the key, or why it is skipped.
+func parseSetEntry(raw []byte, opts ParseSetOptions) (*Key, string, error) {
+	var mbuf [20]strictjson.Member
+	members, err := strictjson.ScanObject(raw, mbuf[:0])
+	if err != nil {
+		return nil, "", err
+	}
+	r, me := readRawKey(members)
+	kid := ""
+	if r.KID != nil {
+		kid = *r.KID
+	}
+	if me != nil {
+		return nil, "", &ParseError{KID: kid, Member: me.member, Err: me.err}
+	}
+	// The kid is shown in warnings even for a skipped key.
+	if err := CheckKIDSafe(kid); err != nil {
+		return nil, "", &ParseError{KID: kid, Member: "kid", Err: err}
+	}
+	if !opts.AllowPrivate {
+		switch m := r.privateMember(); m {
+		case "":
+		case "k":
+			return nil, "", &ParseError{KID: kid, Member: m, Err: privateError("a JWKS must not carry shared secrets")}
+		default:
+			return nil, "", &ParseError{KID: kid, Member: m, Err: privateError("a JWKS must not carry private keys")}
+		}
+	}
+	if why := r.unusable(); why != "" {
+		return nil, why, nil
+	}
+	k, err := r.build()
+	return k, "", err
+}
+
+// kidOf returns the kid of an entry already read by parseSetEntry.
+func kidOf(raw []byte) string {
+	var mbuf [20]strictjson.Member
+	members, _ := strictjson.ScanObject(raw, mbuf[:0])
+	for _, m := range members {
+		if string(m.Name) == "kid" {
+			s, _ := strictjson.Unquote(m.Value)
+			return s
+		}
+	}
+	return ""
 }
 
 // ParseAny reads keys in whichever form data holds: a PEM block, a single

@@ -197,7 +197,8 @@ func TestParseSet(t *testing.T) {
 		{"private", `{"keys":[` + string(privJSON) + `]}`, "must not carry private keys"},
 		{"secret", `{"keys":[` + string(secretJSON) + `]}`, "must not carry shared secrets"},
 		{"duplicate kid", `{"keys":[` + pubJSON(ES256, "a") + `,` + pubJSON(ES256, "a") + `]}`, "duplicate kid"},
-		{"no keys", `{"kty":"EC"}`, `no "keys" array`},
+		{"no keys", `{"kty":"EC"}`, `a single JWK, not a JWK Set`},
+		{"no keys at all", `{"use":"sig"}`, `no "keys" array`},
 		{"keys twice", `{"keys":[],"keys":[]}`, "duplicate member"},
 		{"bad entry", `{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`, "key 0"},
 		// Names are case-sensitive: "KEYS" is not "keys" (encoding/json

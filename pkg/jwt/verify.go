@@ -138,6 +138,13 @@ func (v *Verifier) VerifyBytes(tok []byte) (*Verified, error) {
 		return nil, &ValidationError{Failures: []Failure{{CheckSize,
 			fmt.Sprintf("token is %d bytes, over the %d-byte limit", len(tok), MaxTokenBytes)}}}
 	}
+	if problem, _ := PasteProblem(tok); problem != "" {
+		check := CheckEncoding
+		if len(tok) == 0 {
+			check = CheckSegments
+		}
+		return nil, &ValidationError{Failures: []Failure{{check, problem}}}
+	}
 	seg, f := splitCompact(tok)
 	if f != nil {
 		return nil, &ValidationError{Failures: []Failure{*f}}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"strings"
 )
 
 // MaxTokenBytes is the largest token Verify looks at. Anything longer is
@@ -76,4 +77,65 @@ func base64Problem(seg []byte) string {
 
 func isBase64URL(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// PasteProblem names the ways a token gets mangled on its way from a
+// header, a file or a clipboard, and the fix: empty, white space or line
+// breaks around it, a carriage return at its end (a file with Windows
+// line endings), the "Bearer " of an Authorization header before it.
+// problem is "" when the token shows none of these; white space inside a
+// token is left to the encoding check, which names the segment.
+//
+// Verify rejects such tokens rather than trimming them: a token is checked
+// byte for byte, and a verifier that accepts near misses accepts two
+// spellings of one token.
+func PasteProblem(tok []byte) (problem, fix string) {
+	const trimFix = "pass the token without it: tr -d '[:space:]' removes white space and line breaks"
+	if len(bytes.TrimSpace(tok)) == 0 {
+		fix = "pass the token itself: an empty argument is often an unset shell variable"
+		if len(tok) == 0 {
+			return "empty token", fix
+		}
+		return "token is only white space", fix
+	}
+	if i := bytes.IndexAny(tok, " \t"); i > 0 && strings.EqualFold(string(tok[:i]), "bearer") {
+		j := i
+		for j < len(tok) && (tok[j] == ' ' || tok[j] == '\t') {
+			j++
+		}
+		return fmt.Sprintf("token starts with %q: that is the Authorization header's scheme, not part of the token", tok[:j]),
+			`pass only the part after "Bearer ": keyctl verify "${AUTH#Bearer }"`
+	}
+	if bytes.HasSuffix(tok, []byte("\r")) || bytes.HasSuffix(tok, []byte("\r\n")) {
+		return `token ends with a carriage return (\r), as read from a file with Windows line endings`,
+			`remove it: TOKEN=$(tr -d '\r' < token.txt)`
+	}
+	before := len(tok) - len(bytes.TrimLeft(tok, " \t\r\n\f\v"))
+	after := len(tok) - len(bytes.TrimRight(tok, " \t\r\n\f\v"))
+	if before == 0 && after == 0 {
+		return "", ""
+	}
+	kind := func(b []byte) string {
+		if bytes.ContainsAny(b, " \t\f\v") {
+			return "white space"
+		}
+		if len(b) == 1 {
+			return "a line break"
+		}
+		return "line breaks"
+	}
+	switch {
+	case before > 0 && after > 0:
+		k := kind(tok[:before])
+		if k != kind(tok[len(tok)-after:]) {
+			k = "white space"
+		}
+		if k == "a line break" {
+			k = "line breaks"
+		}
+		return "token has " + k + " before and after it", trimFix
+	case before > 0:
+		return "token has " + kind(tok[:before]) + " before it", trimFix
+	}
+	return "token has " + kind(tok[len(tok)-after:]) + " after it", trimFix
 }

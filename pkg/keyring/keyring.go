@@ -166,8 +166,8 @@ func (kr *Keyring) Check() error {
 		switch {
 		case e.KID == "":
 			return bad("empty kid")
-		case jwk.CheckKID(e.KID) != nil:
-			return bad("%v", jwk.CheckKID(e.KID))
+		case jwk.CheckKIDSafe(e.KID) != nil:
+			return bad("%v", jwk.CheckKIDSafe(e.KID))
 		case seen[e.KID]:
 			return bad("duplicate kid")
 		case !e.State.Valid():
