@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -262,6 +263,9 @@ func mintClaimsFrom(o *genBearerJWTOptions, signer *jwt.Signer, base map[string]
 	freshJTI := o.JTI == randomJTI
 	scratch := sync.Pool{New: func() any { m := make(map[string]any, len(base)+8); return &m }}
 	mint := func(dst, line []byte) ([]byte, error) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '{' {
+			return dst, errors.New("not a JSON object") // null, a number, an array, text
+		}
 		over, err := jwt.ParseClaims(line)
 		if err != nil {
 			return dst, err

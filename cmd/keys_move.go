@@ -111,6 +111,7 @@ type keysRevokeOptions struct {
 	KID              string
 	Force            bool
 	MaxTokenLifetime time.Duration
+	lifetimeSet      bool
 }
 
 func newKeysRevokeCmd(kc *keysCommon) *cobra.Command {
@@ -132,6 +133,7 @@ incident (a leaked key): the tokens it signed stop verifying.`,
 		ValidArgsFunction: completeKIDs(kc, keyring.StatesFor(keyring.ActionRevoke)...),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.KID = args[0]
+			o.lifetimeSet = c.Flags().Changed("max-token-lifetime")
 			return runKeysRevoke(o)
 		},
 	}
@@ -144,8 +146,9 @@ incident (a leaked key): the tokens it signed stop verifying.`,
 }
 
 func runKeysRevoke(o *keysRevokeOptions) error {
-	if o.MaxTokenLifetime < 0 {
-		return &UsageError{Err: fmt.Errorf("--max-token-lifetime must not be negative, not %s", o.MaxTokenLifetime)}
+	if o.MaxTokenLifetime < 0 || (o.lifetimeSet && o.MaxTokenLifetime == 0) {
+		return withHint(&UsageError{Err: fmt.Errorf("--max-token-lifetime must be positive, not %s", keyring.ShortDuration(o.MaxTokenLifetime))},
+			"leave it out to use the keyring's (keyctl keys max-token-lifetime)")
 	}
 	var forced string
 	_, err := o.update(false, func(kr *keyring.Keyring) error {

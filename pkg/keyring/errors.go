@@ -53,15 +53,15 @@ func (e *TransitionError) Error() string {
 	if e.From == e.To {
 		return fmt.Sprintf("cannot %s key %q: it is already %s", verbs[e.Action], e.KID, e.From.Label())
 	}
-	allowed := "none"
+	msg := fmt.Sprintf("cannot %s key %q: it is %s", verbs[e.Action], e.KID, e.From.Label())
 	if len(e.Allowed) > 0 {
 		names := make([]string, len(e.Allowed))
 		for i, a := range e.Allowed {
 			names[i] = string(a)
 		}
-		allowed = strings.Join(names, ", ")
+		msg += fmt.Sprintf(" (a %s key can: %s)", e.From.Label(), strings.Join(names, ", "))
 	}
-	return fmt.Sprintf("cannot %s key %q: it is %s (allowed from %s: %s)", verbs[e.Action], e.KID, e.From.Label(), e.From.Label(), allowed)
+	return msg
 }
 
 // TooEarlyError refuses to stop trusting a key that was rotated out less
