@@ -263,7 +263,7 @@ func keyringError(path string, err error) error {
 	case errors.As(err, &trans):
 		return withHint(err, "%s", transitionHint(trans))
 	case errors.As(err, &amb):
-		return withHint(err, "name it, e.g. the newest: keyctl keys rotate %s", amb.Standby[len(amb.Standby)-1])
+		return withHint(err, "name it, e.g. the newest: keyctl keys rotate %s", shellQuote(amb.Standby[len(amb.Standby)-1]))
 	case errors.As(err, &unusable):
 		return withHint(err, "list the keys that can sign: keyctl keys list")
 	case errors.Is(err, keyring.ErrNoStandbyKey):
@@ -297,9 +297,9 @@ func transitionHint(e *keyring.TransitionError) string {
 	case e.From == keyring.Deleted:
 		return "a deleted key is gone for good; create a new one: keyctl keys create"
 	case e.To == keyring.InUse:
-		return fmt.Sprintf("move it back to standby first: keyctl keys standby %s", kid)
+		return fmt.Sprintf("move it back to standby first: keyctl keys standby %s", shellQuote(kid))
 	case e.To == keyring.Deleted && e.From == keyring.PreviouslyUsed:
-		return fmt.Sprintf("revoke it first, once its tokens have expired: keyctl keys revoke %s", kid)
+		return fmt.Sprintf("revoke it first, once its tokens have expired: keyctl keys revoke %s", shellQuote(kid))
 	case e.From == e.To:
 		return "nothing to do"
 	}

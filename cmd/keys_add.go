@@ -121,12 +121,12 @@ func addedHint(hintf func(string, ...any), key *jwk.Key, inUse *keyring.Entry, w
 	kid := key.KID
 	switch {
 	case inUse == nil:
-		hintf("put it in use: keyctl keys rotate %s", kid)
+		hintf("put it in use: keyctl keys rotate %s", shellQuote(kid))
 	case key.IsSymmetric():
 		// A shared secret is never published in a JWKS.
-		hintf("give the secret to every verifier first (it is never published), then: keyctl keys rotate %s", kid)
+		hintf("give the secret to every verifier first (it is never published), then: keyctl keys rotate %s", shellQuote(kid))
 	default:
-		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), kid)
+		hintf("publish it (keyctl jwks or keyctl serve), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), shellQuote(kid))
 	}
 }
 
@@ -137,7 +137,7 @@ func retiredError(err error) error {
 		return err
 	}
 	if re.State == keyring.Revoked {
-		return withHint(err, "to trust it again: keyctl keys standby %s; --force brings it in under the new kid anyway", re.KID)
+		return withHint(err, "to trust it again: keyctl keys standby %s; --force brings it in under the new kid anyway", shellQuote(re.KID))
 	}
 	return withHint(err, "it was deleted on purpose; --force brings it back under the new kid anyway")
 }
@@ -249,7 +249,7 @@ func readPrivateKeyFile(f *Factory, path string) (*jwk.Key, error) {
 		return nil, withHint(fmt.Errorf("%s: %w", path, err), hint)
 	}
 	if len(keys) != 1 {
-		return nil, withHint(fmt.Errorf("%s holds %d keys; import one at a time", path, len(keys)), "for a Supabase signing_keys.json: keyctl keys import-supabase %s", path)
+		return nil, withHint(fmt.Errorf("%s holds %d keys; import one at a time", path, len(keys)), "for a Supabase signing_keys.json: keyctl keys import-supabase %s", shellQuote(path))
 	}
 	k := keys[0]
 	if !k.IsPrivate() {
@@ -370,7 +370,7 @@ func runKeysMigrateLegacy(o *keysMigrateLegacyOptions) error {
 	}
 	warnRetired(o.IO.Warnf, secret.KID, retired)
 	o.IO.Infof("legacy JWT secret %s is in use (HS256, tokens without kid); %s key %s is in standby", secret.KID, next.Alg, next.KID)
-	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), next.KID)
+	o.IO.Hintf("publish the new key (keyctl jwks), wait for JWKS caches (%s), then: keyctl keys rotate %s", keyring.ShortDuration(window), shellQuote(next.KID))
 	return nil
 }
 

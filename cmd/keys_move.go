@@ -100,7 +100,7 @@ func runKeysRotate(o *keysRotateOptions) error {
 	o.IO.Infof("%s (%s) is in use; %s is previously used and still verifies the tokens it signed", cur.KID, cur.Alg, prev.KID)
 	safe, _ := keyring.SafeToRevoke(&prev, lifetime)
 	o.IO.Hintf("revoke %s from %s (max token lifetime %s + %s): keyctl keys revoke %s",
-		prev.KID, safe.UTC().Format(time.RFC3339), keyring.ShortDuration(lifetime), keyring.ShortDuration(keyring.RevocationGrace), prev.KID)
+		prev.KID, safe.UTC().Format(time.RFC3339), keyring.ShortDuration(lifetime), keyring.ShortDuration(keyring.RevocationGrace), shellQuote(prev.KID))
 	return nil
 }
 
@@ -165,7 +165,7 @@ func runKeysRevoke(o *keysRevokeOptions) error {
 		o.IO.Warnf("revoked %s before its tokens expired (%s): they no longer verify", o.KID, forced)
 	}
 	o.IO.Infof("revoked %s: it is no longer trusted or published", o.KID)
-	o.IO.Hintf("undo with: keyctl keys standby %s", o.KID)
+	o.IO.Hintf("undo with: keyctl keys standby %s", shellQuote(o.KID))
 	return nil
 }
 
@@ -209,7 +209,7 @@ func runKeysStandby(o *keysStandbyOptions) error {
 		return err
 	}
 	o.IO.Infof("%s is back in standby (was %s): trusted and published again", o.KID, from.Label())
-	o.IO.Hintf("to sign with it again: keyctl keys rotate %s", o.KID)
+	o.IO.Hintf("to sign with it again: keyctl keys rotate %s", shellQuote(o.KID))
 	return nil
 }
 
