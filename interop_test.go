@@ -208,7 +208,9 @@ type clientResult struct {
 	Type   string         `json:"type"`
 	Public map[string]any `json:"public"`
 	JWK    map[string]any `json:"jwk"`
-	PEM    string         `json:"pem"`
+	// Private is the private JWK a signing script generated.
+	Private map[string]any `json:"private"`
+	PEM     string         `json:"pem"`
 }
 
 // lineClient is a running interop script: one request per line in, one
