@@ -21,13 +21,40 @@ build:
 # how to install it, when it is not; under CI=true they fail instead).
 WITH_PG := bash testdata/pg/with-cluster.sh
 
-## test: formatting, vet, and every test (unit, end-to-end, fuzz seeds) under the race detector
-test: fmt-check vet
-	$(WITH_PG) $(GO) test -race -count=1 ./...
+# $(call run_tests,BINARY): go test -race on every package (with the
+# PostgreSQL cluster), then which interop tests skipped and what to install
+# (each skipped test appends a line to $KEYCTL_TEST_SKIP_REPORT).
+# With BINARY non-empty, keyctl is built once, without the race detector,
+# and the root package's end-to-end scripts and process tests run it
+# (KEYCTL_TEST_BINARY, see main_test.go) instead of re-running the
+# race-enabled test binary as keyctl, which is several times slower; the
+# packages under cmd/, internal/ and pkg/ still run under the race detector.
+# GORACE: a race-enabled binary sleeps a second at exit unless told not to,
+# and the tests start hundreds of them.
+define run_tests
+	@tmp=$$(mktemp -d) || exit 1; trap 'rm -rf "$$tmp"' EXIT; \
+	$(if $(1),echo "CGO_ENABLED=0 $(GO) build -o $$tmp/keyctl ."; \
+	  CGO_ENABLED=0 $(GO) build -o "$$tmp/keyctl" . || exit 1; \
+	  export KEYCTL_TEST_BINARY="$$tmp/keyctl";) \
+	export GORACE="$${GORACE:-atexit_sleep_ms=0}" KEYCTL_TEST_SKIP_REPORT="$$tmp/skips"; \
+	echo "$(WITH_PG) $(GO) test -race -count=1 ./..."; \
+	$(WITH_PG) $(GO) test -race -count=1 ./...; status=$$?; \
+	if [ -s "$$tmp/skips" ]; then \
+	  echo; echo "== $$(wc -l < "$$tmp/skips") interop test(s) skipped: a client is not installed (docs/interop.md)"; \
+	  sort "$$tmp/skips" | sed 's/^/   /'; \
+	  echo "== to run them (.ci/run does all of it):"; \
+	  sed -e 's/.* is missing: //' -e 's/^run: //' "$$tmp/skips" | sort -u | sed 's/^/   /'; \
+	fi; \
+	exit $$status
+endef
 
-## race: the tests under the race detector, without the checks
+## test: formatting, vet, and every test (unit, end-to-end, fuzz seeds); the race detector on all but the end-to-end scripts' keyctl
+test: fmt-check vet
+	$(call run_tests,binary)
+
+## race: the tests under the race detector, the end-to-end scripts' keyctl too, without the checks
 race:
-	$(WITH_PG) $(GO) test -race -count=1 ./...
+	$(call run_tests,)
 
 vet:
 	$(GO) vet ./...

@@ -40,7 +40,31 @@ func requireInterop(t *testing.T, ok bool, what, install string) {
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is missing, and CI must run the interop tests: %s (.ci/run does)", what, install)
 	}
+	reportSkip(t, fmt.Sprintf("%s is missing: %s", what, install))
 	t.Skipf("%s is missing: %s", what, install)
+}
+
+// skipReportEnv names a file each skipped interop test appends a line to
+// ("TestName: what is missing: how to install it"); make test sets it and
+// prints the file after go test, so skips show without -v.
+const skipReportEnv = "KEYCTL_TEST_SKIP_REPORT"
+
+func reportSkip(t *testing.T, why string) {
+	t.Helper()
+	path := os.Getenv(skipReportEnv)
+	if path == "" {
+		return
+	}
+	// One write per line with O_APPEND: parallel tests do not interleave.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Errorf("%s: %v", skipReportEnv, err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.WriteString(t.Name() + ": " + why + "\n"); err != nil {
+		t.Errorf("%s: %v", skipReportEnv, err)
+	}
 }
 
 // needNode returns node, after checking that the npm packages are
@@ -208,7 +232,9 @@ type clientResult struct {
 	Type   string         `json:"type"`
 	Public map[string]any `json:"public"`
 	JWK    map[string]any `json:"jwk"`
-	PEM    string         `json:"pem"`
+	// Private is the private JWK a signing script generated.
+	Private map[string]any `json:"private"`
+	PEM     string         `json:"pem"`
 }
 
 // lineClient is a running interop script: one request per line in, one

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,9 +13,22 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	cmds := map[string]func(){
 		"keyctl": func() { os.Exit(cmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
-	})
+	}
+	// make test builds keyctl once and names it in KEYCTL_TEST_BINARY: the
+	// scripts and process tests then run that binary, found on PATH, rather
+	// than this test binary, which under -race starts and signs several
+	// times slower (cmd/, internal/ and pkg/ keep their race-detector runs).
+	if bin := os.Getenv("KEYCTL_TEST_BINARY"); bin != "" {
+		if !filepath.IsAbs(bin) || filepath.Base(bin) != "keyctl" {
+			fmt.Fprintf(os.Stderr, "KEYCTL_TEST_BINARY=%s: want an absolute path to a file named keyctl\n", bin)
+			os.Exit(2)
+		}
+		os.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+		delete(cmds, "keyctl")
+	}
+	testscript.Main(m, cmds)
 }
 
 // scriptCmds holds the custom testscript commands; each *_script_test.go
