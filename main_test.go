@@ -48,25 +48,29 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
-		Setup: func(env *testscript.Env) error {
-			home := env.WorkDir + "/.home"
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_CONFIG_HOME", home+"/.config")
-			env.Setenv("XDG_CACHE_HOME", home+"/.cache")
-			env.Setenv("NO_COLOR", "")
-			env.Setenv("TERM", "dumb")
-			// A race-enabled binary sleeps a second at exit by default; the
-			// scripts run keyctl hundreds of times.
-			if os.Getenv("GORACE") == "" {
-				env.Setenv("GORACE", "atexit_sleep_ms=0")
-			}
-			env.Setenv("NOW", time.Now().UTC().Format(time.RFC3339))
-			for _, s := range scriptSetups {
-				if err := s(env); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Setup:               scriptSetup,
 	})
+}
+
+// scriptSetup gives each script a home of its own, plain output and the
+// setups of the *_script_test.go files.
+func scriptSetup(env *testscript.Env) error {
+	home := env.WorkDir + "/.home"
+	env.Setenv("HOME", home)
+	env.Setenv("XDG_CONFIG_HOME", home+"/.config")
+	env.Setenv("XDG_CACHE_HOME", home+"/.cache")
+	env.Setenv("NO_COLOR", "")
+	env.Setenv("TERM", "dumb")
+	// A race-enabled binary sleeps a second at exit by default; the
+	// scripts run keyctl hundreds of times.
+	if os.Getenv("GORACE") == "" {
+		env.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+	env.Setenv("NOW", time.Now().UTC().Format(time.RFC3339))
+	for _, s := range scriptSetups {
+		if err := s(env); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -80,20 +79,8 @@ func TestScriptsPostgres(t *testing.T) {
 			return cond == "pg", nil
 		},
 		Setup: func(env *testscript.Env) error {
-			home := env.WorkDir + "/.home"
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_CONFIG_HOME", home+"/.config")
-			env.Setenv("XDG_CACHE_HOME", home+"/.cache")
-			env.Setenv("NO_COLOR", "")
-			env.Setenv("TERM", "dumb")
-			if os.Getenv("GORACE") == "" {
-				env.Setenv("GORACE", "atexit_sleep_ms=0")
-			}
-			env.Setenv("NOW", time.Now().UTC().Format(time.RFC3339))
-			for _, s := range scriptSetups {
-				if err := s(env); err != nil {
-					return err
-				}
+			if err := scriptSetup(env); err != nil {
+				return err
 			}
 			var b [6]byte
 			rand.Read(b[:])
