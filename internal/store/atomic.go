@@ -3,7 +3,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,19 @@ import (
 // tempPrefix names keyctl's temporary files so stale ones can be recognised.
 const tempPrefix = ".keyctl-tmp-"
 
+// DirNotWritableError reports a directory keyctl must write a file into
+// (the new version of a keyring, its lock) that this user cannot write.
+type DirNotWritableError struct{ Dir string }
+
+func (e *DirNotWritableError) Error() string {
+	return fmt.Sprintf("directory %s is not writable by this user, so keyctl cannot change the file there", e.Dir)
+}
+
+// Hint says what to do.
+func (e *DirNotWritableError) Hint() string {
+	return "nothing was changed; ask the directory's owner, or keep the file in a directory of yours"
+}
+
 // WriteFileAtomic replaces path with data so that a reader, or a crash at any
 // moment, sees either the old file or the new one, whole: a temporary file
 // in the same directory, written with perm, synced, renamed over path, and
@@ -19,6 +34,9 @@ const tempPrefix = ".keyctl-tmp-"
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, tempPrefix+filepath.Base(path)+"-*")
+	if errors.Is(err, fs.ErrPermission) {
+		return &DirNotWritableError{Dir: dir}
+	}
 	if err != nil {
 		return err
 	}

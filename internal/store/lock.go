@@ -3,8 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -55,6 +57,11 @@ func openLockFile(path string) (*os.File, error) {
 		}
 		if st, lerr := os.Lstat(path); lerr == nil && !st.Mode().IsRegular() {
 			return nil, &LockFileError{Path: path, Problem: "is " + describeMode(st.Mode()) + ", not a regular file"}
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			if _, lerr := os.Lstat(path); lerr != nil {
+				return nil, &DirNotWritableError{Dir: filepath.Dir(path)}
+			}
 		}
 		return nil, fmt.Errorf("lock keyring: %w", err)
 	}
