@@ -30,31 +30,14 @@ var (
 )
 
 // MaxPBES2Iterations bounds the derivation work a stored header can ask
-// for. go-jose derives at most joseMaxPBES2Iterations, so a count between
-// the two is not keyctl's either.
-const (
-	MaxPBES2Iterations     = 10_000_000
-	joseMaxPBES2Iterations = 1_000_000
-)
+// for: the file keyring's bound (store.CheckPBES2Count applies it).
+const MaxPBES2Iterations = store.MaxPBES2Iterations
 
 // checkIterations bounds the PBKDF2 count of a passphrase seal's header,
 // before anything is derived, each bound with its own message (never "wrong
 // passphrase").
 func checkIterations(v any) error {
-	f, ok := v.(float64)
-	if !ok || f != float64(int64(f)) {
-		return errors.New("encryption header has no whole PBKDF2 iteration count (p2c): keyctl did not write it")
-	}
-	n := int64(f)
-	switch {
-	case n < int64(MinPBES2Iterations):
-		return fmt.Errorf("encryption header asks for only %d PBKDF2 iterations; keyctl writes %d and refuses fewer: the seal may have been tampered with", n, MinPBES2Iterations)
-	case n > MaxPBES2Iterations:
-		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl refuses more than %d (deriving the key would stall keyctl: a denial of service)", n, MaxPBES2Iterations)
-	case n > joseMaxPBES2Iterations:
-		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl writes %d and derives at most %d: the seal may have been tampered with", n, PBES2Iterations, joseMaxPBES2Iterations)
-	}
-	return nil
+	return store.CheckPBES2Count(v, MinPBES2Iterations, "seal")
 }
 
 // MasterKeyBytes is the size of a master key: 256 bits.

@@ -103,19 +103,25 @@ func checkWrapped(wrapped string) error {
 // checkIterations bounds the PBKDF2 count of the data key's header, so a
 // weakened or hostile header is refused with its own message before any
 // derivation (never as a wrong passphrase).
-func checkIterations(v any) error {
+func checkIterations(v any) error { return CheckPBES2Count(v, PBES2Iterations, "file") }
+
+// CheckPBES2Count bounds a PBES2 header's PBKDF2 count (p2c): at least
+// floor (what keyctl writes), at most MaxPBES2Iterations (more is a denial
+// of service) and what go-jose derives. thing names what a weakened
+// header means was tampered with ("file", "seal").
+func CheckPBES2Count(v any, floor int, thing string) error {
 	f, ok := v.(float64)
 	if !ok || f != float64(int64(f)) {
 		return errors.New("encryption header has no whole PBKDF2 iteration count (p2c): keyctl did not write it")
 	}
 	n := int64(f)
 	switch {
-	case n < int64(PBES2Iterations):
-		return fmt.Errorf("encryption header asks for only %d PBKDF2 iterations; keyctl writes %d and refuses fewer: the file may have been tampered with", n, PBES2Iterations)
+	case n < int64(floor):
+		return fmt.Errorf("encryption header asks for only %d PBKDF2 iterations; keyctl writes %d and refuses fewer: the %s may have been tampered with", n, floor, thing)
 	case n > MaxPBES2Iterations:
 		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl refuses more than %d (deriving the key would stall keyctl: a denial of service)", n, MaxPBES2Iterations)
 	case n > joseMaxPBES2Iterations:
-		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl writes %d and derives at most %d: the file may have been tampered with", n, PBES2Iterations, joseMaxPBES2Iterations)
+		return fmt.Errorf("encryption header asks for %d PBKDF2 iterations; keyctl writes %d and derives at most %d: the %s may have been tampered with", n, floor, joseMaxPBES2Iterations, thing)
 	}
 	return nil
 }
