@@ -345,7 +345,7 @@ func (o *genBearerJWTOptions) claimOptions() (jwt.ClaimOptions, error) {
 		return co, withHint(&UsageError{Err: fmt.Errorf("--session-id %q is not a UUID", o.SessionID)}, "Auth's sessions have UUID ids; /user refuses a session_id that names no session")
 	}
 	switch o.AAL {
-	case "", "aal1", "aal2", "aal3":
+	case "", "aal1", "aal2":
 	default:
 		return co, withHint(&UsageError{Err: fmt.Errorf("--aal %q", o.AAL)}, "Auth's assurance levels are aal1 and aal2")
 	}

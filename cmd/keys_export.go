@@ -57,9 +57,11 @@ Functions (SUPABASE_JWKS) verify with: public keys, plus the legacy HS256
 secret as an oct key while it is trusted, so legacy anon and service_role
 tokens keep working. That JWKS then holds a secret: never publish it.
 --format env writes all five variables as a dotenv file that docker compose
-(.env and env_file:) and a shell (set -a; . FILE) read alike; it replaces
---out atomically, so Auth started with --config-dir DIR reloads
-DIR/keyctl.env without a restart (docs/guides/self-hosted.md). --service
+(.env and env_file:) and a shell (set -a; . FILE) read alike; in an
+existing --out (a compose project's .env) only those variables change,
+every other line is kept byte for byte, and the file is replaced
+atomically, so Auth started with --config-dir DIR reloads DIR/keyctl.env
+without a restart (docs/guides/self-hosted.md). --service
 auth|postgrest|realtime|storage|functions prints one service's value (with
 --format env, its NAME='value' line). Revoked and deleted keys are left out,
 and the command says which.

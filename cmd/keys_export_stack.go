@@ -1,7 +1,10 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -55,6 +58,7 @@ func runKeysExportStack(o *keysExportOptions) error {
 		return keyringError(f.Path, err)
 	}
 	var data []byte
+	merged := false // an existing env file updated in place
 	switch o.Format {
 	case "gotrue":
 		data, err = x.AuthJSON()
@@ -81,6 +85,24 @@ func runKeysExportStack(o *keysExportOptions) error {
 			"Written by keyctl keys export --format env from keyring " + f.Path + ".",
 			"Private keys and secrets: keep this file 0600 and out of git.",
 		}, vars)
+		if err == nil && o.Out != "" {
+			// An existing env file (a compose project's .env) keeps every
+			// other line byte for byte: only the stack's variables change.
+			old, rerr := os.ReadFile(o.Out)
+			switch {
+			case rerr == nil:
+				env := stack.ParseEnvFile(old)
+				for _, v := range vars {
+					if err = env.Set(v.Name, v.Value); err != nil {
+						break
+					}
+				}
+				data = env.Bytes()
+				merged = true
+			case !errors.Is(rerr, fs.ErrNotExist):
+				return fmt.Errorf("read %s: %w", o.Out, rerr)
+			}
+		}
 	}
 	if err != nil {
 		return err
@@ -98,15 +120,21 @@ func runKeysExportStack(o *keysExportOptions) error {
 	if err := requireDir(o.Out); err != nil {
 		return err
 	}
-	if err := confirmOverwrite(o.IO, o.Out, o.Force || o.Format == "env"); err != nil {
-		return err
+	if !merged {
+		if err := confirmOverwrite(o.IO, o.Out, o.Force); err != nil {
+			return err
+		}
 	}
 	// Atomic: a reloader watching the directory (Auth with --config-dir)
 	// sees the old file or the new one, never half of one.
 	if err := store.WriteFileAtomic(o.Out, data, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", o.Out, err)
 	}
-	o.IO.Infof("wrote %s (%s); %s signs", o.Out, o.Format, x.Signer)
+	if merged {
+		o.IO.Infof("updated the stack's variables in %s, every other line kept; %s signs", o.Out, x.Signer)
+	} else {
+		o.IO.Infof("wrote %s (%s); %s signs", o.Out, o.Format, x.Signer)
+	}
 	if ignored, known := gitIgnored(o.Out); known && !ignored {
 		o.IO.Warnf("%s holds private keys and is not ignored by git", o.Out)
 		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.Out))

@@ -47,6 +47,7 @@ type serveOptions struct {
 	PollInterval time.Duration
 	NoListen     bool
 	pgFlagsSet   bool
+	tlsSet       bool
 	// Issuer is announced by the discovery documents; "" for the base URL.
 	Issuer string
 	// TLSCert and TLSKey serve HTTPS; both or neither.
@@ -95,6 +96,7 @@ requests in flight 5 seconds.`,
 		Args: noArgs(nil),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.pgFlagsSet = c.Flags().Changed("poll-interval") || c.Flags().Changed("no-listen")
+			o.tlsSet = c.Flags().Changed("tls-cert") || c.Flags().Changed("tls-key")
 			return runServe(c.Context(), o)
 		},
 	}
@@ -144,6 +146,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 			return withHint(&UsageError{Err: fmt.Errorf("invalid --issuer %q: want an http(s) URL with no query or fragment", o.Issuer)},
 				"give the URL verifiers know this server by, for example --issuer https://auth.example.com")
 		}
+	}
+	if o.tlsSet && (o.TLSCert == "" || o.TLSKey == "") {
+		// An unset $CERT must not silently downgrade to plain HTTP.
+		return withHint(&UsageError{Err: errors.New("--tls-cert and --tls-key must both name files")}, "give the certificate chain and its private key, or leave both out for plain HTTP")
 	}
 	var certs *serve.CertReloader
 	if o.TLSCert != "" {
@@ -309,7 +315,7 @@ func serveFromDatabase(ctx context.Context, o *serveOptions, db *pgstore.Store, 
 	if err != nil {
 		return nil, keyringError(db.Location(), err)
 	}
-	h, err := serve.NewPushed(serve.Options{Path: db.Location(), Source: "keyring", MaxAge: o.MaxAge, Logger: logger, Now: o.Now}, first.Set)
+	h, err := serve.NewPushed(serve.Options{Path: db.Location(), Source: "keyring", MaxAge: o.MaxAge, Issuer: o.Issuer, Logger: logger, Now: o.Now}, first.Set)
 	if err != nil {
 		return nil, err
 	}

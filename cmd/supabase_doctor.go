@@ -118,6 +118,9 @@ func publicThumbprint(k *jwk.Key) (string, error) {
 }
 
 func runSupabaseDoctor(o *supabaseDoctorOptions) error {
+	if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+		return withHint(fmt.Errorf("no project directory %s", o.Dir), "run it in a Supabase project, or name one: keyctl supabase doctor DIR")
+	}
 	out := o.F.IO.Out
 	var problems []string
 	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -215,8 +218,9 @@ func runSupabaseDoctor(o *supabaseDoctorOptions) error {
 		problem("%v", oneLine(err.Error()))
 	}
 
-	if len(sets) == 0 && kr == nil {
-		return withHint(fmt.Errorf("nothing to check in %s: no supabase/signing_keys.json, no .env, no keyring", o.Dir), "run it in a Supabase project, or name the files: --env FILE --keyring PATH")
+	if len(sets) == 0 {
+		// The keyring alone says nothing about what the services trust.
+		return withHint(fmt.Errorf("nothing to check in %s: no supabase/signing_keys.json and no .env", o.Dir), "run it in a Supabase project, or name the env file: --env FILE")
 	}
 
 	for _, t := range sets {

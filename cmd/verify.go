@@ -427,6 +427,10 @@ func (s *verifySource) refreshOnce(ctx context.Context, kid string) (*jwt.Verifi
 
 // keySource loads the keys the flags name, narrowed to --kid.
 func (o *verifyOptions) keySource(ctx context.Context, p jwt.Policy) (*verifySource, error) {
+	if o.CAFile != "" && !strings.Contains(o.JWKS, "://") {
+		return nil, withHint(&UsageError{Err: errors.New("--ca applies to an https --jwks URL only")},
+			"leave --ca out, or verify against the URL: --jwks https://HOST/.well-known/jwks.json --ca FILE")
+	}
 	if o.Private && (o.JWKS == "" || strings.Contains(o.JWKS, "://")) {
 		return nil, withHint(&UsageError{Err: errors.New("--private applies to --jwks FILE only")},
 			"a JWKS that holds a secret is a local file, never fetched from a URL")

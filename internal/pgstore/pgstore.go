@@ -52,8 +52,13 @@ func Redact(uri string) string {
 		}
 		return u.String()
 	}
+	// Not a URL keyctl could parse (a bad port, a bad escape): still
+	// never show a user:password@ part or a password=... setting.
+	uri = userinfoPassword.ReplaceAllString(uri, "${1}xxxxx@")
 	return dsnPassword.ReplaceAllString(uri, "${1}xxxxx")
 }
+
+var userinfoPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
 
 // Options tune a Store.
 type Options struct {

@@ -240,6 +240,9 @@ func TestRedact(t *testing.T) {
 		"postgresql://db/keys?password=s3cret&user=alice":          "postgresql://db/keys?password=xxxxx&user=alice",
 		"postgres://alice@db/keys":                                 "postgres://alice@db/keys",
 		"host=db password='s3 cret' user=alice":                    "host=db password=xxxxx user=alice",
+		// URLs net/url refuses still lose their password.
+		"postgres://u:s3cret@127.0.0.1:notaport/db": "postgres://u:xxxxx@127.0.0.1:notaport/db",
+		"postgres://u:s3%zzcret@[::1/db":            "postgres://u:xxxxx@[::1/db",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
