@@ -72,7 +72,7 @@ func runKeysCopy(ctx context.Context, o *keysCopyOptions) error {
 	if err != nil {
 		return err
 	}
-	if from.Location() == to.Location() {
+	if from.Location() == to.Location() || keystore.Same(from, to) {
 		return &UsageError{Err: fmt.Errorf("--from and --to name the same keyring (%s)", from.Location())}
 	}
 	src, dst, err := keystore.Copy(ctx, from, to, keystore.CopyOptions{

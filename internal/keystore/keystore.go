@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -336,4 +338,32 @@ func Database(s Store) (*pgstore.Store, bool) {
 		return nil, false
 	}
 	return p.pg, true
+}
+
+// Same reports whether a and b are one keyring however they are spelled:
+// the same file (after symlinks), or the same database and keyring name
+// whatever the user, password or URI form.
+func Same(a, b Store) bool {
+	switch x := a.(type) {
+	case *fileStore:
+		y, ok := b.(*fileStore)
+		if !ok {
+			return false
+		}
+		if x.path == y.path {
+			return true
+		}
+		sa, errA := os.Stat(x.path)
+		sb, errB := os.Stat(y.path)
+		if errA == nil && errB == nil {
+			return os.SameFile(sa, sb)
+		}
+		pa, errA := filepath.Abs(x.path)
+		pb, errB := filepath.Abs(y.path)
+		return errA == nil && errB == nil && pa == pb
+	case *pgStore:
+		y, ok := b.(*pgStore)
+		return ok && x.pg.Identity() == y.pg.Identity()
+	}
+	return false
 }

@@ -131,6 +131,17 @@ func (s *Store) Location() string {
 	return Redact(s.uri) + " (keyring " + s.opts.Name + ")"
 }
 
+// Identity names the keyring for comparison: server, port, database and
+// keyring name, whatever the user, password or URI spelling ("" when the
+// URI does not parse).
+func (s *Store) Identity() string {
+	cfg, err := pgx.ParseConfig(s.uri)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d/%s#%s", cfg.Host, cfg.Port, cfg.Database, s.opts.Name)
+}
+
 // WithOptions returns the store of the same database with other options.
 func (s *Store) WithOptions(opts Options) *Store { return New(s.uri, opts) }
 
