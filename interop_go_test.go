@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,23 +67,7 @@ func (s *servedKeys) rotate(sub string) (token, kid string) {
 		s.t.Fatal(err)
 	}
 	kid = all[keysfile.SigningIndex(all)].KID
-	// serve takes a change in within milliseconds (inotify, then a short
-	// settle): wait for it, as an operator publishes before tokens are used.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(s.jwksURL)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), `"kid":"`+kid+`"`) {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("serve did not publish %s within 10s", kid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitJWKS(s.t, s.jwksURL, kid, true)
 	return s.mint(s.keys, kid, sub), kid
 }
 

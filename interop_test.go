@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -435,12 +436,14 @@ func TestInteropJoseRemoteJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	newKID := newKey[keysfile.SigningIndex(newKey)].KID
+	waitJWKS(t, jwksURL, newKID, true)
 	rotated := k.mint(keys, newKID, "after-rotation")
 	wantVerified(t, "jose", c.ask(rotated), jwk.ES256, newKID, "after-rotation")
 
 	// Revocation: the old key leaves the file; a client that fetches the
 	// set afresh no longer accepts its tokens.
 	dropKey(t, keys, kids[jwk.ES256])
+	waitJWKS(t, jwksURL, kids[jwk.ES256], false)
 	fresh := startClient(t, node, "jose-verify.mjs", jwksURL)
 	wantRejected(t, "jose", "a token of a revoked key", fresh.ask(tokens[jwk.ES256]), "ERR_JWKS_NO_MATCHING_KEY")
 	wantVerified(t, "jose", fresh.ask(rotated), jwk.ES256, newKID, "after-rotation")
@@ -480,6 +483,7 @@ func TestInteropSupabaseGetClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	newKID := all[keysfile.SigningIndex(all)].KID
+	waitJWKS(t, base+"/.well-known/jwks.json", newKID, true)
 	wantVerified(t, "getClaims", c.ask(k.mint(keys, newKID, "after-rotation")), jwk.RS256, newKID, "after-rotation")
 
 	// It fetched from the path Supabase's libraries use.
@@ -765,4 +769,25 @@ func writeFile(t *testing.T, path, data string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// waitJWKS waits until the JWKS at url holds (or no longer holds) kid:
+// keyctl serve takes a changed file in within milliseconds (inotify and a
+// short settle), and an operator publishes before tokens are used.
+func waitJWKS(t *testing.T, url, kid string, present bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), `"kid":"`+kid+`"`) == present {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not take the change to %s in within 10s", kid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
