@@ -146,6 +146,9 @@ incident (a leaked key): the tokens it signed stop verifying.`,
 }
 
 func runKeysRevoke(o *keysRevokeOptions) error {
+	if o.MaxTokenLifetime > keyring.MaxMaxTokenLifetime {
+		return &UsageError{Err: fmt.Errorf("--max-token-lifetime %s is longer than %s, the longest keyctl knows", keyring.ShortDuration(o.MaxTokenLifetime), keyring.ShortDuration(keyring.MaxMaxTokenLifetime))}
+	}
 	if o.MaxTokenLifetime < 0 || (o.lifetimeSet && o.MaxTokenLifetime == 0) {
 		return withHint(&UsageError{Err: fmt.Errorf("--max-token-lifetime must be positive, not %s", keyring.ShortDuration(o.MaxTokenLifetime))},
 			"leave it out to use the keyring's (keyctl keys max-token-lifetime)")

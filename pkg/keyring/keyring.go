@@ -456,6 +456,9 @@ func SafeToRevoke(e *Entry, lifetime time.Duration) (time.Time, bool) {
 	if e.RotatedOut.IsZero() {
 		return time.Time{}, false
 	}
+	// A lifetime beyond any keyctl sets (a hand-edited file or database
+	// row) must not wrap around into the past and revoke at once.
+	lifetime = min(max(lifetime, 0), MaxMaxTokenLifetime)
 	return e.RotatedOut.Add(lifetime + RevocationGrace), true
 }
 

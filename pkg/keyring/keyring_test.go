@@ -3,6 +3,7 @@ package keyring
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -566,5 +567,33 @@ func TestSetMaxTokenLifetime(t *testing.T) {
 	}
 	if ev := kr.History[0]; ev.Action != ActionSetLifetime || ev.Note != "max token lifetime 2h (was 1h)" {
 		t.Fatalf("event %+v", ev)
+	}
+}
+
+// A huge lifetime (a flag, a hand-edited keyring) waits the longest,
+// never wraps around into an immediate revocation.
+func TestHugeLifetimeDoesNotWrap(t *testing.T) {
+	kr := &Keyring{}
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	st := func(d time.Duration) Stamp { return Stamp{At: t0.Add(d), By: "t"} }
+	for _, kid := range []string{"a", "b"} {
+		k, err := jwk.Generate(jwk.ES256, jwk.GenerateOptions{KID: kid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kr.Create(k, st(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := kr.Rotate("a", st(time.Minute), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kr.Rotate("b", st(time.Hour), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := kr.Revoke("a", st(time.Hour+time.Second), Options{MaxTokenLifetime: math.MaxInt64 - 1})
+	var early *TooEarlyError
+	if !errors.As(err, &early) {
+		t.Fatalf("revoke with a huge lifetime: %v, want TooEarlyError", err)
 	}
 }
