@@ -65,14 +65,14 @@ func envLine(v Var) (string, error) {
 // with the variables each assigns.
 type EnvFile struct {
 	lines []string // each with its line ending
-	names map[string]int
+	names map[string][]int // every line assigning each name
 }
 
 // ParseEnvFile reads an env file for Set. It understands NAME=value and
 // export NAME=value lines; every other line (comments, blanks, anything)
 // is kept as it is.
 func ParseEnvFile(data []byte) *EnvFile {
-	f := &EnvFile{names: map[string]int{}}
+	f := &EnvFile{names: map[string][]int{}}
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		var line string
@@ -82,9 +82,7 @@ func ParseEnvFile(data []byte) *EnvFile {
 			line, data = string(data[:i+1]), data[i+1:]
 		}
 		if name, ok := assigned(line); ok {
-			if _, dup := f.names[name]; !dup {
-				f.names[name] = len(f.lines)
-			}
+			f.names[name] = append(f.names[name], len(f.lines))
 		}
 		f.lines = append(f.lines, line)
 	}
@@ -104,13 +102,14 @@ func assigned(line string) (string, bool) {
 // Has reports whether the file assigns name.
 func (f *EnvFile) Has(name string) bool { _, ok := f.names[name]; return ok }
 
-// Value returns the raw text after NAME= on name's line (quotes kept).
+// Value returns the raw text after NAME= on name's last line (quotes
+// kept): the assignment a shell and compose end up with.
 func (f *EnvFile) Value(name string) (string, bool) {
-	i, ok := f.names[name]
+	idx, ok := f.names[name]
 	if !ok {
 		return "", false
 	}
-	_, rest, _ := strings.Cut(f.lines[i], "=")
+	_, rest, _ := strings.Cut(f.lines[idx[len(idx)-1]], "=")
 	return strings.TrimRight(rest, "\r\n"), true
 }
 
@@ -122,22 +121,27 @@ func (f *EnvFile) Set(name, value string) error {
 	if err != nil {
 		return err
 	}
-	if i, ok := f.names[name]; ok {
-		old := f.lines[i]
-		ending := old[len(strings.TrimRight(old, "\r\n")):]
-		if ending == "" {
-			ending = "\n"
+	if idx, ok := f.names[name]; ok {
+		// Every assignment: a stale later one would win in a shell and
+		// in compose.
+		for _, i := range idx {
+			old := f.lines[i]
+			ending := old[len(strings.TrimRight(old, "\r\n")):]
+			if ending == "" {
+				ending = "\n"
+			}
+			l := line
+			if strings.HasPrefix(strings.TrimSpace(old), "export ") {
+				l = "export " + line
+			}
+			f.lines[i] = l + ending
 		}
-		if strings.HasPrefix(strings.TrimSpace(old), "export ") {
-			line = "export " + line
-		}
-		f.lines[i] = line + ending
 		return nil
 	}
 	if n := len(f.lines); n > 0 && !strings.HasSuffix(f.lines[n-1], "\n") {
 		f.lines[n-1] += "\n"
 	}
-	f.names[name] = len(f.lines)
+	f.names[name] = []int{len(f.lines)}
 	f.lines = append(f.lines, line+"\n")
 	return nil
 }
