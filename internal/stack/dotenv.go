@@ -64,7 +64,7 @@ func envLine(v Var) (string, error) {
 // EnvFile is an env file read for editing: its lines kept byte for byte,
 // with the variables each assigns.
 type EnvFile struct {
-	lines []string // each with its line ending
+	lines []string         // each with its line ending
 	names map[string][]int // every line assigning each name
 }
 

@@ -262,7 +262,7 @@ func FuzzEnvFile(f *testing.F) {
 		}
 		after := strings.SplitAfter(string(ef.Bytes()), "\n")
 		for i := range before {
-			if i < len(after) && before[i] != after[i] && strings.TrimRight(before[i], "\n") != strings.TrimRight(after[i], "\n") {
+			if i < len(after) && before[i] != "" && before[i] != after[i] && strings.TrimRight(before[i], "\n") != strings.TrimRight(after[i], "\n") {
 				if n, ok := assigned(before[i]); !ok || n != name {
 					t.Fatalf("Set(%q) changed a line that does not assign it: %q -> %q", name, before[i], after[i])
 				}
