@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -58,7 +59,7 @@ func Redact(uri string) string {
 	return dsnPassword.ReplaceAllString(uri, "${1}xxxxx")
 }
 
-var userinfoPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
+var userinfoPassword = regexp.MustCompile(`(://[^:/@]*:).*@`)
 
 // Options tune a Store.
 type Options struct {
@@ -119,8 +120,15 @@ func New(uri string, opts Options) *Store {
 	if opts.Name == "" {
 		opts.Name = DefaultName
 	}
-	if opts.LockTimeout == 0 {
+	switch {
+	case opts.LockTimeout == 0:
 		opts.LockTimeout = DefaultLockTimeout
+	case opts.LockTimeout < time.Millisecond:
+		// PostgreSQL reads lock_timeout 0 as "wait forever": the shortest
+		// wait it knows stands for "do not wait" (the file store's < 0).
+		opts.LockTimeout = time.Millisecond
+	case opts.LockTimeout > math.MaxInt32*time.Millisecond:
+		opts.LockTimeout = math.MaxInt32 * time.Millisecond
 	}
 	return &Store{uri: uri, opts: opts}
 }
@@ -385,12 +393,9 @@ func (s *Store) readHistory(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring)
 		}
 		ev.At = ev.At.UTC()
 		ev.Action, ev.From, ev.To = keyring.Action(action), keyring.State(from), keyring.State(to)
-		ev.By = actor
-		if !strings.Contains(actor, "(db role ") {
-			// An event copied from another database keeps the role it
-			// was recorded with there.
-			ev.By += " (db role " + role + ")"
-		}
+		// The role is the database's own record (current_user when the
+		// row was written), never taken from the actor text.
+		ev.By = actor + " (db role " + role + ")"
 		kr.History = append(kr.History, ev)
 	}
 	return rows.Err()
@@ -634,8 +639,18 @@ func (s *Store) material(e *keyring.Entry, seal *sealer) (public []byte, sealed 
 	return public, &out, nil
 }
 
+// copiedRole is the " (db role R)" a history read from a database adds to
+// an actor: an event copied from there keeps R in its note, and the actor
+// column gets the bare actor.
+var copiedRole = regexp.MustCompile(` \(db role ([^()]*)\)$`)
+
 func (s *Store) appendHistory(ctx context.Context, tx pgx.Tx, events []keyring.Event) error {
 	for _, ev := range events {
+		if m := copiedRole.FindStringSubmatchIndex(ev.By); m != nil {
+			role := ev.By[m[2]:m[3]]
+			ev.By = ev.By[:m[0]]
+			ev.Note = strings.TrimSpace(ev.Note + " (recorded by db role " + role + " where it was copied from)")
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO keyctl.history (keyring, at, event, kid, from_state, to_state, actor, note)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.opts.Name, ev.At, string(ev.Action), ev.KID,
 			string(ev.From), string(ev.To), ev.By, ev.Note); err != nil {

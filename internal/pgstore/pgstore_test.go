@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -243,9 +244,26 @@ func TestRedact(t *testing.T) {
 		// URLs net/url refuses still lose their password.
 		"postgres://u:s3cret@127.0.0.1:notaport/db": "postgres://u:xxxxx@127.0.0.1:notaport/db",
 		"postgres://u:s3%zzcret@[::1/db":            "postgres://u:xxxxx@[::1/db",
+		"postgres://u:p@ss@127.0.0.1:notaport/db":   "postgres://u:xxxxx@127.0.0.1:notaport/db",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// lock_timeout 0 means "wait forever" to PostgreSQL: a sub-millisecond or
+// negative --lock-timeout must not become it, nor overflow its range.
+func TestLockTimeoutBounds(t *testing.T) {
+	for in, want := range map[time.Duration]time.Duration{
+		500 * time.Microsecond: time.Millisecond,
+		-time.Second:           time.Millisecond,
+		0:                      DefaultLockTimeout,
+		24 * 365 * time.Hour:   math.MaxInt32 * time.Millisecond,
+		3 * time.Second:        3 * time.Second,
+	} {
+		if got := New("postgres://x@h/db", Options{LockTimeout: in}).opts.LockTimeout; got != want {
+			t.Errorf("LockTimeout %s -> %s, want %s", in, got, want)
 		}
 	}
 }
