@@ -43,7 +43,8 @@ func keyFileArg(what string) cobra.PositionalArgs {
 
 // --- jwk to-pem ---
 
-type jwkToPEMOptions struct {
+// jwkPEMOptions are the options of jwk to-pem and from-pem.
+type jwkPEMOptions struct {
 	F      *Factory
 	File   string
 	KID    string
@@ -51,6 +52,8 @@ type jwkToPEMOptions struct {
 	Out    string
 	Force  bool
 }
+
+type jwkToPEMOptions = jwkPEMOptions
 
 func newJWKToPEMCmd(f *Factory) *cobra.Command {
 	o := &jwkToPEMOptions{F: f}
@@ -157,14 +160,7 @@ func writePEM(f *Factory, out []byte, path string, force, private bool) error {
 
 // --- jwk from-pem ---
 
-type jwkFromPEMOptions struct {
-	F      *Factory
-	File   string
-	KID    string
-	Public bool
-	Out    string
-	Force  bool
-}
+type jwkFromPEMOptions = jwkPEMOptions
 
 func newJWKFromPEMCmd(f *Factory) *cobra.Command {
 	o := &jwkFromPEMOptions{F: f}

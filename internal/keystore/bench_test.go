@@ -82,20 +82,24 @@ func pairBench(b *testing.B, file, db Store, op func(b *testing.B, s Store, i in
 	b.ReportMetric(dbNs/fileNs, "x-raw")
 }
 
+// toggle is the benchmarks' lifecycle move: the standby key "toggle"
+// revoked, or a revoked one back to standby (move i, a second apart).
+func toggle(kr *keyring.Keyring, i int) error {
+	st := at(time.Hour + time.Duration(i)*time.Second)
+	if e, _ := kr.Lookup("toggle"); e.State == keyring.Standby {
+		_, err := kr.Revoke("toggle", st, keyring.Options{})
+		return err
+	}
+	_, err := kr.Standby("toggle", st)
+	return err
+}
+
 // BenchmarkStoreLifecycle: one lifecycle move (revoke, then standby, of a
 // standby key), read, changed, written and recorded in the history.
 func BenchmarkStoreLifecycle(b *testing.B) {
 	file, db := benchPair(b)
 	pairBench(b, file, db, func(b *testing.B, s Store, i int) {
-		_, err := s.Update(context.Background(), false, func(kr *keyring.Keyring) error {
-			st := at(time.Hour + time.Duration(i)*time.Second)
-			if e, _ := kr.Lookup("toggle"); e.State == keyring.Standby {
-				_, err := kr.Revoke("toggle", st, keyring.Options{})
-				return err
-			}
-			_, err := kr.Standby("toggle", st)
-			return err
-		})
+		_, err := s.Update(context.Background(), false, func(kr *keyring.Keyring) error { return toggle(kr, i) })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -201,15 +205,7 @@ func BenchmarkStoreNotify(b *testing.B) {
 	var worst time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		h, err := db.Update(context.Background(), false, func(kr *keyring.Keyring) error {
-			st := at(time.Hour + time.Duration(i)*time.Second)
-			if e, _ := kr.Lookup("toggle"); e.State == keyring.Standby {
-				_, err := kr.Revoke("toggle", st, keyring.Options{})
-				return err
-			}
-			_, err := kr.Standby("toggle", st)
-			return err
-		})
+		h, err := db.Update(context.Background(), false, func(kr *keyring.Keyring) error { return toggle(kr, i) })
 		if err != nil {
 			b.Fatal(err)
 		}
