@@ -649,16 +649,7 @@ func TestInteropJoseSignsKeyctlVerifies(t *testing.T) {
 	}
 	verify := func(token string, args ...string) (map[string]any, string, int) {
 		t.Helper()
-		out, errOut, code := k.exec(token+"\n", append(append([]string{"verify"}, args...), "-")...)
-		var got map[string]any
-		if code == 0 {
-			if err := json.Unmarshal([]byte(out), &got); err != nil {
-				t.Fatalf("keyctl verify printed %q: %v", out, err)
-			}
-		} else if out != "" {
-			t.Errorf("keyctl verify exit %d printed on stdout: %q", code, out)
-		}
-		return got, errOut, code
+		return keyctlVerify(t, k, token, args...)
 	}
 
 	type issued struct{ kid, alg, token string }
