@@ -43,14 +43,14 @@ func loadKeysFile(path string, data []byte, _ fs.FileInfo) (*jwk.Set, error) {
 }
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	path string
 	h    *Handler
 	logs *syncBuffer
 }
 
 // newFixture writes keys to a keys file and serves it.
-func newFixture(t *testing.T, keys ...*jwk.Key) *fixture {
+func newFixture(t testing.TB, keys ...*jwk.Key) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "signing_keys.json")
 	if err := keysfile.Write(path, keys); err != nil {

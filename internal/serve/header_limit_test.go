@@ -44,7 +44,7 @@ func statusFor(t *testing.T, addr, raw string) int {
 }
 
 // serveOn runs srv on a fresh 127.0.0.1 port until the test ends.
-func serveOn(t *testing.T, srv *http.Server) string {
+func serveOn(t testing.TB, srv *http.Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

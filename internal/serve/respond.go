@@ -31,6 +31,8 @@ type prepared struct {
 	ready   []byte
 	disco   []byte // the root discovery document
 	discoV1 []byte // the one under /auth/v1
+	// The fast path's status lines and headers (see wireHead).
+	fastOK, fastNotMod []byte
 }
 
 func hv(name, value string) header { return header{name, []string{value}[:1:1]} }
@@ -59,6 +61,7 @@ func (h *Handler) prepare() {
 		p.jwks = append(append([]header(nil), common...),
 			hv("Content-Type", "application/json"),
 			hv("Content-Length", strconv.Itoa(len(s.Body))))
+		p.fastOK, p.fastNotMod = wireHead(http.StatusOK, p.jwks), wireHead(http.StatusNotModified, p.notMod)
 		doc.Keys, doc.ETag, doc.LoadedAt = s.Keys, s.ETag, s.LoadedAt.UTC()
 		p.disco = h.discovery(false, s)
 		p.discoV1 = h.discovery(true, s)

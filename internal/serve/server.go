@@ -68,20 +68,40 @@ func NewServer(h http.Handler, logger *slog.Logger, now func() time.Time) *http.
 }
 
 // Serve runs srv on ln until ctx is done, then shuts down gracefully: the
-// listener closes at once and in-flight requests get grace to finish.
+// listener closes at once, idle connections close, and in-flight requests
+// get grace to finish. When srv comes from NewServer for a *Handler and
+// serves plain HTTP, the JWKS requests are answered by the fast path (see
+// fast.go) and every other connection by srv.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	fast := newFastServer(srv, ln)
+	httpLn := ln
+	if fast != nil {
+		httpLn = fast.handoff
+		go fast.acceptLoop()
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(httpLn) }()
 	select {
 	case err := <-errc:
+		if fast != nil {
+			fast.shutdown(time.Now())
+			fast.wait(closedChan)
+		}
 		return err
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	if fast != nil {
+		dl, _ := sctx.Deadline()
+		fast.shutdown(dl)
+	}
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
+	}
+	if fast != nil && fast.wait(sctx.Done()) && err == nil {
+		err = context.DeadlineExceeded
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		srv.Close()
@@ -89,6 +109,8 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	}
 	return err
 }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // RequestLogRate is how many request lines of successful requests (status
 // below 400) LogRequests writes per second; past it they are counted, not
@@ -108,34 +130,62 @@ func logRequests(next http.Handler, logger *slog.Logger, now func() time.Time, r
 	if now == nil {
 		now = time.Now
 	}
-	var s sampler
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := now()
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		end := now()
-		if rec.status < 400 {
-			ok, skipped := s.allow(end, rate)
-			if skipped > 0 {
-				logger.LogAttrs(r.Context(), slog.LevelInfo, "request lines left out", slog.Int64("skipped", skipped), slog.Int("per_second", int(rate)))
-			}
-			if !ok {
-				return
-			}
+	return &loggedHandler{next: next, log: &requestLog{logger: logger, now: now, rate: rate}}
+}
+
+// loggedHandler is what LogRequests returns: next, with each request
+// logged. Serve looks through it for the *Handler its fast path answers
+// from.
+type loggedHandler struct {
+	next http.Handler
+	log  *requestLog
+}
+
+func (l *loggedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := l.log.now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	l.next.ServeHTTP(rec, r)
+	l.log.record(r.Context(), r.Method, r.URL.Path, rec.status, rec.bytes, start, r.RemoteAddr, nil)
+}
+
+// requestLog writes the request lines of both paths (net/http's and the
+// fast one), through one sampler.
+type requestLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+	rate   int64
+	s      sampler
+}
+
+// record logs one finished request that began at start. The client's
+// address is remote, or addr's when remote is "" (formatted only when the
+// line is written).
+func (l *requestLog) record(ctx context.Context, method, path string, status, bytes int, start time.Time, remote string, addr net.Addr) {
+	end := l.now()
+	if status < 400 {
+		ok, skipped := l.s.allow(end, l.rate)
+		if skipped > 0 {
+			l.logger.LogAttrs(ctx, slog.LevelInfo, "request lines left out", slog.Int64("skipped", skipped), slog.Int("per_second", int(l.rate)))
 		}
-		level := slog.LevelInfo
-		if rec.status >= 500 {
-			level = slog.LevelError
+		if !ok {
+			return
 		}
-		logger.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", end.Sub(start)),
-			slog.String("remote", r.RemoteAddr),
-		)
-	})
+	}
+	if remote == "" && addr != nil {
+		remote = addr.String()
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	l.logger.LogAttrs(ctx, level, "request",
+		slog.String("method", method),
+		slog.String("path", path),
+		slog.Int("status", status),
+		slog.Int("bytes", bytes),
+		slog.Duration("duration", end.Sub(start)),
+		slog.String("remote", remote),
+	)
 }
 
 // sampler lets rate lines a second through, lock-free.

@@ -1,0 +1,603 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The fast path. Nearly every request a key endpoint gets is the same GET
+// of the JWKS, and after a rotation every verifier of every service sends
+// it at once. net/http spends most of its time on that request building
+// things the answer does not need (a Request, a header map, a response
+// writer, chunking decisions), so a plain-HTTP Serve answers it straight
+// from the prepared bytes: it reads the request head, and when it is a
+// well-formed GET or HEAD of a JWKS path that nothing in it could change
+// the meaning of, writes the prepared status line, headers, Date and body
+// in one write. The answer is the one net/http gives, byte for byte but
+// for the Date (TestFastPathMatchesNetHTTP and FuzzFastPath check it).
+//
+// Anything else (another path or method, a query, HTTP/1.0, a body, an
+// Expect, Upgrade or Connection header, a missing or odd Host, bare LF
+// line endings, a head over the limit, TLS) hands the connection, with
+// the bytes already read, to net/http for good: the fast path only ever
+// answers requests it is sure about, and net/http stays the reference
+// for every other byte that can arrive.
+
+// fastServer accepts the connections of one listener and answers their
+// JWKS requests, handing every other connection to net/http through
+// handoff.
+type fastServer struct {
+	h       *Handler
+	log     *requestLog
+	ln      net.Listener
+	handoff *handoffListener
+
+	limit      int           // largest request head, bytes (SetHeaderLimit)
+	readHeader time.Duration // to read a head, from its first byte (or the connection's start)
+	idle       time.Duration // to wait for the next request on a kept-alive connection
+	write      time.Duration // to write a response
+
+	closing atomic.Bool
+	drainBy atomic.Int64 // UnixNano when the shutdown's grace ends
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// newFastServer returns the fast path for srv on ln, or nil when srv does
+// not serve a *Handler through LogRequests (NewServer does) or serves TLS.
+func newFastServer(srv *http.Server, ln net.Listener) *fastServer {
+	lh, ok := srv.Handler.(*loggedHandler)
+	if !ok || srv.TLSConfig != nil {
+		return nil
+	}
+	h, ok := lh.next.(*Handler)
+	if !ok {
+		return nil
+	}
+	limit := srv.MaxHeaderBytes
+	if limit <= 0 {
+		limit = http.DefaultMaxHeaderBytes
+	}
+	s := &fastServer{
+		h: h, log: lh.log, ln: ln,
+		handoff:    newHandoffListener(ln.Addr()),
+		limit:      limit + headerSlop,
+		readHeader: firstNonZero(srv.ReadHeaderTimeout, srv.ReadTimeout),
+		idle:       firstNonZero(srv.IdleTimeout, srv.ReadTimeout),
+		write:      srv.WriteTimeout,
+		conns:      make(map[net.Conn]struct{}),
+	}
+	return s
+}
+
+func firstNonZero(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// acceptLoop accepts connections until the listener closes. A temporary
+// error (out of descriptors) backs off as net/http does; any other ends
+// net/http's Serve with it.
+func (s *fastServer) acceptLoop() {
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			s.handoff.fail(err)
+			return
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// untrack forgets c (closed, or handed to net/http).
+func (s *fastServer) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// shutdown stops accepting, closes idle connections and lets the others
+// finish the request they are on until the grace ends at by.
+func (s *fastServer) shutdown(by time.Time) {
+	s.drainBy.Store(by.UnixNano())
+	s.mu.Lock()
+	s.closing.Store(true)
+	s.ln.Close()
+	// Wake every connection waiting to read: an idle one then closes, one
+	// with part of a request read goes on reading it until the grace ends.
+	// (A connection sets its read deadline before it checks closing, so
+	// this wake-up, after the store above, is never overwritten.)
+	now := time.Now()
+	for c := range s.conns {
+		c.SetReadDeadline(now)
+	}
+	s.mu.Unlock()
+}
+
+// wait waits for the connections to finish until done is closed, then
+// closes those left and reports whether any was.
+func (s *fastServer) wait(done <-chan struct{}) (cut bool) {
+	finished := make(chan struct{})
+	go func() { s.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return false
+	case <-done:
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+		cut = true
+	}
+	s.mu.Unlock()
+	<-finished
+	return cut
+}
+
+// maxFastBuffer is what a connection's input buffer starts at; it grows
+// to the head limit only for a head that needs it.
+const maxFastBuffer = 4 << 10
+
+// copyLimit is the largest response copied into one buffer for a single
+// write; a larger body goes out with writev, uncopied.
+const copyLimit = 32 << 10
+
+// serveConn answers c's requests until it closes, idles out, fails, or
+// sends one the fast path leaves to net/http.
+func (s *fastServer) serveConn(c net.Conn) {
+	handed := false
+	defer func() {
+		if !handed {
+			c.Close()
+		}
+		s.untrack(c)
+	}()
+	buf := make([]byte, min(maxFastBuffer, s.limit+1))
+	var out []byte
+	start, end := 0, 0 // buf[start:end]: read and not yet answered
+	first := true
+	for {
+		if start == end {
+			start, end = 0, 0
+			wait := s.idle
+			if first {
+				wait = s.readHeader
+			}
+			if wait > 0 {
+				c.SetReadDeadline(time.Now().Add(wait))
+			}
+		}
+		partial := false
+		headLen := 0
+		for {
+			// net/http waits for 4 bytes of a request on a kept-alive
+			// connection before it reads it, and closes silently when
+			// they never come: so does this, to hand it on no sooner.
+			n, ok := 0, true
+			if first || end-start >= 4 {
+				n, ok = scanHead(buf[start:end])
+			}
+			if !ok {
+				s.handOff(c, buf[start:end])
+				handed = true
+				return
+			}
+			if n > s.limit || n == 0 && end-start > s.limit {
+				s.handOff(c, buf[start:end]) // net/http answers 431
+				handed = true
+				return
+			}
+			if n > 0 {
+				headLen = n
+				break
+			}
+			if start == end && s.closing.Load() {
+				return // idle at shutdown
+			}
+			if end == len(buf) {
+				if start > 0 {
+					end = copy(buf, buf[start:end])
+					start = 0
+				}
+				if end == len(buf) {
+					buf = append(buf, make([]byte, min(2*len(buf), s.limit+1)-len(buf))...)
+				}
+			}
+			if start < end && !partial {
+				partial = true
+				if !first && s.readHeader > 0 {
+					c.SetReadDeadline(time.Now().Add(s.readHeader))
+				}
+			}
+			m, err := c.Read(buf[end:])
+			end += m
+			if err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) && s.closing.Load() && start < end {
+					// Woken by shutdown with a request under way: finish
+					// reading it within the grace.
+					c.SetReadDeadline(time.Unix(0, s.drainBy.Load()))
+					continue
+				}
+				if m > 0 {
+					continue
+				}
+				// A partial head and then an error, EOF or a timeout:
+				// net/http answers some of these (400, 408); let it.
+				if start < end && (first || end-start >= 4) {
+					s.handOff(c, buf[start:end])
+					handed = true
+				}
+				return
+			}
+		}
+		first = false
+		head := buf[start : start+headLen]
+		req, ok := parseHead(head)
+		p := s.h.live.Load()
+		if !ok || p.snap == nil {
+			s.handOff(c, buf[start:end])
+			handed = true
+			return
+		}
+		began := s.log.now()
+		status, hdr, body := http.StatusOK, p.fastOK, p.body
+		if req.inm != "" && noneMatch(req.inm, p.etag) {
+			status, hdr, body = http.StatusNotModified, p.fastNotMod, nil
+		}
+		if req.head {
+			body = nil
+		}
+		date := dates.line(began)
+		if s.write > 0 {
+			c.SetWriteDeadline(began.Add(s.write))
+		}
+		var err error
+		if len(hdr)+len(date)+len(body) <= copyLimit {
+			out = append(append(append(out[:0], hdr...), date...), body...)
+			_, err = c.Write(out)
+		} else {
+			bufs := net.Buffers{hdr, date, body}
+			_, err = bufs.WriteTo(c)
+		}
+		start += headLen
+		if m := s.h.metrics; m != nil {
+			m.count(req.path, status)
+		}
+		s.log.record(bgContext, req.method, req.path, status, len(body), began, "", c.RemoteAddr())
+		if err != nil || s.closing.Load() {
+			return
+		}
+	}
+}
+
+// handOff gives c to net/http with the bytes read from it so far.
+func (s *fastServer) handOff(c net.Conn, pending []byte) {
+	c.SetReadDeadline(time.Time{})
+	c.SetWriteDeadline(time.Time{})
+	s.handoff.give(newReplayConn(c, pending))
+}
+
+// fastRequest is what the fast path needs of a request.
+type fastRequest struct {
+	method string // GET or HEAD
+	head   bool
+	path   string
+	inm    string // the If-None-Match values, joined with ","
+}
+
+// scanHead looks for the end of a request head at the start of b. It
+// returns its length (0: more bytes needed), or ok false when b is not a
+// head the fast path takes: empty lines before it, or a line ending that
+// is not CRLF (a bare LF or CR), which net/http reads its own way.
+func scanHead(b []byte) (n int, ok bool) {
+	lineStart := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\r':
+			if i+1 == len(b) {
+				return 0, true
+			}
+			if b[i+1] != '\n' {
+				return 0, false
+			}
+			if i == lineStart {
+				if i == 0 {
+					return 0, false // an empty line before the request line
+				}
+				return i + 2, true
+			}
+			i++
+			lineStart = i + 1
+		case '\n':
+			return 0, false
+		}
+	}
+	return 0, true
+}
+
+// parseHead reads a request head (CRLF line endings, the blank line
+// included) and reports whether the fast path answers it.
+func parseHead(head []byte) (fastRequest, bool) {
+	var r fastRequest
+	line, rest, _ := bytes.Cut(head, crlf)
+	switch {
+	case bytes.HasPrefix(line, []byte("GET ")):
+		r.method, line = http.MethodGet, line[4:]
+	case bytes.HasPrefix(line, []byte("HEAD ")):
+		r.method, r.head, line = http.MethodHead, true, line[5:]
+	default:
+		return r, false
+	}
+	target, proto, ok := bytes.Cut(line, []byte(" "))
+	if !ok || string(proto) != "HTTP/1.1" {
+		return r, false
+	}
+	switch string(target) {
+	case JWKSPath:
+		r.path = JWKSPath
+	case SupabaseJWKSPath:
+		r.path = SupabaseJWKSPath
+	default:
+		return r, false
+	}
+	hosts := 0
+	var inm []string
+	for {
+		line, rest, _ = bytes.Cut(rest, crlf)
+		if len(line) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return r, false
+		}
+		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
+		for _, c := range name {
+			if !isTokenChar(c) {
+				return r, false
+			}
+		}
+		for _, c := range value {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return r, false
+			}
+		}
+		switch {
+		case asciiEqualFold(name, "Host"):
+			hosts++
+			if len(value) == 0 {
+				return r, false
+			}
+			for _, c := range value {
+				if !isHostChar(c) {
+					return r, false
+				}
+			}
+		case asciiEqualFold(name, "If-None-Match"):
+			inm = append(inm, string(value))
+		case asciiEqualFold(name, "Connection"):
+			if !asciiEqualFold(value, "keep-alive") {
+				return r, false
+			}
+		case asciiEqualFold(name, "Content-Length"), asciiEqualFold(name, "Transfer-Encoding"),
+			asciiEqualFold(name, "Expect"), asciiEqualFold(name, "Upgrade"),
+			asciiEqualFold(name, "Trailer"), asciiEqualFold(name, "TE"),
+			asciiEqualFold(name, "HTTP2-Settings"):
+			return r, false
+		}
+	}
+	if hosts != 1 {
+		return r, false
+	}
+	if len(inm) > 0 {
+		r.inm = strings.Join(inm, ",")
+	}
+	return r, true
+}
+
+var crlf = []byte("\r\n")
+
+// bgContext is the context of the fast path's log lines.
+var bgContext = context.Background()
+
+// isTokenChar reports whether c may appear in a header name (RFC 9110
+// tchar).
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// isHostChar reports whether c may appear in a Host the fast path takes: a
+// name, an IPv4 or bracketed IPv6 address, a port. Anything rarer goes to
+// net/http.
+func isHostChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._:[]", c) >= 0
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// wireHead is a response's status line and headers as net/http writes
+// them (names in sorted order), without the Date and the blank line that
+// the fast path adds per request.
+func wireHead(status int, hs []header) []byte {
+	sorted := append([]header(nil), hs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	b := []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status))
+	b = append(b, crlf...)
+	for _, h := range sorted {
+		for _, v := range h.value {
+			b = append(b, h.name...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, crlf...)
+		}
+	}
+	return b[:len(b):len(b)]
+}
+
+// dates caches the Date header line of the current second.
+var dates dateCache
+
+type dateCache struct{ p atomic.Pointer[dateLine] }
+
+type dateLine struct {
+	sec  int64
+	line []byte // "Date: ...\r\n\r\n": the last header and the blank line
+}
+
+func (d *dateCache) line(now time.Time) []byte {
+	sec := now.Unix()
+	if e := d.p.Load(); e != nil && e.sec == sec {
+		return e.line
+	}
+	b := append([]byte("Date: "), now.UTC().AppendFormat(nil, http.TimeFormat)...)
+	b = append(b, "\r\n\r\n"...)
+	d.p.Store(&dateLine{sec: sec, line: b[:len(b):len(b)]})
+	return b
+}
+
+// handoffListener is the listener net/http serves: it yields the
+// connections the fast path hands over.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	err   error // a permanent accept error, returned once closed
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+// give hands c to net/http; after Close it closes c instead.
+func (l *handoffListener) give(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// fail ends net/http's Serve with err.
+func (l *handoffListener) fail(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+	l.Close()
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// replayConn is a connection whose first reads return bytes already read
+// from it.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func newReplayConn(c net.Conn, pending []byte) net.Conn {
+	return &replayConn{Conn: c, pending: bytes.Clone(pending)}
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite lets net/http half-close the connection after an error
+// response, as it does on a bare TCP connection.
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

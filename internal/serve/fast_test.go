@@ -1,0 +1,323 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pair is the same Handler served twice: through Serve, whose fast path
+// answers the JWKS requests, and through net/http alone.
+type pair struct {
+	h          *Handler
+	fast, slow string // addresses
+}
+
+func newPair(t testing.TB) *pair {
+	t.Helper()
+	f := newFixture(t, genKey(t, "ES256"), genKey(t, "RS256"))
+	p := &pair{h: f.h, fast: serveOn(t, NewServer(f.h, nil, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(f.h, nil, nil)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	p.slow = ln.Addr().String()
+	return p
+}
+
+// exchange sends raw on a new connection to addr, half-closes it, and
+// returns everything the server writes until it closes.
+func exchange(t testing.TB, addr string, raw []byte) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
+		t.Fatalf("reading the response: %v", err)
+	}
+	return string(got)
+}
+
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "connection reset")
+}
+
+var dateHeader = regexp.MustCompile(`(?m)^Date: [^\r\n]*\r\n`)
+
+func maskDate(s string) string { return dateHeader.ReplaceAllString(s, "Date: *\r\n") }
+
+// fastCases are requests the fast path answers and requests it must leave
+// to net/http; every one must get the answer net/http gives.
+var fastCases = []struct{ name, raw string }{
+	{"get", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
+	{"head", "HEAD /.well-known/jwks.json HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"},
+	{"supabase path", "GET /auth/v1/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nUser-Agent: supabase-js\r\nAccept: */*\r\n\r\n"},
+	{"if-none-match", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: {{etag}}\r\n\r\n"},
+	{"if-none-match weak", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/{{etag}}\r\n\r\n"},
+	{"if-none-match star", "HEAD /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nif-none-match: *\r\n\r\n"},
+	{"if-none-match other", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"nope\"\r\n\r\n"},
+	{"if-none-match two lines", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"a\"\r\nIf-None-Match: {{etag}}\r\n\r\n"},
+	{"if-none-match malformed", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: {{etag}}x\r\n\r\n"},
+	{"pipelined", strings.Repeat("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n", 3)},
+	{"pipelined then other path", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"pipelined then close", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\nGET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"keep-alive", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n"},
+	{"connection close", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+	{"http/1.0", "GET /.well-known/jwks.json HTTP/1.0\r\n\r\n"},
+	{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+	{"no host", "GET /.well-known/jwks.json HTTP/1.1\r\n\r\n"},
+	{"two hosts", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+	{"empty host", "GET /.well-known/jwks.json HTTP/1.1\r\nHost:\r\n\r\n"},
+	{"odd host", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: a b\r\n\r\n"},
+	{"lower-case names", "GET /.well-known/jwks.json HTTP/1.1\r\nhost: x\r\naccept: application/json\r\n\r\n"},
+	{"query", "GET /.well-known/jwks.json?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"escaped path", "GET /.well-known/jwks%2Ejson HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"absolute form", "GET http://x/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"bare LF", "GET /.well-known/jwks.json HTTP/1.1\nHost: x\n\n"},
+	{"bare CR", "GET /.well-known/jwks.json HTTP/1.1\rHost: x\r\n\r\n"},
+	{"leading CRLF", "\r\nGET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"space before colon", "GET /.well-known/jwks.json HTTP/1.1\r\nHost : x\r\n\r\n"},
+	{"folded header", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"},
+	{"no colon", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nnocolon\r\n\r\n"},
+	{"control byte", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n"},
+	{"NUL in value", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"},
+	{"obs-text", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-A: caf\xc3\xa9\r\n\r\n"},
+	{"content-length 0", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"},
+	{"content-length body", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"},
+	{"chunked", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	{"expect", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"},
+	{"upgrade", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"},
+	{"post", "POST /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"},
+	{"options", "OPTIONS /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Headers: x-client-info\r\n\r\n"},
+	{"lower-case method", "get /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"two spaces", "GET  /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"healthz", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"readyz", "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"discovery", "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"metrics off", "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"not found", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"partial head", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n"},
+	{"partial request line", "GET /.well-kn"},
+	{"garbage", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"},
+	{"empty", ""},
+}
+
+func (p *pair) expand(raw string) []byte {
+	return []byte(strings.ReplaceAll(raw, "{{etag}}", p.h.Current().ETag))
+}
+
+// TestFastPathMatchesNetHTTP: for every request, the fast path's answer
+// is net/http's, byte for byte but for the Date, whether the fast path
+// answers it or hands it on.
+func TestFastPathMatchesNetHTTP(t *testing.T) {
+	p := newPair(t)
+	for _, tc := range fastCases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := p.expand(tc.raw)
+			want := maskDate(exchange(t, p.slow, raw))
+			got := maskDate(exchange(t, p.fast, raw))
+			if got != want {
+				t.Errorf("request %q:\nfast path: %q\nnet/http:  %q", raw, got, want)
+			}
+		})
+	}
+}
+
+// TestFastPathAnswers: the requests a verifier sends are answered by the
+// fast path itself (a test that the differential one above cannot fail by
+// handing everything on).
+func TestFastPathAnswers(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	var handed atomic.Int64
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handed.Add(1)
+		f.h.ServeHTTP(w, r)
+	}), nil, nil)
+	// Serve a *Handler through the logging wrapper, as NewServer does, but
+	// count what reaches net/http.
+	srv.Handler.(*loggedHandler).next = f.h
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := newFastServer(srv, ln)
+	if fast == nil {
+		t.Fatal("no fast path for a Handler served by NewServer")
+	}
+	inner := fast.handoff
+	counting := &countingListener{Listener: inner, n: &handed}
+	go fast.acceptLoop()
+	go srv.Serve(counting)
+	t.Cleanup(func() { fast.shutdown(time.Now()); fast.wait(closedChan); srv.Close() })
+	addr := ln.Addr().String()
+	for _, raw := range []string{
+		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD /auth/v1/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + f.h.Current().ETag + "\r\n\r\n",
+		strings.Repeat("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", 5),
+	} {
+		if got := exchange(t, addr, []byte(raw)); !strings.HasPrefix(got, "HTTP/1.1 ") {
+			t.Fatalf("no answer to %q: %q", raw, got)
+		}
+	}
+	if n := handed.Load(); n != 0 {
+		t.Errorf("%d connections handed to net/http, want 0", n)
+	}
+	exchange(t, addr, []byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if n := handed.Load(); n != 1 {
+		t.Errorf("/healthz: %d connections handed to net/http, want 1", n)
+	}
+}
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestFastPathSplitHead: a head that arrives a few bytes at a time is read
+// whole, and bytes after it are the next request's.
+func TestFastPathSplitHead(t *testing.T) {
+	p := newPair(t)
+	raw := p.expand("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: {{etag}}\r\n\r\nHEAD /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n")
+	want := maskDate(exchange(t, p.slow, raw))
+	c, err := net.Dial("tcp", p.fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < len(raw); i += 7 {
+		if _, err := c.Write(raw[i:min(i+7, len(raw))]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, _ := io.ReadAll(c)
+	if maskDate(string(got)) != want {
+		t.Errorf("split head:\nfast path: %q\nnet/http:  %q", got, want)
+	}
+}
+
+// TestFastPathIdleTimeout: a kept-alive connection that sends nothing is
+// closed after the idle timeout, and one that stops in the middle of a
+// head after the header timeout, as net/http does.
+func TestFastPathIdleTimeout(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	srv := NewServer(f.h, nil, nil)
+	srv.IdleTimeout, srv.ReadHeaderTimeout = 200*time.Millisecond, 300*time.Millisecond
+	addr := serveOn(t, srv)
+	for _, tc := range []struct {
+		name, raw string
+		min       time.Duration
+	}{
+		{"idle after a request", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n", 200 * time.Millisecond},
+		{"stalled head", "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n", 300 * time.Millisecond},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		start := time.Now()
+		c.Write([]byte(tc.raw))
+		io.ReadAll(c)
+		if took := time.Since(start); took < tc.min || took > 5*time.Second {
+			t.Errorf("%s: closed after %s, want after %s (and well before 5s)", tc.name, took, tc.min)
+		}
+		c.Close()
+	}
+}
+
+// TestFastPathShutdown: at shutdown an idle connection closes at once and
+// a request under way is still answered.
+func TestFastPathShutdown(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, NewServer(f.h, nil, nil), ln, 5*time.Second) }()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	idle, busy := dial(), dial()
+	defer idle.Close()
+	defer busy.Close()
+	idle.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"))
+	buf := make([]byte, 64<<10)
+	if n, _ := idle.Read(buf); !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200 OK")) {
+		t.Fatalf("first answer: %q", buf[:n])
+	}
+	busy.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n"))
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	if _, err := idle.Read(buf); err != io.EOF {
+		t.Errorf("idle connection at shutdown: %v, want EOF", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	busy.Write([]byte("\r\n"))
+	got, _ := io.ReadAll(busy)
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")) {
+		t.Errorf("request under way at shutdown: %q", got)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("shutdown took %s", took)
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Error("a new connection was accepted after shutdown")
+	}
+}
+
+// FuzzFastPath: whatever bytes arrive, the fast path answers as net/http
+// does, byte for byte but for the Date.
+func FuzzFastPath(f *testing.F) {
+	for _, tc := range fastCases {
+		f.Add([]byte(tc.raw))
+	}
+	p := newPair(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		want := maskDate(exchange(t, p.slow, raw))
+		got := maskDate(exchange(t, p.fast, raw))
+		if got != want {
+			t.Errorf("request %q:\nfast path: %q\nnet/http:  %q", raw, got, want)
+		}
+	})
+}
