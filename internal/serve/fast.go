@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -194,6 +195,10 @@ func (s *fastServer) serveConn(c net.Conn) {
 	}()
 	buf := make([]byte, min(maxFastBuffer, s.limit+1))
 	var out []byte
+	var raw syscall.RawConn // for sendfile
+	if sc, ok := c.(syscall.Conn); ok {
+		raw, _ = sc.SyscallConn()
+	}
 	start, end := 0, 0 // buf[start:end]: read and not yet answered
 	first := true
 	for {
@@ -292,10 +297,14 @@ func (s *fastServer) serveConn(c net.Conn) {
 			c.SetWriteDeadline(began.Add(s.write))
 		}
 		var err error
-		if len(hdr)+len(date)+len(body) <= copyLimit {
+		switch {
+		case len(hdr)+len(date)+len(body) <= copyLimit:
 			out = append(append(append(out[:0], hdr...), date...), body...)
 			_, err = c.Write(out)
-		} else {
+		case p.bodyFile != nil && raw != nil:
+			out = append(append(out[:0], hdr...), date...)
+			_, err = p.bodyFile.send(raw, out)
+		default:
 			bufs := net.Buffers{hdr, date, body}
 			_, err = bufs.WriteTo(c)
 		}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
 // pair is the same Handler served twice: through Serve, whose fast path
@@ -320,4 +324,60 @@ func FuzzFastPath(f *testing.F) {
 			t.Errorf("request %q:\nfast path: %q\nnet/http:  %q", raw, got, want)
 		}
 	})
+}
+
+// TestFastPathLargeBody: a body too large to copy (sent with sendfile on
+// Linux, writev elsewhere) is answered as net/http answers it.
+func TestFastPathLargeBody(t *testing.T) {
+	keys := make([]*jwk.Key, 200)
+	for i := range keys {
+		keys[i] = genKey(t, "ES256")
+	}
+	f := newFixture(t, keys...)
+	if n := len(f.h.Current().Body); n <= copyLimit {
+		t.Fatalf("the body is %d bytes, want more than %d", n, copyLimit)
+	}
+	if runtime.GOOS == "linux" && f.h.live.Load().bodyFile == nil {
+		t.Error("no memfd for a large body on Linux")
+	}
+	fast := serveOn(t, NewServer(f.h, nil, nil))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(f.h, nil, nil)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	etag := f.h.Current().ETag
+	for _, raw := range []string{
+		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n",
+		strings.Repeat("GET /auth/v1/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n", 4),
+	} {
+		want := maskDate(exchange(t, ln.Addr().String(), []byte(raw)))
+		got := maskDate(exchange(t, fast, []byte(raw)))
+		if got != want {
+			t.Errorf("request %q: fast path and net/http differ (%d and %d bytes)", raw, len(got), len(want))
+		}
+	}
+	// A slow reader: the body leaves in several sendfile calls, waiting
+	// for the socket between them.
+	c, err := net.Dial("tcp", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"))
+	time.Sleep(100 * time.Millisecond)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(b, f.h.Current().Body) {
+		t.Errorf("slow reader: %d bytes, %v; want the %d-byte body", len(b), err, len(f.h.Current().Body))
+	}
 }

@@ -33,6 +33,9 @@ type prepared struct {
 	discoV1 []byte // the one under /auth/v1
 	// The fast path's status lines and headers (see wireHead).
 	fastOK, fastNotMod []byte
+	// bodyFile holds a body of more than copyLimit bytes for sendfile
+	// (Linux); nil otherwise.
+	bodyFile *bodyFile
 }
 
 func hv(name, value string) header { return header{name, []string{value}[:1:1]} }
@@ -62,6 +65,13 @@ func (h *Handler) prepare() {
 			hv("Content-Type", "application/json"),
 			hv("Content-Length", strconv.Itoa(len(s.Body))))
 		p.fastOK, p.fastNotMod = wireHead(http.StatusOK, p.jwks), wireHead(http.StatusNotModified, p.notMod)
+		if len(s.Body) > copyLimit {
+			if old := h.live.Load(); old != nil && old.snap == s && old.bodyFile != nil {
+				p.bodyFile = old.bodyFile // same body: prepare runs on every reload check
+			} else {
+				p.bodyFile = newBodyFile(s.Body)
+			}
+		}
 		doc.Keys, doc.ETag, doc.LoadedAt = s.Keys, s.ETag, s.LoadedAt.UTC()
 		p.disco = h.discovery(false, s)
 		p.discoV1 = h.discovery(true, s)

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # make bench-serve: keyctl serve against nginx serving the same JWKS bytes
 # with the same headers, side by side on loopback, with the same bounded
-# load (testdata/bench/serve/loadgen: CONNS connections, DURATION each),
-# for a 23-key and a 1,000-key JWKS, before and after a write to the keys
-# file. Prints req/s, p99 and the keyctl/nginx ratios. Installs Debian's
-# nginx-light when nginx is missing (as root). Stops all it started.
+# wrk load (THREADS threads, CONNS connections, DURATION a run), for a
+# 23-key and a 1,000-key JWKS, before and after a write to the keys file.
+# Each case runs ROUNDS rounds, keyctl and nginx alternating, and reports
+# the median req/s and median p99 of each and their keyctl/nginx ratios
+# (one run alone swings by 20 % or more on a busy 2-core machine). Installs
+# Debian's nginx-light and wrk when missing (as root). Stops all it started.
 set -euo pipefail
+THREADS=${THREADS:-2}
 CONNS=${CONNS:-50}
 DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 work=$(mktemp -d)
@@ -20,17 +24,20 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+need() { # need COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
 	if [ "$(id -u)" != 0 ]; then
-		echo "bench-serve: nginx is missing; install nginx-light (apt-get install nginx-light) or run as root" >&2
+		echo "bench-serve: $1 is missing; install $2 (apt-get install $2) or run as root" >&2
 		exit 1
 	fi
-	echo "bench-serve: installing nginx-light" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-fi
+	echo "bench-serve: installing $2" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+need nginx nginx-light
+need wrk wrk
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-(cd "$root" && go build -o "$work/keyctl" . && go build -o "$work/loadgen" ./testdata/bench/serve/loadgen)
+(cd "$root" && go build -o "$work/keyctl" .)
 KEYCTL="$work/keyctl"
 export XDG_CONFIG_HOME="$work/config"
 unset KEYCTL_CONFIG KEYCTL_KEYRING
@@ -47,8 +54,14 @@ keysfile() {
 	echo "$f"
 }
 
-load() { "$work/loadgen" -c "$CONNS" -d "$DURATION" -addr "$1"; }
+# load ADDR: one bounded wrk run; prints its report line.
+load() {
+	local out
+	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -s "$here/report.lua" "http://$1/.well-known/jwks.json")
+	echo "$out" | grep '^rps='
+}
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-28s %10s %9s %10s %9s %9s %9s\n' case keyctl_rps keyctl_p99 nginx_rps nginx_p99 rps_ratio p99_ratio
 for n in 23 1000; do
@@ -79,11 +92,20 @@ for n in 23 1000; do
 			chmod 644 "$work/nginx-$n/www/.well-known/jwks.json.new"
 			mv "$work/nginx-$n/www/.well-known/jwks.json.new" "$work/nginx-$n/www/.well-known/jwks.json"
 		fi
-		k=$(load "127.0.0.1:$kport")
-		g=$(load "127.0.0.1:$nport")
-		kr=$(echo "$k" | field rps) kp=$(echo "$k" | field p99_ms)
-		gr=$(echo "$g" | field rps) gp=$(echo "$g" | field p99_ms)
+		: >"$work/k" && : >"$work/g"
+		for ((r = 0; r < ROUNDS; r++)); do
+			load "127.0.0.1:$kport" >>"$work/k"
+			load "127.0.0.1:$nport" >>"$work/g"
+		done
+		if grep -qv 'errors=0 non2xx=0' "$work/k" "$work/g"; then
+			echo "bench-serve: failed requests:" >&2
+			cat "$work/k" "$work/g" >&2
+			exit 1
+		fi
+		kr=$(field rps <"$work/k" | median) kp=$(field p99_ms <"$work/k" | median)
+		gr=$(field rps <"$work/g" | median) gp=$(field p99_ms <"$work/g" | median)
 		awk -v c="$n keys, $phase a write" -v kr="$kr" -v kp="$kp" -v gr="$gr" -v gp="$gp" \
 			'BEGIN { printf "%-28s %10.0f %8.2fms %10.0f %8.2fms %9.2f %9.2f\n", c, kr, kp, gr, gp, kr/gr, kp/gp }'
+		if [ -n "${VERBOSE:-}" ]; then sed 's/^/    keyctl /' "$work/k"; sed 's/^/    nginx  /' "$work/g"; fi
 	done
 done
