@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -379,5 +381,24 @@ func TestFastPathLargeBody(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil || !bytes.Equal(b, f.h.Current().Body) {
 		t.Errorf("slow reader: %d bytes, %v; want the %d-byte body", len(b), err, len(f.h.Current().Body))
+	}
+}
+
+// TestFastPathLogsRequests: requests the fast path answers are logged as
+// net/http's are: method, path, status, bytes, duration, client address.
+func TestFastPathLogsRequests(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	logs := &syncBuffer{}
+	addr := serveOn(t, NewServer(f.h, slog.New(slog.NewTextHandler(logs, nil)), nil))
+	exchange(t, addr, []byte("HEAD /auth/v1/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\nGET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"))
+	got := logs.String()
+	for _, want := range []string{
+		"msg=request method=HEAD path=/auth/v1/.well-known/jwks.json status=200 bytes=0 duration=",
+		"msg=request method=GET path=/.well-known/jwks.json status=200 bytes=" + strconv.Itoa(len(f.h.Current().Body)) + " duration=",
+		"remote=127.0.0.1:",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the log lacks %q:\n%s", want, got)
+		}
 	}
 }
