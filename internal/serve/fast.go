@@ -183,6 +183,11 @@ const maxFastBuffer = 4 << 10
 // write; a larger body goes out with writev, uncopied.
 const copyLimit = 32 << 10
 
+// outBuffers holds the buffers responses are put together in, shared by
+// the connections so that an idle one holds none (at most copyLimit bytes
+// each, plus the head).
+var outBuffers = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit); return &b }}
+
 // serveConn answers c's requests until it closes, idles out, fails, or
 // sends one the fast path leaves to net/http.
 func (s *fastServer) serveConn(c net.Conn) {
@@ -194,7 +199,6 @@ func (s *fastServer) serveConn(c net.Conn) {
 		s.untrack(c)
 	}()
 	buf := make([]byte, min(maxFastBuffer, s.limit+1))
-	var out []byte
 	var raw syscall.RawConn // for sendfile
 	if sc, ok := c.(syscall.Conn); ok {
 		raw, _ = sc.SyscallConn()
@@ -299,11 +303,15 @@ func (s *fastServer) serveConn(c net.Conn) {
 		var err error
 		switch {
 		case len(hdr)+len(date)+len(body) <= copyLimit:
-			out = append(append(append(out[:0], hdr...), date...), body...)
-			_, err = c.Write(out)
+			out := outBuffers.Get().(*[]byte)
+			*out = append(append(append((*out)[:0], hdr...), date...), body...)
+			_, err = c.Write(*out)
+			outBuffers.Put(out)
 		case p.bodyFile != nil && raw != nil:
-			out = append(append(out[:0], hdr...), date...)
-			_, err = p.bodyFile.send(raw, out)
+			out := outBuffers.Get().(*[]byte)
+			*out = append(append((*out)[:0], hdr...), date...)
+			_, err = p.bodyFile.send(raw, *out)
+			outBuffers.Put(out)
 		default:
 			bufs := net.Buffers{hdr, date, body}
 			_, err = bufs.WriteTo(c)
