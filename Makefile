@@ -75,10 +75,11 @@ fuzz:
 	  done; \
 	done
 
-## bench: benchmarks, then each figure beside its raw crypto baseline as a ratio (BENCHTIME=1s)
+## bench: benchmarks, then each figure beside its raw crypto baseline as a ratio (BENCHTIME=1s); then whole keyctl commands on a file, on PostgreSQL and through PgBouncer
 bench:
 	{ KEYCTL_TEST_PG_FSYNC=on $(WITH_PG) $(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1s) ./pkg/... ./internal/bulk/... ./internal/keystore/ 2>&1 || echo FAIL; } | \
 	  $(GO) run ./testdata/bench/benchtable
+	KEYCTL_TEST_PG_FSYNC=on $(WITH_PG) bash testdata/bench/pg/whole.sh
 
 ## bench-peers: time keyctl against go-jose, the C jose tool and panva/jose (docs/performance.md)
 bench-peers:

@@ -26,13 +26,18 @@ import (
 // benchPair builds the same keyring (three keys, one in use, one standby
 // "toggle") in a file and in PostgreSQL (sealed with the master key).
 func benchPair(b *testing.B) (file, db Store) {
+	return benchPairVia(b, func(u string) string { return u })
+}
+
+// benchPairVia is benchPair with the database reached at via(its URL).
+func benchPairVia(b *testing.B, via func(string) string) (file, db Store) {
 	b.Helper()
 	u := pgtest.NewDatabase(b)
 	if _, err := pgstore.New(u, pgstore.Options{}).Migrate(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	file, _ = Open(filepath.Join(b.TempDir(), "keyring.json"), Options{})
-	db, _ = Open(u, Options{MasterKey: secret(throwawayMasterKey)})
+	db, _ = Open(via(u), Options{MasterKey: secret(throwawayMasterKey)})
 	var keys []*jwk.Key
 	for _, kid := range []string{"signer", "other", "toggle"} {
 		k, err := jwk.Generate(jwk.ES256, jwk.GenerateOptions{KID: kid})
@@ -106,6 +111,19 @@ func BenchmarkStoreLifecycle(b *testing.B) {
 	})
 }
 
+// BenchmarkStoreLifecyclePgbouncer: BenchmarkStoreLifecycle through
+// PgBouncer in transaction mode, which keeps server backends warm: what a
+// command pays when a pooler stands between keyctl and PostgreSQL.
+func BenchmarkStoreLifecyclePgbouncer(b *testing.B) {
+	file, db := benchPairVia(b, func(u string) string { return pgtest.ThroughBouncer(b, u) })
+	pairBench(b, file, db, func(b *testing.B, s Store, i int) {
+		_, err := s.Update(context.Background(), false, func(kr *keyring.Keyring) error { return toggle(kr, i) })
+		if err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
 // mintFrom loads the keyring, opens the key in use (unsealing it in
 // PostgreSQL) and signs n tokens, as gen bearer-jwt --count n does.
 func mintFrom(b *testing.B, s Store, n int) {
@@ -137,6 +155,13 @@ func mintFrom(b *testing.B, s Store, n int) {
 // open the key in use, sign one token.
 func BenchmarkStoreMint(b *testing.B) {
 	file, db := benchPair(b)
+	pairBench(b, file, db, func(b *testing.B, s Store, _ int) { mintFrom(b, s, 1) })
+}
+
+// BenchmarkStoreMintPgbouncer: BenchmarkStoreMint through PgBouncer in
+// transaction mode.
+func BenchmarkStoreMintPgbouncer(b *testing.B) {
+	file, db := benchPairVia(b, func(u string) string { return pgtest.ThroughBouncer(b, u) })
 	pairBench(b, file, db, func(b *testing.B, s Store, _ int) { mintFrom(b, s, 1) })
 }
 

@@ -128,10 +128,18 @@ func (e *SchemaError) Error() string {
 // Newer reports whether the database is ahead of this keyctl.
 func (e *SchemaError) Newer() bool { return e.Have > e.Want }
 
+const schemaVersionSQL = "SELECT COALESCE(max(version), 0) FROM keyctl.schema_migrations"
+
 // schemaVersion reads the applied schema version (0: none).
 func schemaVersion(ctx context.Context, q querier) (int, error) {
 	var v int
-	err := q.QueryRow(ctx, "SELECT COALESCE(max(version), 0) FROM keyctl.schema_migrations").Scan(&v)
+	err := q.QueryRow(ctx, schemaVersionSQL).Scan(&v)
+	return versionFrom(err, v)
+}
+
+// versionFrom is the schema version read as v with err: a missing table
+// or schema is version 0.
+func versionFrom(err error, v int) (int, error) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") {
 		return 0, nil // undefined table or schema
@@ -142,6 +150,12 @@ func schemaVersion(ctx context.Context, q querier) (int, error) {
 // checkSchema refuses a missing or older schema, and, for writers, a newer one.
 func checkSchema(ctx context.Context, q querier, write bool) error {
 	have, err := schemaVersion(ctx, q)
+	return schemaFrom(err, have, write)
+}
+
+// schemaFrom is checkSchema on a version already read (with its error).
+func schemaFrom(err error, have int, write bool) error {
+	have, err = versionFrom(err, have)
 	if err != nil {
 		return err
 	}

@@ -275,13 +275,19 @@ type keyRow struct {
 	extra      []byte
 }
 
+const keyringRowSQL = "SELECT version, max_token_lifetime_ns, settings, seal_scheme, seal FROM keyctl.keyrings WHERE name = $1"
+
 func (s *Store) readRow(ctx context.Context, tx pgx.Tx, lock bool) (*keyringRow, error) {
-	q := "SELECT version, max_token_lifetime_ns, settings, seal_scheme, seal FROM keyctl.keyrings WHERE name = $1"
+	q := keyringRowSQL
 	if lock {
 		q += " FOR UPDATE"
 	}
+	return s.scanRow(tx.QueryRow(ctx, q, s.opts.Name))
+}
+
+func (s *Store) scanRow(row pgx.Row) (*keyringRow, error) {
 	var r keyringRow
-	err := tx.QueryRow(ctx, q, s.opts.Name).Scan(&r.version, &r.lifetime, &r.settings, &r.scheme, &r.seal)
+	err := row.Scan(&r.version, &r.lifetime, &r.settings, &r.scheme, &r.seal)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w %q in %s", ErrNotFound, s.opts.Name, Redact(s.uri))
 	}
@@ -296,44 +302,117 @@ func (s *Store) sealerFor(r *keyringRow) *sealer {
 }
 
 // Load reads the keyring in one read-only transaction (a consistent
-// snapshot), parsing no key material until it is used.
+// snapshot), parsing no key material until it is used. Its statements go
+// out together, one round trip for all (pipelined), which is what a
+// command pays through a pooler.
 func (s *Store) Load(ctx context.Context) (*Keyring, error) {
 	conn, err := s.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer tx.Rollback(context.Background())
-	if err := checkSchema(ctx, tx, false); err != nil {
-		return nil, s.wrap(err)
-	}
-	r, err := s.readRow(ctx, tx, false)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	kr, _, err := s.readKeys(ctx, tx, r, s.sealerFor(r), s.opts.History)
+	kr, err := s.load(ctx, conn)
 	return kr, s.wrap(err)
 }
 
+func (s *Store) load(ctx context.Context, conn *pgx.Conn) (*Keyring, error) {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	b.Queue(schemaVersionSQL)
+	b.Queue(keyringRowSQL, s.opts.Name)
+	b.Queue(keysSQL, s.opts.Name)
+	if s.opts.History {
+		b.Queue(historySQL, s.opts.Name)
+	}
+	b.Queue("ROLLBACK")
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	var have int
+	if err := schemaFrom(br.QueryRow().Scan(&have), have, false); err != nil {
+		return nil, err
+	}
+	r, err := s.scanRow(br.QueryRow())
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.newKeyring(r, s.sealerFor(r))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.scanKeys(rows, out, s.sealerFor(r)); err != nil {
+		return nil, err
+	}
+	if s.opts.History {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		if err := scanHistory(rows, out.Keyring); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	return out, br.Close()
+}
+
+const keysSQL = `SELECT kid, alg, state, legacy, origin, created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed
+		FROM keyctl.keys WHERE keyring = $1 ORDER BY position`
+
+const historySQL = `SELECT at, event, kid, from_state, to_state, actor, db_role, note
+		FROM keyctl.history WHERE keyring = $1 ORDER BY id`
+
 func (s *Store) readKeys(ctx context.Context, tx pgx.Tx, r *keyringRow, seal *sealer, history bool) (*Keyring, map[string]keyRow, error) {
+	out, err := s.newKeyring(r, seal)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.Query(ctx, keysSQL, s.opts.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen, err := s.scanKeys(rows, out, seal)
+	if err != nil {
+		return nil, nil, err
+	}
+	if history {
+		rows, err := tx.Query(ctx, historySQL, s.opts.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := scanHistory(rows, out.Keyring); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, seen, nil
+}
+
+// newKeyring is the keyring of row r, without its keys yet.
+func (s *Store) newKeyring(r *keyringRow, seal *sealer) (*Keyring, error) {
 	if seal != nil {
 		if _, err := checkWrapped(s.opts.Name, r.scheme, *r.seal); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	out := &Keyring{Keyring: &keyring.Keyring{MaxTokenLifetime: time.Duration(r.lifetime)}, Version: r.version, Scheme: r.scheme}
 	if err := decodeSettings(r.settings, out.Keyring); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rows, err := tx.Query(ctx, `SELECT kid, alg, state, legacy, origin, created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed
-		FROM keyctl.keys WHERE keyring = $1 ORDER BY position`, s.opts.Name)
-	if err != nil {
-		return nil, nil, err
-	}
+	return out, nil
+}
+
+// scanKeys reads the rows of keysSQL into out, checks the result, and
+// returns what each row held (to find what a change touched).
+func (s *Store) scanKeys(rows pgx.Rows, out *Keyring, seal *sealer) (map[string]keyRow, error) {
+	defer rows.Close()
 	seen := map[string]keyRow{}
 	for rows.Next() {
 		var (
@@ -346,8 +425,7 @@ func (s *Store) readKeys(ctx context.Context, tx pgx.Tx, r *keyringRow, seal *se
 			sealed     *string
 		)
 		if err := rows.Scan(&e.KID, &alg, &state, &e.Legacy, &origin, &e.Created, &e.Updated, &rotatedOut, &extra, &public, &sealed); err != nil {
-			rows.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		e.Alg, e.State, e.Origin = jwk.Algorithm(alg), keyring.State(state), keyring.Origin(origin)
 		e.Created, e.Updated = e.Created.UTC(), e.Updated.UTC()
@@ -355,8 +433,7 @@ func (s *Store) readKeys(ctx context.Context, tx pgx.Tx, r *keyringRow, seal *se
 			e.RotatedOut = rotatedOut.UTC()
 		}
 		if err := decodeExtra(extra, &e); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("key %q: %w", e.KID, err)
+			return nil, fmt.Errorf("key %q: %w", e.KID, err)
 		}
 		if sealed != nil {
 			e.Material = &rowMaterial{kid: e.KID, alg: e.Alg, public: public, sealed: *sealed, sealer: seal}
@@ -365,25 +442,16 @@ func (s *Store) readKeys(ctx context.Context, tx pgx.Tx, r *keyringRow, seal *se
 		out.Keys = append(out.Keys, &e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := out.Keyring.Check(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if history {
-		if err := s.readHistory(ctx, tx, out.Keyring); err != nil {
-			return nil, nil, err
-		}
-	}
-	return out, seen, nil
+	return seen, nil
 }
 
-func (s *Store) readHistory(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring) error {
-	rows, err := tx.Query(ctx, `SELECT at, event, kid, from_state, to_state, actor, db_role, note
-		FROM keyctl.history WHERE keyring = $1 ORDER BY id`, s.opts.Name)
-	if err != nil {
-		return err
-	}
+// scanHistory reads the rows of historySQL into kr.History.
+func scanHistory(rows pgx.Rows, kr *keyring.Keyring) error {
 	defer rows.Close()
 	for rows.Next() {
 		var ev keyring.Event
@@ -421,32 +489,7 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 		return nil, err
 	}
 	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", s.opts.LockTimeout.Milliseconds())); err != nil {
-		return nil, err
-	}
-	if err := checkSchema(ctx, tx, true); err != nil {
-		return nil, err
-	}
-	if s.opts.Now != nil {
-		var dbNow time.Time
-		if err := tx.QueryRow(ctx, "SELECT statement_timestamp()").Scan(&dbNow); err != nil {
-			return nil, err
-		}
-		if local := s.opts.Now(); local.Sub(dbNow).Abs() > MaxClockSkew {
-			return nil, &ClockSkewError{Local: local, Database: dbNow}
-		}
-	}
-	r, err := s.readRow(ctx, tx, true)
-	var seal *sealer
-	if errors.Is(err, ErrNotFound) && s.opts.Create {
-		r, seal, err = s.create(ctx, tx)
-	} else if err == nil {
-		seal = s.sealerFor(r)
-	}
-	if err != nil {
-		return nil, err
-	}
-	kr, before, err := s.readKeys(ctx, tx, r, seal, false)
+	kr, r, seal, before, err := s.readLocked(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -459,25 +502,23 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 	if kr.Scheme != r.scheme {
 		return nil, errors.New("the seal changes only through Reseal")
 	}
+	w := &writes{}
 	if s.opts.Replace {
-		if _, err := tx.Exec(ctx, "DELETE FROM keyctl.keys WHERE keyring = $1", s.opts.Name); err != nil {
-			return nil, err
-		}
+		w.queue("", "DELETE FROM keyctl.keys WHERE keyring = $1", s.opts.Name)
 		before = map[string]keyRow{}
 	}
-	if err := s.writeKeys(ctx, tx, kr.Keyring, before, seal); err != nil {
+	if err := s.writeKeys(w, kr.Keyring, before, seal); err != nil {
 		return nil, err
 	}
-	if err := s.appendHistory(ctx, tx, kr.History); err != nil {
-		return nil, err
-	}
+	s.appendHistory(w, kr.History)
 	settings, err := encodeSettings(kr.Keyring)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.QueryRow(ctx, `UPDATE keyctl.keyrings SET version = version + 1, max_token_lifetime_ns = $2,
+	w.queue("", `UPDATE keyctl.keyrings SET version = version + 1, max_token_lifetime_ns = $2,
 		settings = $3, updated_at = now() WHERE name = $1 RETURNING version`,
-		s.opts.Name, int64(kr.MaxTokenLifetime), jsonArg(settings)).Scan(&kr.Version); err != nil {
+		s.opts.Name, int64(kr.MaxTokenLifetime), jsonArg(settings))
+	if err := w.send(ctx, tx, []any{&kr.Version}); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -487,6 +528,67 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 		s.opts.Warn("keyring %s holds its private keys unsealed (created with --insecure-plaintext)", s.Location())
 	}
 	return kr, nil
+}
+
+// readLocked reads the keyring for a change, its row locked, in tx: its
+// statements go out together, one round trip (pipelined). A keyring that
+// does not exist yet is created when the store may.
+func (s *Store) readLocked(ctx context.Context, tx pgx.Tx) (*Keyring, *keyringRow, *sealer, map[string]keyRow, error) {
+	b := &pgx.Batch{}
+	b.Queue(fmt.Sprintf("SET LOCAL lock_timeout = %d", s.opts.LockTimeout.Milliseconds()))
+	b.Queue(schemaVersionSQL)
+	if s.opts.Now != nil {
+		b.Queue("SELECT statement_timestamp()")
+	}
+	b.Queue(keyringRowSQL+" FOR UPDATE", s.opts.Name)
+	b.Queue(keysSQL, s.opts.Name)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var have int
+	if err := schemaFrom(br.QueryRow().Scan(&have), have, true); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if s.opts.Now != nil {
+		var dbNow time.Time
+		if err := br.QueryRow().Scan(&dbNow); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if local := s.opts.Now(); local.Sub(dbNow).Abs() > MaxClockSkew {
+			return nil, nil, nil, nil, &ClockSkewError{Local: local, Database: dbNow}
+		}
+	}
+	r, err := s.scanRow(br.QueryRow())
+	if errors.Is(err, ErrNotFound) && s.opts.Create {
+		if err := br.Close(); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		r, seal, err := s.create(ctx, tx)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		kr, before, err := s.readKeys(ctx, tx, r, seal, false)
+		return kr, r, seal, before, err
+	}
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	seal := s.sealerFor(r)
+	kr, err := s.newKeyring(r, seal)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	before, err := s.scanKeys(rows, kr, seal)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return kr, r, seal, before, br.Close()
 }
 
 // create inserts a new keyring row with a fresh seal and returns it
@@ -523,7 +625,7 @@ func (s *Store) create(ctx context.Context, tx pgx.Tx) (*keyringRow, *sealer, er
 // writeKeys writes the rows fn added or changed. Rows leaving "in use" are
 // written before the row entering it, so the one-key-in-use index holds at
 // every statement.
-func (s *Store) writeKeys(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring, before map[string]keyRow, seal *sealer) error {
+func (s *Store) writeKeys(w *writes, kr *keyring.Keyring, before map[string]keyRow, seal *sealer) error {
 	type pending struct {
 		pos int
 		e   *keyring.Entry
@@ -555,31 +657,67 @@ func (s *Store) writeKeys(ctx context.Context, tx pgx.Tx, kr *keyring.Keyring, b
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO keyctl.keys (keyring, kid, position, alg, state, legacy, origin,
+			w.queue(p.e.KID, `INSERT INTO keyctl.keys (keyring, kid, position, alg, state, legacy, origin,
 				created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 				s.opts.Name, p.e.KID, p.pos, string(p.e.Alg), string(p.e.State), p.e.Legacy, string(p.e.Origin),
-				p.e.Created, p.e.Updated, rotatedOut, jsonArg(extra), jsonArg(public), sealed); err != nil {
-				return fmt.Errorf("key %q: %w", p.e.KID, err)
-			}
+				p.e.Created, p.e.Updated, rotatedOut, jsonArg(extra), jsonArg(public), sealed)
 			continue
 		}
 		if old.state == string(p.e.State) && old.updated.Equal(p.e.Updated) && sameTime(old.rotatedOut, rotatedOut) && sameExtra(old.extra, extra) {
 			continue
 		}
 		if p.e.State == keyring.Deleted {
-			_, err = tx.Exec(ctx, `UPDATE keyctl.keys SET state = 'deleted', updated_at = $3, rotated_out_at = $4, extra = $5,
+			w.queue(p.e.KID, `UPDATE keyctl.keys SET state = 'deleted', updated_at = $3, rotated_out_at = $4, extra = $5,
 				public_jwk = NULL, private_sealed = NULL WHERE keyring = $1 AND kid = $2`,
 				s.opts.Name, p.e.KID, p.e.Updated, rotatedOut, jsonArg(extra))
 		} else {
-			_, err = tx.Exec(ctx, `UPDATE keyctl.keys SET state = $3, updated_at = $4, rotated_out_at = $5, extra = $6
+			w.queue(p.e.KID, `UPDATE keyctl.keys SET state = $3, updated_at = $4, rotated_out_at = $5, extra = $6
 				WHERE keyring = $1 AND kid = $2`, s.opts.Name, p.e.KID, string(p.e.State), p.e.Updated, rotatedOut, jsonArg(extra))
-		}
-		if err != nil {
-			return fmt.Errorf("key %q: %w", p.e.KID, err)
 		}
 	}
 	return nil
+}
+
+// writes is a transaction's statements queued to go out together, one
+// round trip for all (pipelined); each knows the key it writes (or "") to
+// name it in an error.
+type writes struct {
+	b    pgx.Batch
+	kids []string
+}
+
+func (w *writes) queue(kid, sql string, args ...any) {
+	w.b.Queue(sql, args...)
+	w.kids = append(w.kids, kid)
+}
+
+// send runs the queued statements in tx, then scans the result of
+// returning (queued last, or nil) into dst.
+func (w *writes) send(ctx context.Context, tx pgx.Tx, returning []any) error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	br := tx.SendBatch(ctx, &w.b)
+	defer br.Close()
+	n := len(w.kids)
+	if returning != nil {
+		n--
+	}
+	for _, kid := range w.kids[:n] {
+		if _, err := br.Exec(); err != nil {
+			if kid != "" {
+				return fmt.Errorf("key %q: %w", kid, err)
+			}
+			return err
+		}
+	}
+	if returning != nil {
+		if err := br.QueryRow().Scan(returning...); err != nil {
+			return err
+		}
+	}
+	return br.Close()
 }
 
 // jsonArg passes JSON to a json or jsonb column as text (NULL for nil):
@@ -644,20 +782,17 @@ func (s *Store) material(e *keyring.Entry, seal *sealer) (public []byte, sealed 
 // column gets the bare actor.
 var copiedRole = regexp.MustCompile(` \(db role ([^()]*)\)$`)
 
-func (s *Store) appendHistory(ctx context.Context, tx pgx.Tx, events []keyring.Event) error {
+func (s *Store) appendHistory(w *writes, events []keyring.Event) {
 	for _, ev := range events {
 		if m := copiedRole.FindStringSubmatchIndex(ev.By); m != nil {
 			role := ev.By[m[2]:m[3]]
 			ev.By = ev.By[:m[0]]
 			ev.Note = strings.TrimSpace(ev.Note + " (recorded by db role " + role + " where it was copied from)")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO keyctl.history (keyring, at, event, kid, from_state, to_state, actor, note)
+		w.queue("", `INSERT INTO keyctl.history (keyring, at, event, kid, from_state, to_state, actor, note)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.opts.Name, ev.At, string(ev.Action), ev.KID,
-			string(ev.From), string(ev.To), ev.By, ev.Note); err != nil {
-			return err
-		}
+			string(ev.From), string(ev.To), ev.By, ev.Note)
 	}
-	return nil
 }
 
 // keyExtra holds per-key fields that have no column of their own.

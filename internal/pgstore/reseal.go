@@ -78,11 +78,11 @@ func (s *Store) reseal(ctx context.Context, conn *pgx.Conn, scheme string, next 
 		action, note = keyring.ActionDecrypt, "private keys stored unsealed"
 	}
 	kr.Note(action, st, note)
-	if err := s.appendHistory(ctx, tx, kr.History); err != nil {
-		return nil, err
-	}
-	if err := tx.QueryRow(ctx, `UPDATE keyctl.keyrings SET version = version + 1, seal_scheme = $2, seal = $3, updated_at = now()
-		WHERE name = $1 RETURNING version`, s.opts.Name, scheme, wrapped).Scan(&kr.Version); err != nil {
+	w := &writes{}
+	s.appendHistory(w, kr.History)
+	w.queue("", `UPDATE keyctl.keyrings SET version = version + 1, seal_scheme = $2, seal = $3, updated_at = now()
+		WHERE name = $1 RETURNING version`, s.opts.Name, scheme, wrapped)
+	if err := w.send(ctx, tx, []any{&kr.Version}); err != nil {
 		return nil, err
 	}
 	kr.Scheme = scheme

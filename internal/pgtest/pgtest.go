@@ -40,6 +40,36 @@ func AdminURL(t testing.TB) string {
 	return u
 }
 
+// EnvBouncerURL names the variable holding the URL of a PgBouncer in
+// transaction mode in front of the test cluster (testdata/pg/bouncer.sh,
+// started by with-cluster.sh when pgbouncer is installed).
+const EnvBouncerURL = "KEYCTL_TEST_PGBOUNCER_URL"
+
+// ThroughBouncer returns u (a database of the test cluster) reached
+// through the test PgBouncer. Without one the test skips, saying how to
+// get one; under CI=true it fails instead.
+func ThroughBouncer(t testing.TB, u string) string {
+	t.Helper()
+	b := os.Getenv(EnvBouncerURL)
+	if b == "" {
+		msg := "no PgBouncer in front of the test cluster: run the tests with make test (it starts one when pgbouncer is installed: apt-get install pgbouncer), or set " + EnvBouncerURL
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	bu, err := url.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Host = bu.Host
+	return p.String()
+}
+
 // NewDatabase creates an empty database for this test and returns its
 // superuser URL; the database is dropped when the test ends.
 func NewDatabase(t testing.TB) string {

@@ -31,6 +31,7 @@ var targets = map[string]float64{
 	"VerifyES256": 1.2, "MintCount": 1.2,
 	// Issue 11: a keyring in PostgreSQL against a keyring file.
 	"StoreLifecycle": 2, "StoreMint": 1.5, "StoreMint1000": 1.5, "StoreServe": 1,
+	"StoreLifecyclePgbouncer": 2, "StoreMintPgbouncer": 1.5,
 }
 
 // rawPairs names the raw benchmark of a benchmark that does not measure

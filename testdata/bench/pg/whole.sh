@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# make bench's whole-process figures for issue 11: the same keyctl command
+# against a keyring file, a keyring in PostgreSQL reached directly, and the
+# same keyring through PgBouncer in transaction mode (when with-cluster.sh
+# started one). ROUNDS rounds of RUNS runs of each, the three interleaved
+# in every round (so a burst of noise does not land on one only); prints
+# the median wall time of a run and the ratio to the file keyring's.
+# Run under testdata/pg/with-cluster.sh (make bench does).
+set -euo pipefail
+: "${KEYCTL_TEST_DATABASE_URL:?run under testdata/pg/with-cluster.sh}"
+ROUNDS=${ROUNDS:-5}
+RUNS=${RUNS:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+pgbin=$(bash "$root/testdata/pg/cluster.sh" bindir)
+work=$(mktemp -d)
+db=keyctl_bench_$$
+cleanup() {
+	"$pgbin/psql" "$KEYCTL_TEST_DATABASE_URL" -Xq -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/keyctl" .)
+K=$work/keyctl
+"$pgbin/psql" "$KEYCTL_TEST_DATABASE_URL" -Xq -c "CREATE DATABASE $db" >/dev/null
+base=${KEYCTL_TEST_DATABASE_URL%%\?*}
+direct="${base%/*}/$db?${KEYCTL_TEST_DATABASE_URL#*\?}"
+umask 077
+mkdir -p "$work/home" "$work/config"
+export HOME=$work/home XDG_CONFIG_HOME=$work/config NO_COLOR=1
+unset KEYCTL_KEYRING KEYCTL_CONFIG KEYCTL_PASSPHRASE
+KEYCTL_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+export KEYCTL_MASTER_KEY
+
+names=(file postgres)
+rings=("$work/keyring.json" "$direct")
+if [ -n "${KEYCTL_TEST_PGBOUNCER_URL:-}" ]; then
+	b=${KEYCTL_TEST_PGBOUNCER_URL#*@}
+	names+=(pgbouncer)
+	rings+=("${direct%%@*}@${b%%/*}/$db?${direct#*\?}")
+fi
+
+"$K" --keyring "$direct" db migrate >/dev/null 2>&1
+for r in "$work/keyring.json" "$direct"; do
+	"$K" --keyring "$r" keys create >/dev/null 2>&1
+	"$K" --keyring "$r" keys rotate --force >/dev/null 2>&1
+done
+
+# run RING ARGS...: RUNS runs; appends each run's milliseconds to $work/t.
+run() {
+	local ring=$1 start end i
+	shift
+	for ((i = 0; i < RUNS; i++)); do
+		start=$EPOCHREALTIME
+		"$K" --keyring "$ring" "$@" >/dev/null 2>"$work/err" || { echo "whole.sh: keyctl $*: $(cat "$work/err")" >&2; exit 1; }
+		end=$EPOCHREALTIME
+		echo "$start $end" | awk '{ printf "%.3f\n", ($2 - $1) * 1000 }'
+	done
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+printf '%-36s' "command (median of $((ROUNDS * RUNS)) runs)"
+for n in "${names[@]}"; do printf ' %10s' "$n"; [ "$n" = file ] || printf ' %7s' ratio; done
+echo
+for cmd in "gen bearer-jwt --role authenticated" "keys max-token-lifetime 1h"; do
+	for n in "${names[@]}"; do : >"$work/t-$n"; done
+	for ((r = 0; r < ROUNDS; r++)); do
+		for i in "${!names[@]}"; do
+			# shellcheck disable=SC2086
+			run "${rings[$i]}" $cmd >>"$work/t-${names[$i]}"
+		done
+	done
+	f=$(median <"$work/t-file")
+	printf '%-36s' "$cmd"
+	for n in "${names[@]}"; do
+		m=$(median <"$work/t-$n")
+		printf ' %8.2fms' "$m"
+		[ "$n" = file ] || awk -v m="$m" -v f="$f" 'BEGIN { printf " %6.2fx", m / f }'
+	done
+	echo
+done
