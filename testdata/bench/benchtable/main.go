@@ -95,7 +95,7 @@ func main() {
 		byName[pkg+"."+r.name] = r
 	}
 	fmt.Println()
-	fmt.Printf("%-32s %12s %12s %8s %8s %10s %8s\n", "benchmark (vs raw operation)", "ns/op", "raw ns/op", "x raw", "target", "allocs/op", "B/op")
+	fmt.Printf("%-48s %12s %12s %8s %8s %10s %8s\n", "benchmark (vs raw operation)", "ns/op", "raw ns/op", "x raw", "target", "allocs/op", "B/op")
 	missed := 0
 	for _, r := range results {
 		if r.x == 0 {
@@ -113,7 +113,7 @@ func main() {
 				missed++
 			}
 		}
-		fmt.Printf("%-32s %12.0f %12.0f %8.3f %8s %10s %8s%s\n", r.pkg+" "+r.name, r.ns, r.rawNs, r.x, target, r.allocs, r.bytesOp, verdict)
+		fmt.Printf("%-48s %12.0f %12.0f %8.3f %8s %10s %8s%s\n", r.pkg+" "+r.name, r.ns, r.rawNs, r.x, target, r.allocs, r.bytesOp, verdict)
 	}
 	if missed > 0 {
 		fmt.Printf("\n%d figure(s) over target (benchmarks on a shared machine are noisy: rerun before believing one)\n", missed)
