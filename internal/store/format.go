@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/keyring"
+	"github.com/keyctl/keyctl/pkg/strictjson"
 )
 
 // Version is the keyring document version this keyctl reads and writes.
@@ -100,8 +101,8 @@ type document struct {
 // withHistory, no history. ask supplies the passphrase when a sealed key is
 // opened.
 func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document, error) {
-	r := &reader{data: data}
-	c, err := r.next()
+	r := strictjson.NewReader(data)
+	c, err := r.Peek()
 	if err != nil {
 		return nil, formatErr("the file is empty")
 	}
@@ -109,16 +110,16 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 		return nil, formatErr("not a JSON object")
 	}
 	raws := map[string][]byte{}
-	err = r.object(func(name string) error {
-		raw, err := r.raw()
+	err = r.Object(func(name string) error {
+		raw, err := r.Raw()
 		raws[name] = raw
 		return err
 	})
 	if err == nil {
-		err = r.end()
+		err = r.End()
 	}
-	if errors.Is(err, errTruncated) {
-		return nil, formatErr("%v", errTruncated)
+	if errors.Is(err, strictjson.ErrTruncated) {
+		return nil, formatErr("%v", strictjson.ErrTruncated)
 	}
 	if err != nil {
 		return nil, formatErr("%v", err)
@@ -127,7 +128,7 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 	if !ok {
 		return nil, formatErr("no format version: not a keyctl keyring")
 	}
-	version, err := (&reader{data: rawVersion}).integer()
+	version, err := strictjson.NewReader(rawVersion).Int()
 	if err != nil {
 		return nil, formatErr("version: %v", err)
 	}
@@ -146,7 +147,7 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 	}
 	kr := &keyring.Keyring{}
 	if raw, ok := raws["max_token_lifetime"]; ok {
-		s, err := (&reader{data: raw}).str()
+		s, err := strictjson.NewReader(raw).Str()
 		d, perr := time.ParseDuration(s)
 		if err != nil || perr != nil || d <= 0 {
 			return nil, formatErr("max_token_lifetime %s is not a positive duration", raw)
@@ -154,7 +155,7 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 		kr.MaxTokenLifetime = d
 	}
 	if raw, ok := raws["jwks_cache_window"]; ok {
-		s, err := (&reader{data: raw}).str()
+		s, err := strictjson.NewReader(raw).Str()
 		d, perr := time.ParseDuration(s)
 		if err != nil || perr != nil || d <= 0 {
 			return nil, formatErr("jwks_cache_window %s is not a positive duration", raw)
@@ -180,11 +181,11 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 		return nil, formatErr(`no "keys" array`)
 	}
 	kr.Keys = make([]*keyring.Entry, 0, 16)
-	kr2 := &reader{data: rawKeys}
-	if c, _ := kr2.next(); c != '[' {
+	kr2 := strictjson.NewReader(rawKeys)
+	if c, _ := kr2.Peek(); c != '[' {
 		return nil, formatErr(`"keys" is not an array`)
 	}
-	err = kr2.array(func() error {
+	err = kr2.Array(func() error {
 		i := len(kr.Keys)
 		d, err := readKey(kr2)
 		if err != nil {
@@ -204,7 +205,7 @@ func parse(data []byte, ask func() ([]byte, error), withHistory bool) (*document
 	if doc.history == nil {
 		return nil, formatErr(`no "history" array`)
 	}
-	if c, _ := (&reader{data: doc.history}).next(); c != '[' {
+	if c, _ := strictjson.NewReader(doc.history).Peek(); c != '[' {
 		return nil, formatErr(`"history" is not an array`)
 	}
 	if err := kr.Check(); err != nil {
@@ -223,27 +224,27 @@ func (d *document) loadHistory() error {
 	if d.kr.History != nil || d.history == nil {
 		return nil
 	}
-	r := &reader{data: d.history}
+	r := strictjson.NewReader(d.history)
 	events := []keyring.Event{}
-	err := r.array(func() error {
+	err := r.Array(func() error {
 		var de diskEvent
-		err := r.object(func(name string) error {
+		err := r.Object(func(name string) error {
 			var err error
 			switch name {
 			case "at":
-				de.At, err = r.str()
+				de.At, err = r.Str()
 			case "action":
-				de.Action, err = r.str()
+				de.Action, err = r.Str()
 			case "kid":
-				de.KID, err = r.str()
+				de.KID, err = r.Str()
 			case "from":
-				de.From, err = r.str()
+				de.From, err = r.Str()
 			case "to":
-				de.To, err = r.str()
+				de.To, err = r.Str()
 			case "by":
-				de.By, err = r.str()
+				de.By, err = r.Str()
 			case "note":
-				de.Note, err = r.str()
+				de.Note, err = r.Str()
 			default:
 				err = fmt.Errorf("unknown member %q", name)
 			}
@@ -268,14 +269,14 @@ func (d *document) loadHistory() error {
 
 func readEncryption(raw []byte) (diskEncryption, error) {
 	var enc diskEncryption
-	r := &reader{data: raw}
-	err := r.object(func(name string) error {
+	r := strictjson.NewReader(raw)
+	err := r.Object(func(name string) error {
 		var err error
 		switch name {
 		case "scheme":
-			enc.Scheme, err = r.str()
+			enc.Scheme, err = r.Str()
 		case "data_key":
-			enc.DataKey, err = r.str()
+			enc.DataKey, err = r.Str()
 		default:
 			err = fmt.Errorf("unknown member %q", name)
 		}
@@ -284,37 +285,37 @@ func readEncryption(raw []byte) (diskEncryption, error) {
 	return enc, err
 }
 
-func readKey(r *reader) (diskKey, error) {
+func readKey(r *strictjson.Reader) (diskKey, error) {
 	var d diskKey
-	err := r.object(func(name string) error {
+	err := r.Object(func(name string) error {
 		var err error
 		switch name {
 		case "kid":
-			d.KID, err = r.str()
+			d.KID, err = r.Str()
 		case "alg":
-			d.Alg, err = r.str()
+			d.Alg, err = r.Str()
 		case "state":
-			d.State, err = r.str()
+			d.State, err = r.Str()
 		case "legacy":
-			d.Legacy, err = r.boolean()
+			d.Legacy, err = r.Bool()
 		case "origin":
-			d.Origin, err = r.str()
+			d.Origin, err = r.Str()
 		case "created_at":
-			d.Created, err = r.str()
+			d.Created, err = r.Str()
 		case "updated_at":
-			d.Updated, err = r.str()
+			d.Updated, err = r.Str()
 		case "rotated_out_at":
-			d.RotatedOut, err = r.str()
+			d.RotatedOut, err = r.Str()
 		case "published_at":
-			d.Published, err = r.str()
+			d.Published, err = r.Str()
 		case "rotated_out_max_token_lifetime":
-			d.RotatedOutLifetime, err = r.str()
+			d.RotatedOutLifetime, err = r.Str()
 		case "thumbprint":
-			d.Thumbprint, err = r.str()
+			d.Thumbprint, err = r.Str()
 		case "public":
-			d.Public, err = r.raw()
+			d.Public, err = r.Raw()
 		case "private":
-			d.Private, err = r.raw()
+			d.Private, err = r.Raw()
 		default:
 			err = fmt.Errorf("unknown member %q", name)
 		}

@@ -6,11 +6,14 @@
 // refuses duplicate names at every depth (and top-level names that differ
 // only in letter case), refuses strings that escape a lone UTF-16 surrogate,
 // and hands back the top-level members as raw values. The verifier, the
-// JWK parser and the claims reader all use it.
+// JWK parser and the claims reader all use it; Reader reads a document of
+// a known shape (the keyring file) value by value with the same tokenizer.
+// It is the only JSON tokenizer in keyctl.
 package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,9 +69,25 @@ func CheckObject(data []byte) error {
 	return err
 }
 
+// scanner is the one JSON tokenizer: ScanObject, CheckObject and Strings
+// scan with it, and so does Reader.
 type scanner struct {
 	data []byte
 	pos  int
+	// truncated, when set, is the error for input that ends inside a
+	// value (Reader's ErrTruncated); ScanObject says where instead.
+	truncated error
+	// utf8Unchecked: the input was not checked as a whole (Reader), so
+	// str checks each string with bytes above 0x7f.
+	utf8Unchecked bool
+}
+
+// ended returns the error for input that ends where msg was expected.
+func (s *scanner) ended(msg string) error {
+	if s.truncated != nil {
+		return s.truncated
+	}
+	return s.errorf("%s", msg)
 }
 
 // ScanObject checks that data is exactly one JSON object in valid UTF-8
@@ -277,7 +296,7 @@ func (s *scanner) value(depth int) error {
 	}
 	s.skipSpace()
 	if s.pos >= len(s.data) {
-		return s.errorf("unexpected end")
+		return s.ended("unexpected end")
 	}
 	switch c := s.data[s.pos]; {
 	case c == '{':
@@ -300,7 +319,109 @@ func (s *scanner) value(depth int) error {
 	}
 }
 
+// skip moves past one value checking its syntax only: strings are
+// skipped to their closing quote (found with IndexByte) and member names
+// are not compared. Reader.Raw uses it for values parsed strictly later.
+func (s *scanner) skip(depth int) error {
+	if depth > MaxDepth {
+		return s.errorf("nested too deeply")
+	}
+	s.skipSpace()
+	if s.pos >= len(s.data) {
+		return s.ended("unexpected end")
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{' || c == '[':
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		s.pos++
+		s.skipSpace()
+		if s.pos < len(s.data) && s.data[s.pos] == closing {
+			s.pos++
+			return nil
+		}
+		for {
+			if c == '{' {
+				s.skipSpace()
+				if s.pos >= len(s.data) {
+					return s.ended("expected a member name")
+				}
+				if s.data[s.pos] != '"' {
+					return s.errorf("expected a member name")
+				}
+				if err := s.skipString(); err != nil {
+					return err
+				}
+				s.skipSpace()
+				if s.pos >= len(s.data) {
+					return s.ended("expected ':'")
+				}
+				if s.data[s.pos] != ':' {
+					return s.errorf("expected ':'")
+				}
+				s.pos++
+			}
+			if err := s.skip(depth + 1); err != nil {
+				return err
+			}
+			s.skipSpace()
+			if s.pos >= len(s.data) {
+				return s.ended("unexpected end")
+			}
+			switch s.data[s.pos] {
+			case ',':
+				s.pos++
+			case closing:
+				s.pos++
+				return nil
+			default:
+				return s.errorf("expected ',' or '%c'", closing)
+			}
+		}
+	case c == '"':
+		return s.skipString()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	default:
+		return s.errorf("unexpected character %q", c)
+	}
+}
+
+// skipString moves past a string to its closing quote, honouring
+// backslashes, without looking at what it holds.
+func (s *scanner) skipString() error {
+	i := s.pos + 1
+	for {
+		j := bytes.IndexByte(s.data[i:], '"')
+		if j < 0 {
+			s.pos = len(s.data)
+			return s.ended("unterminated string")
+		}
+		q := i + j
+		backslashes := 0
+		for k := q - 1; k > s.pos && s.data[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			s.pos = q + 1
+			return nil
+		}
+		i = q + 1
+	}
+}
+
 func (s *scanner) literal(word string) error {
+	if len(s.data)-s.pos < len(word) && string(s.data[s.pos:]) == word[:len(s.data)-s.pos] {
+		return s.ended("bad literal")
+	}
 	if len(s.data)-s.pos < len(word) || string(s.data[s.pos:s.pos+len(word)]) != word {
 		return s.errorf("bad literal")
 	}
@@ -324,12 +445,12 @@ func (s *scanner) number() error {
 	if s.pos < len(s.data) && s.data[s.pos] == '0' {
 		s.pos++
 	} else if s.digits() == 0 {
-		return s.errorf("bad number")
+		return s.badNumber()
 	}
 	if s.pos < len(s.data) && s.data[s.pos] == '.' {
 		s.pos++
 		if s.digits() == 0 {
-			return s.errorf("bad number")
+			return s.badNumber()
 		}
 	}
 	if s.pos < len(s.data) && (s.data[s.pos] == 'e' || s.data[s.pos] == 'E') {
@@ -338,24 +459,48 @@ func (s *scanner) number() error {
 			s.pos++
 		}
 		if s.digits() == 0 {
-			return s.errorf("bad number")
+			return s.badNumber()
 		}
 	}
 	return nil
+}
+
+func (s *scanner) badNumber() error {
+	if s.pos >= len(s.data) {
+		return s.ended("bad number")
+	}
+	return s.errorf("bad number")
 }
 
 // str scans a string and returns its unescaped contents; escapes are
 // decoded so that "alg" and "\u0061lg" count as the same member name.
 func (s *scanner) str() ([]byte, error) {
 	start := s.pos
-	s.pos++ // opening quote
-	escaped := false
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		switch {
+	data := s.data
+	i := start + 1 // past the opening quote
+	escaped, high := false, false
+	for {
+		// Eight bytes at a time while none can be special (see
+		// specialIn), then byte by byte to the one that is.
+		for i+8 <= len(data) && !specialIn(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		for i < len(data) && plain[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			s.pos = len(data)
+			return nil, s.ended("unterminated string")
+		}
+		switch c := data[i]; {
 		case c == '"':
-			s.pos++
-			raw := s.data[start:s.pos]
+			i++
+			s.pos = i
+			raw := data[start:i]
+			if high && s.utf8Unchecked && !utf8.Valid(raw) {
+				s.pos = start
+				return nil, s.errorf("string is not valid UTF-8")
+			}
 			if !escaped {
 				return raw[1 : len(raw)-1], nil
 			}
@@ -373,27 +518,56 @@ func (s *scanner) str() ([]byte, error) {
 			return []byte(out), nil
 		case c == '\\':
 			escaped = true
-			s.pos += 2
+			i += 2
 		case c < 0x20:
+			s.pos = i
 			return nil, s.errorf("control character in string")
-		default:
-			s.pos++
+		default: // 0x80 and above
+			high = true
+			i++
 		}
 	}
-	return nil, s.errorf("unterminated string")
 }
+
+// specialIn reports whether any of the eight bytes in x may be one that
+// ends a run of plain bytes: a quote, a backslash, a control character
+// or a byte of 0x80 or above. It may report true for none (the byte loop
+// then finds out), never false for one.
+func specialIn(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(x-ones*0x20)|x)&highs != 0
+}
+
+// plain marks the bytes a string holds as they are: not the closing
+// quote, a backslash, a control character or part of a multi-byte
+// character (which str checks apart). A table keeps str's inner loop to a
+// load and a branch per byte; key material is long strings of them.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (s *scanner) object(depth int) error {
 	s.pos++ // '{'
 	var names nameSet
 	s.skipSpace()
-	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+	if s.pos >= len(s.data) {
+		return s.ended("expected a member name")
+	}
+	if s.data[s.pos] == '}' {
 		s.pos++
 		return nil
 	}
 	for {
 		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		if s.pos >= len(s.data) {
+			return s.ended("expected a member name")
+		}
+		if s.data[s.pos] != '"' {
 			return s.errorf("expected a member name")
 		}
 		name, err := s.str()
@@ -404,7 +578,10 @@ func (s *scanner) object(depth int) error {
 			return &Error{Dup: string(name)}
 		}
 		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		if s.pos >= len(s.data) {
+			return s.ended("expected ':'")
+		}
+		if s.data[s.pos] != ':' {
 			return s.errorf("expected ':'")
 		}
 		s.pos++
@@ -414,7 +591,7 @@ func (s *scanner) object(depth int) error {
 		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
-			return s.errorf("unexpected end")
+			return s.ended("unexpected end")
 		}
 		switch s.data[s.pos] {
 		case ',':
@@ -431,7 +608,10 @@ func (s *scanner) object(depth int) error {
 func (s *scanner) array(depth int) error {
 	s.pos++ // '['
 	s.skipSpace()
-	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+	if s.pos >= len(s.data) {
+		return s.ended("unexpected end")
+	}
+	if s.data[s.pos] == ']' {
 		s.pos++
 		return nil
 	}
@@ -441,7 +621,7 @@ func (s *scanner) array(depth int) error {
 		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
-			return s.errorf("unexpected end")
+			return s.ended("unexpected end")
 		}
 		switch s.data[s.pos] {
 		case ',':
