@@ -261,17 +261,29 @@ func (s *fastServer) serveConn(c net.Conn) {
 			m, err := c.Read(buf[end:])
 			end += m
 			if err != nil {
-				if errors.Is(err, os.ErrDeadlineExceeded) && s.closing.Load() && start < end {
+				timeout := errors.Is(err, os.ErrDeadlineExceeded)
+				if timeout && s.closing.Load() && start < end {
 					// Woken by shutdown with a request under way: finish
-					// reading it within the grace.
-					c.SetReadDeadline(time.Unix(0, s.drainBy.Load()))
-					continue
+					// reading it within the grace (Serve closes what is
+					// left when it ends).
+					if drainBy := time.Unix(0, s.drainBy.Load()); time.Now().Before(drainBy) {
+						c.SetReadDeadline(drainBy)
+						continue
+					}
+					return
 				}
 				if m > 0 {
 					continue
 				}
-				// A partial head and then an error, EOF or a timeout:
-				// net/http answers some of these (400, 408); let it.
+				if timeout {
+					// The idle or header timeout: net/http closes the
+					// connection without an answer, and so does this
+					// (handing it on would give a slow client the header
+					// time twice).
+					return
+				}
+				// A partial head and then EOF or an error: net/http
+				// answers some of these (400); let it.
 				if start < end && (first || end-start >= 4) {
 					s.handOff(c, buf[start:end])
 					handed = true
