@@ -29,13 +29,18 @@ type pair struct {
 
 func newPair(t testing.TB) *pair {
 	t.Helper()
-	f := newFixture(t, genKey(t, "ES256"), genKey(t, "RS256"))
-	p := &pair{h: f.h, fast: serveOn(t, NewServer(f.h, nil, nil))}
+	return pairFor(t, newFixture(t, genKey(t, "ES256"), genKey(t, "RS256")).h)
+}
+
+// pairFor serves h both ways until the test ends.
+func pairFor(t testing.TB, h *Handler) *pair {
+	t.Helper()
+	p := &pair{h: h, fast: serveOn(t, NewServer(h, nil, nil))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(f.h, nil, nil)
+	srv := NewServer(h, nil, nil)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	p.slow = ln.Addr().String()
@@ -344,14 +349,7 @@ func TestFastPathLargeBody(t *testing.T) {
 	if runtime.GOOS == "linux" && f.h.live.Load().bodyFile == nil {
 		t.Error("no memfd for a large body on Linux")
 	}
-	fast := serveOn(t, NewServer(f.h, nil, nil))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(f.h, nil, nil)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	p := pairFor(t, f.h)
 	etag := f.h.Current().ETag
 	for _, raw := range []string{
 		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -359,15 +357,15 @@ func TestFastPathLargeBody(t *testing.T) {
 		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n",
 		strings.Repeat("GET /auth/v1/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n", 4),
 	} {
-		want := maskDate(exchange(t, ln.Addr().String(), []byte(raw)))
-		got := maskDate(exchange(t, fast, []byte(raw)))
+		want := maskDate(exchange(t, p.slow, []byte(raw)))
+		got := maskDate(exchange(t, p.fast, []byte(raw)))
 		if got != want {
 			t.Errorf("request %q: fast path and net/http differ (%d and %d bytes)", raw, len(got), len(want))
 		}
 	}
 	// A slow reader: the body leaves in several sendfile calls, waiting
 	// for the socket between them.
-	c, err := net.Dial("tcp", fast)
+	c, err := net.Dial("tcp", p.fast)
 	if err != nil {
 		t.Fatal(err)
 	}

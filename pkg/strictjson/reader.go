@@ -164,7 +164,10 @@ func (r *Reader) Raw() ([]byte, error) {
 		return nil, err
 	}
 	start := r.s.pos
-	if err := r.s.skip(1); err != nil {
+	r.s.lax = true
+	err := r.s.value(1)
+	r.s.lax = false
+	if err != nil {
 		return nil, err
 	}
 	return r.s.data[start:r.s.pos], nil

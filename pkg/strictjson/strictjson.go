@@ -80,6 +80,9 @@ type scanner struct {
 	// utf8Unchecked: the input was not checked as a whole (Reader), so
 	// str checks each string with bytes above 0x7f.
 	utf8Unchecked bool
+	// lax: value checks syntax only, skipping strings to their closing
+	// quote and not comparing member names (Reader.Raw).
+	lax bool
 }
 
 // ended returns the error for input that ends where msg was expected.
@@ -303,6 +306,8 @@ func (s *scanner) value(depth int) error {
 		return s.object(depth)
 	case c == '[':
 		return s.array(depth)
+	case c == '"' && s.lax:
+		return s.skipString()
 	case c == '"':
 		_, err := s.str()
 		return err
@@ -319,84 +324,8 @@ func (s *scanner) value(depth int) error {
 	}
 }
 
-// skip moves past one value checking its syntax only: strings are
-// skipped to their closing quote (found with IndexByte) and member names
-// are not compared. Reader.Raw uses it for values parsed strictly later.
-func (s *scanner) skip(depth int) error {
-	if depth > MaxDepth {
-		return s.errorf("nested too deeply")
-	}
-	s.skipSpace()
-	if s.pos >= len(s.data) {
-		return s.ended("unexpected end")
-	}
-	switch c := s.data[s.pos]; {
-	case c == '{' || c == '[':
-		closing := byte('}')
-		if c == '[' {
-			closing = ']'
-		}
-		s.pos++
-		s.skipSpace()
-		if s.pos < len(s.data) && s.data[s.pos] == closing {
-			s.pos++
-			return nil
-		}
-		for {
-			if c == '{' {
-				s.skipSpace()
-				if s.pos >= len(s.data) {
-					return s.ended("expected a member name")
-				}
-				if s.data[s.pos] != '"' {
-					return s.errorf("expected a member name")
-				}
-				if err := s.skipString(); err != nil {
-					return err
-				}
-				s.skipSpace()
-				if s.pos >= len(s.data) {
-					return s.ended("expected ':'")
-				}
-				if s.data[s.pos] != ':' {
-					return s.errorf("expected ':'")
-				}
-				s.pos++
-			}
-			if err := s.skip(depth + 1); err != nil {
-				return err
-			}
-			s.skipSpace()
-			if s.pos >= len(s.data) {
-				return s.ended("unexpected end")
-			}
-			switch s.data[s.pos] {
-			case ',':
-				s.pos++
-			case closing:
-				s.pos++
-				return nil
-			default:
-				return s.errorf("expected ',' or '%c'", closing)
-			}
-		}
-	case c == '"':
-		return s.skipString()
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
-	default:
-		return s.errorf("unexpected character %q", c)
-	}
-}
-
 // skipString moves past a string to its closing quote, honouring
-// backslashes, without looking at what it holds.
+// backslashes, without looking at what it holds (lax scanning).
 func (s *scanner) skipString() error {
 	i := s.pos + 1
 	for {
@@ -570,11 +499,13 @@ func (s *scanner) object(depth int) error {
 		if s.data[s.pos] != '"' {
 			return s.errorf("expected a member name")
 		}
-		name, err := s.str()
-		if err != nil {
+		if s.lax {
+			if err := s.skipString(); err != nil {
+				return err
+			}
+		} else if name, err := s.str(); err != nil {
 			return err
-		}
-		if names.seen(name) {
+		} else if names.seen(name) {
 			return &Error{Dup: string(name)}
 		}
 		s.skipSpace()
