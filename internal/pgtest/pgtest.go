@@ -29,15 +29,21 @@ const EnvURL = "KEYCTL_TEST_DATABASE_URL"
 // cannot pass without the database tests.
 func AdminURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv(EnvURL)
-	if u == "" {
-		msg := "no PostgreSQL test cluster: run the tests with make test (it starts one when PostgreSQL is installed: apt-get install postgresql), or set " + EnvURL
+	return required(t, EnvURL, "no PostgreSQL test cluster: run the tests with make test (it starts one when PostgreSQL is installed: apt-get install postgresql), or set "+EnvURL)
+}
+
+// required returns the variable env, or skips the test with msg when it
+// is not set (fails it under CI=true).
+func required(t testing.TB, env, msg string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	return u
+	return v
 }
 
 // EnvBouncerURL names the variable holding the URL of a PgBouncer in
@@ -50,14 +56,7 @@ const EnvBouncerURL = "KEYCTL_TEST_PGBOUNCER_URL"
 // get one; under CI=true it fails instead.
 func ThroughBouncer(t testing.TB, u string) string {
 	t.Helper()
-	b := os.Getenv(EnvBouncerURL)
-	if b == "" {
-		msg := "no PgBouncer in front of the test cluster: run the tests with make test (it starts one when pgbouncer is installed: apt-get install pgbouncer), or set " + EnvBouncerURL
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	b := required(t, EnvBouncerURL, "no PgBouncer in front of the test cluster: run the tests with make test (it starts one when pgbouncer is installed: apt-get install pgbouncer), or set "+EnvBouncerURL)
 	bu, err := url.Parse(b)
 	if err != nil {
 		t.Fatal(err)

@@ -47,31 +47,21 @@ func (b *bodyFile) send(rc syscall.RawConn, head []byte) (int, error) {
 	sent := 0
 	var serr error
 	err := rc.Write(func(fd uintptr) bool {
-		for sent < len(head) {
-			n, err := unix.SendmsgN(int(fd), head[sent:], nil, nil, unix.MSG_MORE|unix.MSG_NOSIGNAL)
-			switch {
-			case err == unix.EAGAIN:
-				return false
-			case err == unix.EINTR:
-				continue
-			case err != nil:
-				serr = err
-				return true
+		for sent < len(head) || off < int64(b.size) {
+			var n int
+			var err error
+			if sent < len(head) {
+				n, err = unix.SendmsgN(int(fd), head[sent:], nil, nil, unix.MSG_MORE|unix.MSG_NOSIGNAL)
+				sent += max(n, 0)
+			} else if n, err = unix.Sendfile(int(fd), b.fd, &off, b.size-int(off)); err == nil && n == 0 {
+				err = io.ErrUnexpectedEOF
 			}
-			sent += n
-		}
-		for off < int64(b.size) {
-			n, err := unix.Sendfile(int(fd), b.fd, &off, b.size-int(off))
-			switch {
-			case err == unix.EAGAIN:
-				return false
-			case err == unix.EINTR:
-				continue
-			case err != nil:
+			switch err {
+			case nil, unix.EINTR:
+			case unix.EAGAIN:
+				return false // wait until the socket takes more
+			default:
 				serr = err
-				return true
-			case n == 0:
-				serr = io.ErrUnexpectedEOF
 				return true
 			}
 		}
