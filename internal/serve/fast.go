@@ -50,6 +50,7 @@ type fastServer struct {
 
 	closing atomic.Bool
 	drainBy atomic.Int64 // UnixNano when the shutdown's grace ends
+	cut     atomic.Bool  // a request under way at shutdown was not finished in the grace
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -156,13 +157,13 @@ func (s *fastServer) shutdown(by time.Time) {
 }
 
 // wait waits for the connections to finish until done is closed, then
-// closes those left and reports whether any was.
+// closes those left and reports whether a request under way was cut off.
 func (s *fastServer) wait(done <-chan struct{}) (cut bool) {
 	finished := make(chan struct{})
 	go func() { s.wg.Wait(); close(finished) }()
 	select {
 	case <-finished:
-		return false
+		return s.cut.Load()
 	case <-done:
 	}
 	s.mu.Lock()
@@ -172,7 +173,7 @@ func (s *fastServer) wait(done <-chan struct{}) (cut bool) {
 	}
 	s.mu.Unlock()
 	<-finished
-	return cut
+	return cut || s.cut.Load()
 }
 
 // maxFastBuffer is what a connection's input buffer starts at; it grows
@@ -270,6 +271,7 @@ func (s *fastServer) serveConn(c net.Conn) {
 						c.SetReadDeadline(drainBy)
 						continue
 					}
+					s.cut.Store(true) // the grace ended first
 					return
 				}
 				if m > 0 {

@@ -432,3 +432,35 @@ func BenchmarkFastPath(b *testing.B) {
 		}
 	}
 }
+
+// TestFastPathGraceCutOff: a request still unfinished when the grace ends
+// is cut off, and Serve says so, whether the connection gives up at the
+// drain deadline or is closed by Serve.
+func TestFastPathGraceCutOff(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Serve(ctx, NewServer(f.h, nil, nil), ln, 200*time.Millisecond) }()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\n"))
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "cut off") {
+				t.Errorf("Serve with a request unfinished at the end of the grace: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Serve did not return after the grace")
+		}
+		c.Close()
+	}
+}
