@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/keyctl/keyctl/internal/safefile"
 )
 
 // tempPrefix names keyctl's temporary files so stale ones can be recognised.
@@ -30,8 +32,12 @@ func (e *DirNotWritableError) Hint() string {
 // WriteFileAtomic replaces path with data so that a reader, or a crash at any
 // moment, sees either the old file or the new one, whole: a temporary file
 // in the same directory, written with perm, synced, renamed over path, and
-// the directory synced.
+// the directory synced. A path that is a symlink (or lies under one) is
+// written where it really is, so the link stays a link.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	if real, rerr := safefile.Resolve(path); rerr == nil {
+		path = real
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, tempPrefix+filepath.Base(path)+"-*")
 	if errors.Is(err, fs.ErrPermission) {

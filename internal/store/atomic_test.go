@@ -1,0 +1,40 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWriteFileAtomicThroughSymlink: a file reached through a symlink is
+// replaced where it really is (also when the link dangles), the link
+// stays a link, and no temporary file is left in either directory.
+func TestWriteFileAtomicThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"link", "real"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link, target := filepath.Join(dir, "link", "f.json"), filepath.Join(dir, "real", "f.json")
+	if err := os.Symlink("../real/f.json", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, content := range []string{"first\n", "second\n"} {
+		if err := WriteFileAtomic(link, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("after writing %q the link is %v, %v", content, fi.Mode(), err)
+		}
+		if got, err := os.ReadFile(target); err != nil || string(got) != content {
+			t.Fatalf("target holds %q, %v; want %q", got, err, content)
+		}
+	}
+	for _, d := range []string{"link", "real"} {
+		entries, _ := os.ReadDir(filepath.Join(dir, d))
+		if len(entries) != 1 {
+			t.Errorf("%s holds %d entries, want 1", d, len(entries))
+		}
+	}
+}
