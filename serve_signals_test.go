@@ -166,10 +166,13 @@ func TestServeSIGTERMDrains(t *testing.T) {
 	}
 }
 
-// TestServeSIGTERMGrace: a client that never finishes its request does
-// not keep serve alive: it is cut off when the 5-second grace ends, and
-// serve exits 1 saying so (docs/serve.md, Signals).
-func TestServeSIGTERMGrace(t *testing.T) {
+// TestServeSIGTERMStalledClient: a client that stops in the middle of its
+// request's head does not hold serve past that head's timeout (5 s from
+// the connection's start): serve waits for it after SIGTERM, in case it
+// finishes, then closes it and exits 0 (docs/serve.md, Signals). A test
+// with a shorter grace than the header timeout, where the request is cut
+// off and Serve says so, is TestFastPathGraceCutOff in internal/serve.
+func TestServeSIGTERMStalledClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes and waits 5 s")
 	}
@@ -180,20 +183,20 @@ func TestServeSIGTERMGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	connected := time.Now()
 	c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\n"))
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	r.cmd.Process.Signal(syscall.SIGTERM)
 	err, took := exited(t, r.cmd, 15*time.Second)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("serve after the grace: %v, want exit 1", err)
+	if err != nil {
+		t.Errorf("serve after SIGTERM with a stalled client: %v, want exit 0", err)
 	}
-	if took < 4*time.Second || took > 8*time.Second {
-		t.Errorf("serve stopped %s after SIGTERM, want about 5s (the grace)", took)
+	if since := time.Since(connected); took < time.Second || since > 7*time.Second {
+		t.Errorf("serve stopped %s after SIGTERM (%s after the client connected), want at its header timeout, 5s after it connected", took, since)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !strings.Contains(r.logs.String(), "cut off") {
-		t.Errorf("no word of the request cut off:\n%s", r.logs.String())
+	if !strings.Contains(r.logs.String(), "stopped") || strings.Contains(r.logs.String(), "cut off") {
+		t.Errorf("want \"stopped\" and nothing cut off:\n%s", r.logs.String())
 	}
 }

@@ -32,7 +32,9 @@ import (
 // line endings, a head over the limit, TLS) hands the connection, with
 // the bytes already read, to net/http for good: the fast path only ever
 // answers requests it is sure about, and net/http stays the reference
-// for every other byte that can arrive.
+// for every other byte that can arrive. One deliberate difference: the
+// head limit is exact for every request, where net/http does not count
+// the part of a pipelined head its read buffer already holds.
 
 // fastServer accepts the connections of one listener and answers their
 // JWKS requests, handing every other connection to net/http through
@@ -61,8 +63,8 @@ type fastServer struct {
 // not serve a *Handler through LogRequests (NewServer does) or serves TLS.
 func newFastServer(srv *http.Server, ln net.Listener) *fastServer {
 	lh, ok := srv.Handler.(*loggedHandler)
-	if !ok || srv.TLSConfig != nil {
-		return nil
+	if !ok || srv.TLSConfig != nil || srv.ConnState != nil || srv.ConnContext != nil {
+		return nil // hooks the fast path would bypass: net/http serves all
 	}
 	h, ok := lh.next.(*Handler)
 	if !ok {
@@ -190,7 +192,10 @@ const copyLimit = 32 << 10
 var outBuffers = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit); return &b }}
 
 // serveConn answers c's requests until it closes, idles out, fails, or
-// sends one the fast path leaves to net/http.
+// sends one the fast path leaves to net/http. Its timeouts are net/http's:
+// the header timeout runs from the connection's start for its first
+// request and from a later request's fourth byte (net/http waits for four
+// bytes as idle), the idle timeout between requests.
 func (s *fastServer) serveConn(c net.Conn) {
 	handed := false
 	defer func() {
@@ -199,50 +204,54 @@ func (s *fastServer) serveConn(c net.Conn) {
 		}
 		s.untrack(c)
 	}()
-	buf := make([]byte, min(maxFastBuffer, s.limit+1))
 	var raw syscall.RawConn // for sendfile
 	if sc, ok := c.(syscall.Conn); ok {
 		raw, _ = sc.SyscallConn()
 	}
+	handOff := func(pending []byte, headBy time.Time) {
+		handed = true
+		s.handOff(c, pending, headBy)
+	}
+	var buf []byte
 	start, end := 0, 0 // buf[start:end]: read and not yet answered
 	first := true
 	for {
+		var headBy time.Time // when the head being read must be whole; zero: no bound
 		if start == end {
 			start, end = 0, 0
-			wait := s.idle
+			if len(buf) != min(maxFastBuffer, s.limit+1) {
+				// New, or grown for one large head: an idle connection
+				// holds no more than net/http's would.
+				buf = make([]byte, min(maxFastBuffer, s.limit+1))
+			}
 			if first {
-				wait = s.readHeader
+				headBy = setReadTimeout(c, s.readHeader)
+			} else {
+				setReadTimeout(c, s.idle)
 			}
-			if wait > 0 {
-				c.SetReadDeadline(time.Now().Add(wait))
-			}
+		} else if !first && end-start >= 4 {
+			// Pipelined: the next request is already under way.
+			headBy = setReadTimeout(c, s.readHeader)
+		} else if !first {
+			setReadTimeout(c, s.idle) // a byte or three: still idle, to net/http
 		}
-		partial := false
 		headLen := 0
 		for {
-			// net/http waits for 4 bytes of a request on a kept-alive
-			// connection before it reads it, and closes silently when
-			// they never come: so does this, to hand it on no sooner.
 			n, ok := 0, true
 			if first || end-start >= 4 {
 				n, ok = scanHead(buf[start:end])
 			}
 			if !ok {
-				s.handOff(c, buf[start:end])
-				handed = true
+				handOff(buf[start:end], headBy)
 				return
 			}
 			if n > s.limit || n == 0 && end-start > s.limit {
-				s.handOff(c, buf[start:end]) // net/http answers 431
-				handed = true
+				handOff(buf[start:end], headBy) // net/http answers 431
 				return
 			}
 			if n > 0 {
 				headLen = n
 				break
-			}
-			if start == end && s.closing.Load() {
-				return // idle at shutdown
 			}
 			if end == len(buf) {
 				if start > 0 {
@@ -253,56 +262,58 @@ func (s *fastServer) serveConn(c net.Conn) {
 					buf = append(buf, make([]byte, min(2*len(buf), s.limit+1)-len(buf))...)
 				}
 			}
-			if start < end && !partial {
-				partial = true
-				if !first && s.readHeader > 0 {
-					c.SetReadDeadline(time.Now().Add(s.readHeader))
-				}
-			}
+			before := end - start
 			m, err := c.Read(buf[end:])
 			end += m
-			if err != nil {
-				timeout := errors.Is(err, os.ErrDeadlineExceeded)
-				if timeout && s.closing.Load() && start < end {
-					// Woken by shutdown with a request under way: finish
-					// reading it within the grace (Serve closes what is
-					// left when it ends).
-					if drainBy := time.Unix(0, s.drainBy.Load()); time.Now().Before(drainBy) {
-						c.SetReadDeadline(drainBy)
-						continue
-					}
-					s.cut.Store(true) // the grace ended first
+			if !first && before < 4 && end-start >= 4 {
+				headBy = setReadTimeout(c, s.readHeader)
+			}
+			if err == nil || m > 0 && !errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if !s.closing.Load() {
+					// The idle or header timeout: net/http closes the
+					// connection without an answer, and so does this.
 					return
 				}
-				if m > 0 {
+				if start == end || !first && end-start < 4 {
+					return // idle at shutdown
+				}
+				// Woken by shutdown (or timed out since) with a request
+				// under way: it gets the rest of its header time, within
+				// the grace; Serve reports it cut off if the grace ends
+				// first.
+				drainBy := time.Unix(0, s.drainBy.Load())
+				by, graceFirst := drainBy, true
+				if !headBy.IsZero() && headBy.Before(drainBy) {
+					by, graceFirst = headBy, false
+				}
+				if time.Now().Before(by) {
+					c.SetReadDeadline(by)
 					continue
 				}
-				if timeout {
-					// The idle or header timeout: net/http closes the
-					// connection without an answer, and so does this
-					// (handing it on would give a slow client the header
-					// time twice).
-					return
-				}
-				// A partial head and then EOF or an error: net/http
-				// answers some of these (400); let it.
-				if start < end && (first || end-start >= 4) {
-					s.handOff(c, buf[start:end])
-					handed = true
+				if graceFirst {
+					s.cut.Store(true)
 				}
 				return
 			}
-		}
-		first = false
-		head := buf[start : start+headLen]
-		req, ok := parseHead(head)
-		p := s.h.live.Load()
-		if !ok || p.snap == nil {
-			s.handOff(c, buf[start:end])
-			handed = true
+			// A partial head and then EOF or an error: net/http answers
+			// some of these (400); let it.
+			if start < end && (first || end-start >= 4) {
+				handOff(buf[start:end], headBy)
+			}
 			return
 		}
-		began := s.log.now()
+		first = false
+		req, ok := parseHead(buf[start : start+headLen])
+		p := s.h.live.Load()
+		if !ok || p.snap == nil {
+			handOff(buf[start:end], headBy)
+			return
+		}
+		began := s.log.now() // for the log line; deadlines and Date use the real clock
+		now := time.Now()
 		status, hdr, body := http.StatusOK, p.fastOK, p.body
 		if req.inm != "" && noneMatch(req.inm, p.etag) {
 			status, hdr, body = http.StatusNotModified, p.fastNotMod, nil
@@ -310,9 +321,9 @@ func (s *fastServer) serveConn(c net.Conn) {
 		if req.head {
 			body = nil
 		}
-		date := dates.line(began)
+		date := dates.line(now)
 		if s.write > 0 {
-			c.SetWriteDeadline(began.Add(s.write))
+			c.SetWriteDeadline(now.Add(s.write))
 		}
 		var err error
 		switch {
@@ -341,11 +352,25 @@ func (s *fastServer) serveConn(c net.Conn) {
 	}
 }
 
-// handOff gives c to net/http with the bytes read from it so far.
-func (s *fastServer) handOff(c net.Conn, pending []byte) {
+// setReadTimeout sets c's read deadline d from now, or clears it when d is
+// 0, and returns the deadline (zero when none).
+func setReadTimeout(c net.Conn, d time.Duration) time.Time {
+	var by time.Time
+	if d > 0 {
+		by = time.Now().Add(d)
+	}
+	c.SetReadDeadline(by)
+	return by
+}
+
+// handOff gives c to net/http with the bytes read from it so far. net/http
+// starts the request's header timeout afresh; headBy, the deadline the fast
+// path had already given that head, caps it, so a slow client does not get
+// the header time twice.
+func (s *fastServer) handOff(c net.Conn, pending []byte, headBy time.Time) {
 	c.SetReadDeadline(time.Time{})
 	c.SetWriteDeadline(time.Time{})
-	s.handoff.give(newReplayConn(c, pending))
+	s.handoff.give(&replayConn{Conn: c, pending: bytes.Clone(pending), headBy: headBy})
 }
 
 // fastRequest is what the fast path needs of a request.
@@ -609,10 +634,21 @@ func (l *handoffListener) Addr() net.Addr { return l.addr }
 type replayConn struct {
 	net.Conn
 	pending []byte
+	// headBy caps the first read deadline net/http sets, the one for the
+	// head of its first request (zero: no cap).
+	headBy time.Time
+	capped bool
 }
 
-func newReplayConn(c net.Conn, pending []byte) net.Conn {
-	return &replayConn{Conn: c, pending: bytes.Clone(pending)}
+// SetReadDeadline passes t on, but the first deadline no later than headBy.
+func (c *replayConn) SetReadDeadline(t time.Time) error {
+	if !c.capped {
+		c.capped = true
+		if !c.headBy.IsZero() && (t.IsZero() || t.After(c.headBy)) {
+			t = c.headBy
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -463,4 +464,144 @@ func TestFastPathGraceCutOff(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// startServe runs Serve(srv) on a fresh port with grace and returns the
+// address, a stop function and the channel Serve's result arrives on.
+func startServe(t *testing.T, srv *http.Server, grace time.Duration) (string, context.CancelFunc, chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, srv, ln, grace) }()
+	t.Cleanup(cancel)
+	return ln.Addr().String(), cancel, done
+}
+
+func dialT(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitServe returns Serve's result and how long it took from start.
+func waitServe(t *testing.T, done chan error, start time.Time) (error, time.Duration) {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err, time.Since(start)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+		return nil, 0
+	}
+}
+
+// TestFastPathTimeoutsAsNetHTTP: the cases a review found where the fast
+// path's timing differed from net/http's.
+func TestFastPathTimeoutsAsNetHTTP(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	req := []byte("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n")
+	readOne := func(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp
+	}
+
+	t.Run("deadlines and Date use the real clock, not the log's", func(t *testing.T) {
+		past := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		addr, _, _ := startServe(t, NewServer(f.h, nil, func() time.Time { return past }), time.Second)
+		c := dialT(t, addr)
+		c.Write(req)
+		resp := readOne(t, c, bufio.NewReader(c))
+		d, err := http.ParseTime(resp.Header.Get("Date"))
+		if resp.StatusCode != 200 || err != nil || time.Since(d).Abs() > time.Minute {
+			t.Errorf("with a log clock in the past: %s, Date %q", resp.Status, resp.Header.Get("Date"))
+		}
+	})
+
+	t.Run("a head handed on mid-way keeps its header time", func(t *testing.T) {
+		srv := NewServer(f.h, nil, nil)
+		srv.ReadHeaderTimeout = 500 * time.Millisecond
+		addr, _, _ := startServe(t, srv, time.Second)
+		c := dialT(t, addr)
+		start := time.Now()
+		c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1"))
+		time.Sleep(300 * time.Millisecond)
+		c.Write([]byte("\nHost: x\n")) // bare LF: handed to net/http, head still open
+		io.ReadAll(c)
+		if took := time.Since(start); took > 800*time.Millisecond {
+			t.Errorf("closed %s after the head began, want about 500ms (once, not twice)", took)
+		}
+	})
+
+	t.Run("no idle timeout: a later request is not cut by the first one's header deadline", func(t *testing.T) {
+		srv := NewServer(f.h, nil, nil)
+		srv.IdleTimeout, srv.ReadTimeout, srv.ReadHeaderTimeout = 0, 0, 300*time.Millisecond
+		addr, _, _ := startServe(t, srv, time.Second)
+		c := dialT(t, addr)
+		br := bufio.NewReader(c)
+		c.Write(req)
+		readOne(t, c, br)
+		time.Sleep(600 * time.Millisecond)
+		c.Write(req)
+		if resp := readOne(t, c, br); resp.StatusCode != 200 {
+			t.Errorf("second request: %s", resp.Status)
+		}
+	})
+
+	t.Run("a byte or three after a request is still idle", func(t *testing.T) {
+		srv := NewServer(f.h, nil, nil)
+		srv.IdleTimeout, srv.ReadHeaderTimeout = 3*time.Second, 200*time.Millisecond
+		addr, _, _ := startServe(t, srv, time.Second)
+		c := dialT(t, addr)
+		br := bufio.NewReader(c)
+		c.Write(req)
+		readOne(t, c, br)
+		c.Write([]byte("GE"))
+		c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+		if _, err := br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("after 2 bytes of a next request: %v, want the connection still open after the header timeout", err)
+		}
+	})
+
+	t.Run("shutdown: a kept-alive connection with a byte or three is idle", func(t *testing.T) {
+		addr, cancel, done := startServe(t, NewServer(f.h, nil, nil), 5*time.Second)
+		c := dialT(t, addr)
+		br := bufio.NewReader(c)
+		c.Write(req)
+		readOne(t, c, br)
+		c.Write([]byte("\r\n"))
+		time.Sleep(50 * time.Millisecond)
+		start := time.Now()
+		cancel()
+		if err, took := waitServe(t, done, start); err != nil || took > 2*time.Second {
+			t.Errorf("Serve: %v after %s, want nil at once", err, took)
+		}
+	})
+
+	t.Run("shutdown: a stalled head gets its header time, not the whole grace", func(t *testing.T) {
+		srv := NewServer(f.h, nil, nil)
+		srv.ReadHeaderTimeout = 300 * time.Millisecond
+		addr, cancel, done := startServe(t, srv, 3*time.Second)
+		c := dialT(t, addr)
+		c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\n"))
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		cancel()
+		if err, took := waitServe(t, done, start); err != nil || took > 1500*time.Millisecond {
+			t.Errorf("Serve: %v after %s, want nil once the head's 300ms ran out", err, took)
+		}
+	})
 }
