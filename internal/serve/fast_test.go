@@ -468,7 +468,7 @@ func TestFastPathGraceCutOff(t *testing.T) {
 
 // startServe runs Serve(srv) on a fresh port with grace and returns the
 // address, a stop function and the channel Serve's result arrives on.
-func startServe(t *testing.T, srv *http.Server, grace time.Duration) (string, context.CancelFunc, chan error) {
+func startServe(t testing.TB, srv *http.Server, grace time.Duration) (string, context.CancelFunc, chan error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -43,23 +42,18 @@ func statusFor(t *testing.T, addr, raw string) int {
 	return resp.StatusCode
 }
 
-// serveOn runs srv on a fresh 127.0.0.1 port until the test ends.
+// serveOn runs srv on a fresh 127.0.0.1 port until the test ends, and
+// fails the test if Serve then returns an error.
 func serveOn(t testing.TB, srv *http.Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, srv, ln, ShutdownGrace) }()
+	addr, cancel, done := startServe(t, srv, ShutdownGrace)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 // TestHeaderLimitIsExact: the documented limit on a request's head is the
