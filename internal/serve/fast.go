@@ -235,6 +235,10 @@ func (s *fastServer) serveConn(c net.Conn) {
 		} else if !first {
 			setReadTimeout(c, s.idle) // a byte or three: still idle, to net/http
 		}
+		// Checked after the deadline is set: see shutdown.
+		if s.closing.Load() && (start == end || !first && end-start < 4) {
+			return // idle at shutdown
+		}
 		headLen := 0
 		for {
 			n, ok := 0, true
