@@ -29,6 +29,9 @@ type replica struct {
 	cmd  *exec.Cmd
 	logs *strings.Builder
 	mu   *sync.Mutex
+	// logsDone is closed once stderr is read to its end (the process
+	// exited): only then may cmd.Wait be called, which closes the pipe.
+	logsDone chan struct{}
 }
 
 var servingLine = regexp.MustCompile(`serving JWKS on (http://127\.0\.0\.1:\d+)/`)
@@ -45,9 +48,10 @@ func startReplica(t *testing.T, env []string, args ...string) *replica {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{cmd: c, logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	r := &replica{cmd: c, logs: &strings.Builder{}, mu: &sync.Mutex{}, logsDone: make(chan struct{})}
 	found := make(chan string, 1)
 	go func() {
+		defer close(r.logsDone)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -65,7 +69,7 @@ func startReplica(t *testing.T, env []string, args ...string) *replica {
 	t.Cleanup(func() {
 		c.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
+		go func() { <-r.logsDone; c.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -34,18 +33,18 @@ func serveKeysFile(t *testing.T, n int) (env []string, file string) {
 	return env, file
 }
 
-// exited waits for c to exit within limit and returns its error and how
-// long it took.
-func exited(t *testing.T, c *exec.Cmd, limit time.Duration) (error, time.Duration) {
+// exited waits for r's process to exit within limit, its stderr read to
+// the end, and returns its error and how long it took.
+func exited(t *testing.T, r *replica, limit time.Duration) (error, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
+	go func() { <-r.logsDone; done <- r.cmd.Wait() }()
 	select {
 	case err := <-done:
 		return err, time.Since(start)
 	case <-time.After(limit):
-		c.Process.Kill()
+		r.cmd.Process.Kill()
 		t.Fatalf("serve still running %s after the signal", limit)
 		return nil, 0
 	}
@@ -152,7 +151,7 @@ func TestServeSIGTERMDrains(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || strings.Count(string(body), `"kid"`) != 2 {
 		t.Errorf("the request under way at SIGTERM: %d %q", resp.StatusCode, body)
 	}
-	err, took := exited(t, r.cmd, 10*time.Second)
+	err, took := exited(t, r, 10*time.Second)
 	if err != nil {
 		t.Errorf("serve after SIGTERM: %v, want exit 0", err)
 	}
@@ -187,7 +186,7 @@ func TestServeSIGTERMStalledClient(t *testing.T) {
 	c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\n"))
 	time.Sleep(2 * time.Second)
 	r.cmd.Process.Signal(syscall.SIGTERM)
-	err, took := exited(t, r.cmd, 15*time.Second)
+	err, took := exited(t, r, 15*time.Second)
 	if err != nil {
 		t.Errorf("serve after SIGTERM with a stalled client: %v, want exit 0", err)
 	}
