@@ -15,10 +15,15 @@ var ErrTruncated = errors.New("truncated: the JSON ends early")
 // scans with the same tokenizer as ScanObject and the values it reads are
 // as strictly checked: no repeated member names, no lone UTF-16 surrogate
 // escapes, no control characters or invalid UTF-8 in strings (Raw checks
-// syntax only, see there), nesting bounded by MaxDepth. Errors are *Error
-// (or ErrTruncated) and say the byte offset.
+// syntax only, see there), and no value nested in more than MaxDepth
+// objects and arrays, however the caller's callbacks nest. Errors are
+// *Error (or ErrTruncated) and say the byte offset.
 type Reader struct {
 	s scanner
+	// depth counts the objects and arrays open at the read position, as
+	// the scanner's depth does, so a caller reading nested values through
+	// callbacks gets the same bound as ScanObject.
+	depth int
 }
 
 // NewReader returns a Reader of data.
@@ -33,6 +38,29 @@ func (r *Reader) Peek() (byte, error) {
 		return 0, ErrTruncated
 	}
 	return r.s.data[r.s.pos], nil
+}
+
+// next is Peek for a value: it refuses one nested too deeply.
+func (r *Reader) next() (byte, error) {
+	c, err := r.Peek()
+	if err == nil && r.depth > MaxDepth {
+		err = r.s.errorf("nested too deeply")
+	}
+	return c, err
+}
+
+// open consumes the bracket that starts an object or array.
+func (r *Reader) open(c byte) error {
+	got, err := r.next()
+	if err != nil {
+		return err
+	}
+	if got != c {
+		return r.s.errorf("expected %q, found %q", c, got)
+	}
+	r.s.pos++
+	r.depth++
+	return nil
 }
 
 func (r *Reader) expect(c byte) error {
@@ -51,13 +79,14 @@ func (r *Reader) expect(c byte) error {
 // its value, which member must consume. A repeated name is an *Error with
 // Dup set.
 func (r *Reader) Object(member func(name string) error) error {
-	if err := r.expect('{'); err != nil {
+	if err := r.open('{'); err != nil {
 		return err
 	}
 	if c, err := r.Peek(); err != nil {
 		return err
 	} else if c == '}' {
 		r.s.pos++
+		r.depth--
 		return nil
 	}
 	var names nameSet
@@ -96,7 +125,7 @@ func (r *Reader) Object(member func(name string) error) error {
 var errClosed = errors.New("closed")
 
 // more reads the ',' between two members or elements, or the closing
-// bracket (then errClosed).
+// bracket (then errClosed, and the container is closed).
 func (r *Reader) more(closing byte) error {
 	c, err := r.Peek()
 	if err != nil {
@@ -108,6 +137,7 @@ func (r *Reader) more(closing byte) error {
 		return nil
 	case closing:
 		r.s.pos++
+		r.depth--
 		return errClosed
 	}
 	return r.s.errorf("expected ',' or '%c'", closing)
@@ -116,13 +146,14 @@ func (r *Reader) more(closing byte) error {
 // Array reads an array, calling elem with the Reader at each element,
 // which elem must consume.
 func (r *Reader) Array(elem func() error) error {
-	if err := r.expect('['); err != nil {
+	if err := r.open('['); err != nil {
 		return err
 	}
 	if c, err := r.Peek(); err != nil {
 		return err
 	} else if c == ']' {
 		r.s.pos++
+		r.depth--
 		return nil
 	}
 	for {
@@ -143,7 +174,7 @@ func (r *Reader) Array(elem func() error) error {
 
 // Str reads a string and returns it unescaped.
 func (r *Reader) Str() (string, error) {
-	c, err := r.Peek()
+	c, err := r.next()
 	if err != nil {
 		return "", err
 	}
@@ -165,7 +196,7 @@ func (r *Reader) Raw() ([]byte, error) {
 	}
 	start := r.s.pos
 	r.s.lax = true
-	err := r.s.value(1)
+	err := r.s.value(r.depth)
 	r.s.lax = false
 	if err != nil {
 		return nil, err
@@ -188,7 +219,7 @@ func (r *Reader) Int() (int, error) {
 
 // Bool reads true or false.
 func (r *Reader) Bool() (bool, error) {
-	c, err := r.Peek()
+	c, err := r.next()
 	if err != nil {
 		return false, err
 	}

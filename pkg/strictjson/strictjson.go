@@ -436,12 +436,14 @@ func (s *scanner) str() ([]byte, error) {
 			if loneSurrogate(raw) {
 				// encoding/json would turn it into U+FFFD and other
 				// parsers into something else: one token, two readings.
+				s.pos = start // the error names where the string starts
 				err := s.errorf("string escapes a lone UTF-16 surrogate").(*Error)
 				err.Surrogate = true
 				return nil, err
 			}
 			out, ok := Unquote(raw)
 			if !ok {
+				s.pos = start
 				return nil, s.errorf("bad string escape")
 			}
 			return []byte(out), nil
