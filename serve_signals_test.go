@@ -410,15 +410,16 @@ func TestServeSIGTERMDrains(t *testing.T) {
 	}
 }
 
-// TestServeSIGTERMDrainsHandedOff: docs/serve.md says the shutdown (let
-// requests in flight finish for at most 5 s) applies to both HTTP paths;
-// the requests the fast path hands to net/http (any path but the JWKS's,
-// and JWKS requests it does not take: bare LF line endings, Connection:
-// close, HTTP/1.0 as Python's urllib sends) are not answered when their
-// head is still arriving at SIGTERM: the connection is closed without an
-// answer and serve still exits 0, "stopped". net/http drops a request it
-// finishes reading after Shutdown began, and the fast path closes a
-// connection it hands over after net/http's listener closed.
+// TestServeSIGTERMDrainsHandedOff: docs/serve.md says the shutdown applies
+// to both HTTP paths and a head still arriving at SIGTERM gets its header
+// time; but the requests the fast path hands to net/http (any path but the
+// JWKS's, and JWKS requests it does not take: bare LF line endings,
+// Connection: close as Python's urllib sends, HTTP/1.0) are not answered
+// when their head is still arriving at SIGTERM: the connection is closed
+// without an answer, and serve exits 0, "stopped", saying nothing of it.
+// net/http drops a request it finishes reading after Shutdown began, and
+// the fast path closes a connection it hands over once net/http's listener
+// is closed. TestServeSIGTERMDrains passes the same requests on the fast path.
 func TestServeSIGTERMDrainsHandedOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
