@@ -39,18 +39,18 @@ func serveKeysFile(t *testing.T, n int) (env []string, file string) {
 	return env, file
 }
 
-// exited waits for c to exit within limit and returns its error and how
-// long it took.
-func exited(t *testing.T, c *exec.Cmd, limit time.Duration) (error, time.Duration) {
+// exited waits for r's process to exit within limit, its stderr read to
+// the end, and returns its error and how long it took.
+func exited(t *testing.T, r *replica, limit time.Duration) (error, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
+	go func() { <-r.logsDone; done <- r.cmd.Wait() }()
 	select {
 	case err := <-done:
 		return err, time.Since(start)
 	case <-time.After(limit):
-		c.Process.Kill()
+		r.cmd.Process.Kill()
 		t.Fatalf("serve still running %s after the signal", limit)
 		return nil, 0
 	}
@@ -60,25 +60,12 @@ func exited(t *testing.T, c *exec.Cmd, limit time.Duration) (error, time.Duratio
 // or the error it stops with.
 var lastLine = regexp.MustCompile(`(?m)^keyctl: (stopped|serve: .*)$`)
 
-// stop waits up to limit for serve's last line, then for its exit, and
-// returns the line, the exit error and when the line came. The line comes
-// first: Wait closes serve's stderr, and what was not read by then is lost
-// (a clean exit without its "stopped" line was seen once under load).
+// stop waits up to limit for serve to exit and returns its last line ("" if
+// none), its exit error and when it exited.
 func stop(t *testing.T, r *replica, limit time.Duration) (line string, err error, at time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		if m := lastLine.FindString(serveOutput(r)); m != "" {
-			at = time.Now()
-			err, _ = exited(t, r.cmd, 5*time.Second)
-			return m, err, at
-		}
-		if time.Now().After(deadline) {
-			err, _ := exited(t, r.cmd, 5*time.Second)
-			t.Fatalf("serve printed no last line within %s; it exited: %v\n%s", limit, err, serveOutput(r))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	err, _ = exited(t, r, limit)
+	return lastLine.FindString(serveOutput(r)), err, time.Now()
 }
 
 // serveOutput is what serve has written on stderr so far.
