@@ -80,7 +80,7 @@ members are ever served: never a private key, never a shared secret.
 
 Requests are answered from memory. The source file is watched (inotify,
 plus a stat every second): a rotation made with keyctl in another terminal
-is served within milliseconds, with no restart; SIGHUP re-reads it at once.
+is served within milliseconds, with no restart; SIGHUP checks it at once.
 If the file becomes unreadable or invalid, the last good set stays published
 and the error is logged.
 
@@ -205,6 +205,12 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return withHint(fmt.Errorf("cannot listen on %s: %w", o.Addr, innermost(err)), "pick another address with --addr HOST:PORT (port 0 picks a free one)")
 	}
+	// SIGHUP: check the source (and the certificate pair) now. Caught
+	// before the URL line is printed, so a script that signals as soon as
+	// it reads the URL never meets SIGHUP's default action (exit).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	scheme := "http"
 	if certs != nil {
 		scheme = "https"
@@ -243,10 +249,6 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		srv.TLSConfig = certs.TLSConfig()
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
-	// SIGHUP: re-read the source (and the certificate pair) now.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
