@@ -22,7 +22,9 @@ type Reader struct {
 	s scanner
 	// depth counts the objects and arrays open at the read position, as
 	// the scanner's depth does, so a caller reading nested values through
-	// callbacks gets the same bound as ScanObject.
+	// callbacks gets the same bound as ScanObject. Object and Array check
+	// it before each member or element, which is where it can grow, and
+	// not in Str and Bool, which are the hot path.
 	depth int
 }
 
@@ -40,25 +42,11 @@ func (r *Reader) Peek() (byte, error) {
 	return r.s.data[r.s.pos], nil
 }
 
-// next is Peek for a value: it refuses one nested too deeply.
-func (r *Reader) next() (byte, error) {
-	c, err := r.Peek()
-	if err == nil && r.depth > MaxDepth {
-		err = r.s.errorf("nested too deeply")
-	}
-	return c, err
-}
-
 // open consumes the bracket that starts an object or array.
 func (r *Reader) open(c byte) error {
-	got, err := r.next()
-	if err != nil {
+	if err := r.expect(c); err != nil {
 		return err
 	}
-	if got != c {
-		return r.s.errorf("expected %q, found %q", c, got)
-	}
-	r.s.pos++
 	r.depth++
 	return nil
 }
@@ -108,6 +96,9 @@ func (r *Reader) Object(member func(name string) error) error {
 		}
 		if _, err := r.Peek(); err != nil {
 			return err
+		}
+		if r.depth > MaxDepth {
+			return r.s.errorf("nested too deeply")
 		}
 		if err := member(string(name)); err != nil {
 			return err
@@ -160,6 +151,9 @@ func (r *Reader) Array(elem func() error) error {
 		if _, err := r.Peek(); err != nil {
 			return err
 		}
+		if r.depth > MaxDepth {
+			return r.s.errorf("nested too deeply")
+		}
 		if err := elem(); err != nil {
 			return err
 		}
@@ -174,7 +168,7 @@ func (r *Reader) Array(elem func() error) error {
 
 // Str reads a string and returns it unescaped.
 func (r *Reader) Str() (string, error) {
-	c, err := r.next()
+	c, err := r.Peek()
 	if err != nil {
 		return "", err
 	}
@@ -219,7 +213,7 @@ func (r *Reader) Int() (int, error) {
 
 // Bool reads true or false.
 func (r *Reader) Bool() (bool, error) {
-	c, err := r.next()
+	c, err := r.Peek()
 	if err != nil {
 		return false, err
 	}
