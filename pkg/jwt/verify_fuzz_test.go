@@ -202,7 +202,7 @@ func FuzzParseSet(f *testing.F) {
 	})
 }
 
-// FuzzScanObject cross-checks the strict JSON scanner (internal/strictjson)
+// FuzzScanObject cross-checks the strict JSON scanner (pkg/strictjson)
 // with encoding/json: it accepts exactly the valid UTF-8 JSON objects,
 // less those that repeat a name, whose top-level names differ only in
 // letter case, or that escape a lone surrogate.
