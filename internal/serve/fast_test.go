@@ -273,24 +273,8 @@ func TestFastPathIdleTimeout(t *testing.T) {
 // a request under way is still answered.
 func TestFastPathShutdown(t *testing.T) {
 	f := newFixture(t, genKey(t, "ES256"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, NewServer(f.h, nil, nil), ln, 5*time.Second) }()
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		return c
-	}
-	idle, busy := dial(), dial()
-	defer idle.Close()
-	defer busy.Close()
+	addr, cancel, done := startServe(t, NewServer(f.h, nil, nil), 5*time.Second)
+	idle, busy := dialT(t, addr), dialT(t, addr)
 	idle.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"))
 	buf := make([]byte, 64<<10)
 	if n, _ := idle.Read(buf); !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200 OK")) {
@@ -309,13 +293,10 @@ func TestFastPathShutdown(t *testing.T) {
 	if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK")) {
 		t.Errorf("request under way at shutdown: %q", got)
 	}
-	if err := <-done; err != nil {
-		t.Errorf("Serve: %v", err)
+	if err, took := waitServe(t, done, start); err != nil || took > 2*time.Second {
+		t.Errorf("Serve: %v after %s, want nil soon", err, took)
 	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("shutdown took %s", took)
-	}
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Error("a new connection was accepted after shutdown")
 	}
 }
@@ -440,29 +421,14 @@ func BenchmarkFastPath(b *testing.B) {
 func TestFastPathGraceCutOff(t *testing.T) {
 	f := newFixture(t, genKey(t, "ES256"))
 	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Serve(ctx, NewServer(f.h, nil, nil), ln, 200*time.Millisecond) }()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		addr, cancel, done := startServe(t, NewServer(f.h, nil, nil), 200*time.Millisecond)
+		c := dialT(t, addr)
 		c.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\n"))
 		time.Sleep(50 * time.Millisecond)
 		cancel()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), "cut off") {
-				t.Errorf("Serve with a request unfinished at the end of the grace: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Serve did not return after the grace")
+		if err, _ := waitServe(t, done, time.Now()); err == nil || !strings.Contains(err.Error(), "cut off") {
+			t.Errorf("Serve with a request unfinished at the end of the grace: %v", err)
 		}
-		c.Close()
 	}
 }
 
