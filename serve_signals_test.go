@@ -428,7 +428,7 @@ func TestServeSIGTERMDrainsHandedOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	t.Skip("known gap (docs/serve.md, Signals): requests handed to net/http are dropped, not drained; delete this line to check a fix")
+
 	env, file := serveKeysFile(t, 2)
 	r := startReplica(t, env, "--keys-file", file)
 	jwks := func(body string) bool { return strings.Count(body, `"kid"`) == 2 }

@@ -34,13 +34,17 @@ import (
 // answers requests it is sure about, and net/http stays the reference
 // for every other byte that can arrive. One deliberate difference: the
 // head limit is exact for every request, where net/http does not count
-// the part of a pipelined head its read buffer already holds.
+// the part of a pipelined head its read buffer already holds. The hand-off
+// happens once the head is whole (or has a line net/http refuses at
+// once, which it then answers at once as it would), so that a head still
+// arriving at shutdown is drained rather than dropped (see handOff).
 
 // fastServer accepts the connections of one listener and answers their
 // JWKS requests, handing every other connection to net/http through
 // handoff.
 type fastServer struct {
 	h       *Handler
+	srv     *http.Server
 	log     *requestLog
 	ln      net.Listener
 	handoff *handoffListener
@@ -75,7 +79,7 @@ func newFastServer(srv *http.Server, ln net.Listener) *fastServer {
 		limit = http.DefaultMaxHeaderBytes
 	}
 	s := &fastServer{
-		h: h, log: lh.log, ln: ln,
+		h: h, srv: srv, log: lh.log, ln: ln,
 		handoff:    newHandoffListener(ln.Addr()),
 		limit:      limit + headerSlop,
 		readHeader: firstNonZero(srv.ReadHeaderTimeout, srv.ReadTimeout),
@@ -240,14 +244,22 @@ func (s *fastServer) serveConn(c net.Conn) {
 			return // idle at shutdown
 		}
 		headLen := 0
+		// Where the scans of this head resume (from its start); lax once
+		// scanHead has refused it and headForNetHTTP decides instead.
+		scanned, laxScanned, lax := 0, 0, false
 		for {
-			n, ok := 0, true
-			if first || end-start >= 4 {
-				n, ok = scanHead(buf[start:end])
+			n := 0
+			if !lax && (first || end-start >= 4) {
+				var ok bool
+				n, scanned, ok = scanHead(buf[start:end], scanned)
+				lax = !ok
 			}
-			if !ok {
-				handOff(buf[start:end], headBy)
-				return
+			if lax {
+				var now bool
+				if now, laxScanned = headForNetHTTP(buf[start:end], laxScanned); now {
+					handOff(buf[start:end], headBy)
+					return
+				}
 			}
 			if n > s.limit || n == 0 && end-start > s.limit {
 				handOff(buf[start:end], headBy) // net/http answers 431
@@ -371,11 +383,64 @@ func setReadTimeout(c net.Conn, d time.Duration) time.Time {
 // starts the request's header timeout afresh; headBy, the deadline the fast
 // path had already given that head, caps it, so a slow client does not get
 // the header time twice.
+//
+// Once shutdown has begun, net/http's Serve takes no more connections
+// (and net/http drops a request it finishes reading after its Shutdown
+// began), so a request that was under way at the stop signal is answered
+// by serveLast instead, within the same grace as the fast path's own.
 func (s *fastServer) handOff(c net.Conn, pending []byte, headBy time.Time) {
 	c.SetReadDeadline(time.Time{})
 	c.SetWriteDeadline(time.Time{})
-	s.handoff.give(&replayConn{Conn: c, pending: bytes.Clone(pending), headBy: headBy})
+	rc := &replayConn{Conn: c, pending: bytes.Clone(pending), headBy: headBy}
+	if s.closing.Load() {
+		s.serveLast(rc)
+		return
+	}
+	s.handoff.give(rc)
 }
+
+// serveLast answers the one request of c with a server of its own,
+// configured as net/http's but with keep-alives off (so the answer says
+// Connection: close and the connection closes after it). It returns once c
+// is closed: c stays tracked meanwhile, so wait closes it if the grace ends
+// first and reports the request cut off.
+func (s *fastServer) serveLast(c net.Conn) {
+	closed := make(chan struct{})
+	one := &http.Server{
+		Handler:           s.srv.Handler,
+		ReadTimeout:       s.srv.ReadTimeout,
+		ReadHeaderTimeout: s.srv.ReadHeaderTimeout,
+		WriteTimeout:      s.srv.WriteTimeout,
+		IdleTimeout:       s.srv.IdleTimeout,
+		MaxHeaderBytes:    s.srv.MaxHeaderBytes,
+		ErrorLog:          s.srv.ErrorLog,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				close(closed)
+			}
+		},
+	}
+	one.SetKeepAlivesEnabled(false)
+	one.Serve(&oneConnListener{c: c}) // returns once c is taken; c is served on
+	<-closed
+}
+
+// oneConnListener yields one connection, then reports itself closed.
+type oneConnListener struct {
+	c    net.Conn
+	done bool
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	if l.done {
+		return nil, net.ErrClosed
+	}
+	l.done = true
+	return l.c, nil
+}
+
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.c.LocalAddr() }
 
 // fastRequest is what the fast path needs of a request.
 type fastRequest struct {
@@ -388,31 +453,104 @@ type fastRequest struct {
 // scanHead looks for the end of a request head at the start of b. It
 // returns its length (0: more bytes needed), or ok false when b is not a
 // head the fast path takes: empty lines before it, or a line ending that
-// is not CRLF (a bare LF or CR), which net/http reads its own way.
-func scanHead(b []byte) (n int, ok bool) {
-	lineStart := 0
-	for i := 0; i < len(b); i++ {
+// is not CRLF (a bare LF or CR), which net/http reads its own way. It
+// scans from from, the start of a line, and returns next, where the next
+// call on more of the same head can start (the start of the line it did
+// not finish), so a head arriving a byte at a time costs linear time.
+func scanHead(b []byte, from int) (n, next int, ok bool) {
+	lineStart := from
+	for i := from; i < len(b); i++ {
 		switch b[i] {
 		case '\r':
 			if i+1 == len(b) {
-				return 0, true
+				return 0, lineStart, true
 			}
 			if b[i+1] != '\n' {
-				return 0, false
+				return 0, lineStart, false
 			}
 			if i == lineStart {
 				if i == 0 {
-					return 0, false // an empty line before the request line
+					return 0, 0, false // an empty line before the request line
 				}
-				return i + 2, true
+				return i + 2, lineStart, true
 			}
 			i++
 			lineStart = i + 1
 		case '\n':
-			return 0, false
+			return 0, lineStart, false
 		}
 	}
-	return 0, true
+	return 0, lineStart, true
+}
+
+// headForNetHTTP reports, for the start b of a request the fast path
+// leaves to net/http (scanHead said not ok), whether to hand it over now
+// or read on: net/http reads a head line by line, answering a malformed
+// line at once, so the head is handed over when its end (a blank line,
+// LF or CRLF) or a line net/http refuses has arrived. Until then the fast
+// path holds it, so a head still arriving at the stop signal is drained
+// like the fast path's own (see handOff). When unsure it hands over.
+// It starts at from, the start of a line, and returns next, where to start
+// on more of the same head.
+func headForNetHTTP(b []byte, from int) (now bool, next int) {
+	for {
+		nl := bytes.IndexByte(b[from:], '\n')
+		if nl < 0 {
+			return false, from // net/http would wait for the line's end too
+		}
+		line := bytes.TrimSuffix(b[from:from+nl], []byte("\r"))
+		if len(line) == 0 {
+			return true, from // the end of the head, or an empty request line
+		}
+		if from == 0 && !plainRequestLine(line) || from > 0 && !plainHeaderLine(line) {
+			return true, from
+		}
+		from += nl + 1
+	}
+}
+
+// plainRequestLine reports whether line is METHOD SP TARGET SP
+// HTTP/1.0 or HTTP/1.1, with no control character.
+func plainRequestLine(line []byte) bool {
+	method, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok || len(method) == 0 {
+		return false
+	}
+	for _, c := range method {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	target, proto, ok := bytes.Cut(rest, []byte(" "))
+	if !ok || len(target) == 0 || string(proto) != "HTTP/1.1" && string(proto) != "HTTP/1.0" {
+		return false
+	}
+	for _, c := range target {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// plainHeaderLine reports whether line is NAME: VALUE, NAME a token and
+// VALUE free of control characters but tab (no folded line).
+func plainHeaderLine(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return false
+	}
+	for _, c := range line[:colon] {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	for _, c := range line[colon+1:] {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // parseHead reads a request head (CRLF line endings, the blank line

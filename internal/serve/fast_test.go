@@ -572,3 +572,84 @@ func TestFastPathTimeoutsAsNetHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestFastPathAnswersPartialAsNetHTTP: a head that is not whole yet is
+// answered as soon as net/http answers it (a malformed line net/http
+// refuses at once), and not answered while net/http waits for the rest:
+// the fast path holds heads it will hand over until net/http would act.
+func TestFastPathAnswersPartialAsNetHTTP(t *testing.T) {
+	p := newPair(t)
+	// early sends raw without closing and returns what addr answers in
+	// the next window.
+	early := func(addr string, raw string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, raw); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		got, _ := io.ReadAll(c)
+		return maskDate(string(got))
+	}
+	for _, raw := range []string{
+		"GET /.well-known/jwks.json HTTP/1.1\nHost: x\n",          // waits
+		"GET /.well-known/jwks.json HTTP/1.1\nHost: x\r\n",        // waits
+		"GET /.well-known/jwks.json HTTP/1.1\nHost: x\n\n",        // whole
+		"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\n\r\n",    // whole
+		"GET /.well-known/jwks.json HTTP/9.9\nHost: x\n",          // bad version
+		"GET /.well-known/jwks.json HTTP/1.1\rX\nHost: x\n",       // CR in the request line
+		"GET /.well-known/jwks.json\nHost: x\n",                   // no version
+		"\nGET /.well-known/jwks.json HTTP/1.1\nHost: x\n",        // empty line first
+		"GET /.well-known/jwks.json HTTP/1.1\nnocolon\n",          // no colon
+		"GET /.well-known/jwks.json HTTP/1.1\nHost: x\n folded\n", // a folded line
+		"GET /.well-known/jwks.json HTTP/1.1\nX-A: a\x01b\n",      // control byte
+		"GET /.well-known/jwks.json HTTP/1.1\nBad Name: x\n",      // space in a name
+		"G\x00T /.well-known/jwks.json HTTP/1.1\nHost: x\n",       // NUL in the method
+	} {
+		want := early(p.slow, raw)
+		got := early(p.fast, raw)
+		if got != want {
+			t.Errorf("%q not yet whole:\nfast path: %q\nnet/http:  %q", raw, got, want)
+		}
+	}
+}
+
+// TestScanResumes: scanning a head as it arrives, resuming where the last
+// scan stopped, finds what one scan of the whole finds, for every split.
+func TestScanResumes(t *testing.T) {
+	for _, tc := range fastCases {
+		checkResume(t, []byte(tc.raw))
+	}
+}
+
+func checkResume(t *testing.T, b []byte) {
+	t.Helper()
+	wantN, _, wantOK := scanHead(b, 0)
+	wantNow, _ := headForNetHTTP(b, 0)
+	for cut := 0; cut <= len(b); cut++ {
+		n, next, ok := scanHead(b[:cut], 0)
+		if ok && n == 0 {
+			n, _, ok = scanHead(b, next)
+		}
+		if n != wantN || ok != wantOK {
+			t.Fatalf("scanHead(%q) resumed at %d: %d %v, want %d %v", b, cut, n, ok, wantN, wantOK)
+		}
+		now, next := headForNetHTTP(b[:cut], 0)
+		if !now {
+			now, _ = headForNetHTTP(b, next)
+		}
+		if now != wantNow {
+			t.Fatalf("headForNetHTTP(%q) resumed at %d: %v, want %v", b, cut, now, wantNow)
+		}
+	}
+}
+
+func FuzzScanResumes(f *testing.F) {
+	for _, tc := range fastCases {
+		f.Add([]byte(tc.raw))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkResume(t, b) })
+}
