@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,10 +26,11 @@ type migration struct {
 }
 
 // migrations lists the embedded steps in order; SchemaVersion is the last.
-var migrations = mustMigrations()
+// Parsed on first use, not at every keyctl start.
+var migrations = sync.OnceValue(mustMigrations)
 
-// SchemaVersion is the schema this keyctl reads and writes.
-var SchemaVersion = migrations[len(migrations)-1].Version
+// SchemaVersion returns the schema this keyctl reads and writes.
+func SchemaVersion() int { m := migrations(); return m[len(m)-1].Version }
 
 func mustMigrations() []migration {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
@@ -92,10 +94,10 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (*MigrateResult, error) {
 		return nil, err
 	}
 	res := &MigrateResult{From: have, To: have}
-	if have > SchemaVersion {
-		return nil, &SchemaError{Have: have, Want: SchemaVersion}
+	if have > SchemaVersion() {
+		return nil, &SchemaError{Have: have, Want: SchemaVersion()}
 	}
-	for _, m := range migrations[have:] {
+	for _, m := range migrations()[have:] {
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return nil, fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 		}
@@ -159,8 +161,8 @@ func schemaFrom(err error, have int, write bool) error {
 	if err != nil {
 		return err
 	}
-	if have < SchemaVersion || (write && have > SchemaVersion) {
-		return &SchemaError{Have: have, Want: SchemaVersion}
+	if want := SchemaVersion(); have < want || (write && have > want) {
+		return &SchemaError{Have: have, Want: SchemaVersion()}
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,7 +38,9 @@ func IsURI(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+var dsnPassword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+})
 
 // Redact returns uri with any password replaced by "xxxxx", for every
 // message, log line and listing.
@@ -55,11 +58,11 @@ func Redact(uri string) string {
 	}
 	// Not a URL keyctl could parse (a bad port, a bad escape): still
 	// never show a user:password@ part or a password=... setting.
-	uri = userinfoPassword.ReplaceAllString(uri, "${1}xxxxx@")
-	return dsnPassword.ReplaceAllString(uri, "${1}xxxxx")
+	uri = userinfoPassword().ReplaceAllString(uri, "${1}xxxxx@")
+	return dsnPassword().ReplaceAllString(uri, "${1}xxxxx")
 }
 
-var userinfoPassword = regexp.MustCompile(`(://[^:/@]*:).*@`)
+var userinfoPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(://[^:/@]*:).*@`) })
 
 // Options tune a Store.
 type Options struct {
@@ -780,11 +783,11 @@ func (s *Store) material(e *keyring.Entry, seal *sealer) (public []byte, sealed 
 // copiedRole is the " (db role R)" a history read from a database adds to
 // an actor: an event copied from there keeps R in its note, and the actor
 // column gets the bare actor.
-var copiedRole = regexp.MustCompile(` \(db role ([^()]*)\)$`)
+var copiedRole = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` \(db role ([^()]*)\)$`) })
 
 func (s *Store) appendHistory(w *writes, events []keyring.Event) {
 	for _, ev := range events {
-		if m := copiedRole.FindStringSubmatchIndex(ev.By); m != nil {
+		if m := copiedRole().FindStringSubmatchIndex(ev.By); m != nil {
 			role := ev.By[m[2]:m[3]]
 			ev.By = ev.By[:m[0]]
 			ev.Note = strings.TrimSpace(ev.Note + " (recorded by db role " + role + " where it was copied from)")

@@ -62,7 +62,7 @@ func TestMigrateIsIdempotentAndRecorded(t *testing.T) {
 		t.Fatalf("load before migrate: %v, want a schema error", err)
 	}
 	res, err := s.Migrate(ctx)
-	if err != nil || res.From != 0 || res.To != SchemaVersion {
+	if err != nil || res.From != 0 || res.To != SchemaVersion() {
 		t.Fatalf("migrate: %+v %v", res, err)
 	}
 	res, err = s.Migrate(ctx)
@@ -70,12 +70,12 @@ func TestMigrateIsIdempotentAndRecorded(t *testing.T) {
 		t.Fatalf("second migrate: %+v %v", res, err)
 	}
 	// A newer schema: readers read, writers refuse, migrate refuses.
-	pgtest.Exec(t, uri, fmt.Sprintf("INSERT INTO keyctl.schema_migrations (version, name) VALUES (%d, 'future')", SchemaVersion+1))
-	if _, err := s.Migrate(ctx); !isSchemaErr(err, SchemaVersion+1) {
+	pgtest.Exec(t, uri, fmt.Sprintf("INSERT INTO keyctl.schema_migrations (version, name) VALUES (%d, 'future')", SchemaVersion()+1))
+	if _, err := s.Migrate(ctx); !isSchemaErr(err, SchemaVersion()+1) {
 		t.Fatalf("migrate a newer schema: %v", err)
 	}
 	_, err = newStore(t, uri, Options{}).Update(ctx, func(*Keyring) error { return nil })
-	if !isSchemaErr(err, SchemaVersion+1) {
+	if !isSchemaErr(err, SchemaVersion()+1) {
 		t.Fatalf("write to a newer schema: %v", err)
 	}
 }
