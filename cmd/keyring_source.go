@@ -192,7 +192,8 @@ func loadKeyringPublicSet(f *Factory, path string) (*jwk.Set, error) {
 // problem as such, anything else as a damaged keyring.
 func materialError(path, kid string, err error) error {
 	err = fmt.Errorf("key %q: %w", kid, err)
-	if errors.Is(err, store.ErrNeedPassphrase) || errors.Is(err, store.ErrWrongPassphrase) || errors.Is(err, store.ErrEmptyPassphrase) {
+	if errors.Is(err, store.ErrNeedPassphrase) || errors.Is(err, store.ErrWrongPassphrase) || errors.Is(err, store.ErrEmptyPassphrase) ||
+		errors.Is(err, pgstore.ErrNeedMasterKey) || errors.Is(err, pgstore.ErrWrongMasterKey) {
 		return keyringError(path, err)
 	}
 	var he *HintError
