@@ -166,7 +166,8 @@ func newKeysShowCmd(kc *keysCommon) *cobra.Command {
 last changed and rotated out, since when it is published, when rotating to
 it (a standby key, while another key is in use: after the keyring's JWKS
 cache window) and revoking it become safe, its RFC 7638 thumbprint (kept by
-a deleted key's tombstone), and its history. Needs no passphrase.`,
+a deleted key's tombstone; never shown for a shared secret, where it is a
+fast hash of the secret), and its history. Needs no passphrase.`,
 		Example:           `  keyctl keys show 5b0c3c9e-3f5e-4a53-9d3c-0d5d0a9b2f11 -o json`,
 		Args:              oneKID,
 		ValidArgsFunction: completeKIDs(kc),
@@ -205,9 +206,12 @@ func runKeysShow(o *keysShowOptions) error {
 		j.SafeToRotateAt = rfc3339(safeRotate)
 		j.CacheWindow = keyring.ShortDuration(kr.CacheWindow())
 	}
-	// A deleted key's tombstone keeps its thumbprint; a shared secret's is
-	// not shown while the secret is in the keyring.
-	j.Thumbprint = e.Thumbprint
+	// A deleted key's tombstone keeps its thumbprint. A shared secret's
+	// thumbprint is a fast hash of the secret and is never shown (nor its
+	// tombstone's check value, which is not an identifier).
+	if !e.Symmetric() {
+		j.Thumbprint = e.Thumbprint
+	}
 	if e.Material != nil && !e.Symmetric() {
 		pub, err := e.Material.Public()
 		if err != nil {

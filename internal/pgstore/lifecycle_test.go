@@ -10,7 +10,7 @@ import (
 
 // TestLifecycleFieldsRoundTrip: the per-key and per-keyring fields added
 // after schema 1 ride in the extra and settings columns: a tombstone's
-// thumbprint, the max token lifetime in force when a key left in use, when
+// thumbprint (a secret's check value), the max token lifetime in force when a key left in use, when
 // a key came back from revoked, and the JWKS cache window.
 func TestLifecycleFieldsRoundTrip(t *testing.T) {
 	uri := migrated(t)
@@ -45,6 +45,28 @@ func TestLifecycleFieldsRoundTrip(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("the deleted key's material came back under another kid")
+	}
+	// A shared secret's tombstone keeps its check value, no thumbprint.
+	secret := genKey(t, jwk.HS256)
+	_, err = s.Update(ctx, func(kr *Keyring) error {
+		if _, err := kr.Create(secret, stamp(now)); err != nil {
+			return err
+		}
+		_, err := kr.Delete(secret.KID, stamp(now), keyring.Options{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kr, err = New(uri, Options{}).Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = kr.Lookup(secret.KID)
+	if e.Thumbprint != "" || keyring.ParseSecretCheck(e.SecretCheck) != nil {
+		t.Fatalf("a secret's tombstone: thumbprint %q, secret check %q", e.Thumbprint, e.SecretCheck)
+	}
+	if got, err := kr.Retired(secret); err != nil || got == nil || got.KID != secret.KID {
+		t.Fatalf("the deleted secret read back is not recognised: %v, %v", got, err)
 	}
 
 	// Rotated out under a 2h lifetime, then lowered to 1m: the 2h stays.

@@ -739,7 +739,7 @@ func sameExtra(a, b []byte) bool {
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
 		return false
 	}
-	return x.Thumbprint == y.Thumbprint && x.RotatedOutLifetimeNS == y.RotatedOutLifetimeNS && sameTime(x.PublishedAt, y.PublishedAt)
+	return x.Thumbprint == y.Thumbprint && x.SecretCheck == y.SecretCheck && x.RotatedOutLifetimeNS == y.RotatedOutLifetimeNS && sameTime(x.PublishedAt, y.PublishedAt)
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -802,6 +802,8 @@ func (s *Store) appendHistory(w *writes, events []keyring.Event) {
 type keyExtra struct {
 	// Thumbprint: a deleted key's RFC 7638 thumbprint (keyring.Entry).
 	Thumbprint string `json:"thumbprint,omitempty"`
+	// SecretCheck: a deleted shared secret's check value (keyring.Entry).
+	SecretCheck string `json:"secret_check,omitempty"`
 	// RotatedOutLifetimeNS: the max token lifetime in force when the key
 	// last left in use, in nanoseconds (keyring.Entry.RotatedOutLifetime).
 	RotatedOutLifetimeNS int64 `json:"rotated_out_max_token_lifetime_ns,omitempty"`
@@ -817,7 +819,7 @@ func encodeExtra(e *keyring.Entry) ([]byte, error) {
 		x.PublishedAt = &t
 	}
 	if e.State == keyring.Deleted {
-		x.Thumbprint = e.Thumbprint
+		x.Thumbprint, x.SecretCheck = e.Thumbprint, e.SecretCheck
 	}
 	return json.Marshal(x)
 }
@@ -830,7 +832,12 @@ func decodeExtra(data []byte, e *keyring.Entry) error {
 	if x.RotatedOutLifetimeNS < 0 {
 		return errors.New("negative rotated_out_max_token_lifetime_ns")
 	}
-	e.Thumbprint = x.Thumbprint
+	if x.SecretCheck != "" {
+		if err := keyring.ParseSecretCheck(x.SecretCheck); err != nil {
+			return err
+		}
+	}
+	e.Thumbprint, e.SecretCheck = x.Thumbprint, x.SecretCheck
 	e.RotatedOutLifetime = time.Duration(x.RotatedOutLifetimeNS)
 	if x.PublishedAt != nil {
 		e.Published = x.PublishedAt.UTC()

@@ -54,10 +54,12 @@ type diskKey struct {
 	RotatedOutLifetime string `json:"rotated_out_max_token_lifetime,omitempty"`
 	// Published: when a key came back from revoked to standby (optional;
 	// absent, it is published since created_at).
-	Published  string          `json:"published_at,omitempty"`
-	Thumbprint string          `json:"thumbprint,omitempty"`
-	Public     json.RawMessage `json:"public,omitempty"`
-	Private    json.RawMessage `json:"private,omitempty"`
+	Published  string `json:"published_at,omitempty"`
+	Thumbprint string `json:"thumbprint,omitempty"`
+	// SecretCheck: a deleted shared secret's check value (keyring.Entry).
+	SecretCheck string          `json:"secret_check,omitempty"`
+	Public      json.RawMessage `json:"public,omitempty"`
+	Private     json.RawMessage `json:"private,omitempty"`
 }
 
 type diskEvent struct {
@@ -312,6 +314,8 @@ func readKey(r *strictjson.Reader) (diskKey, error) {
 			d.RotatedOutLifetime, err = r.Str()
 		case "thumbprint":
 			d.Thumbprint, err = r.Str()
+		case "secret_check":
+			d.SecretCheck, err = r.Str()
 		case "public":
 			d.Public, err = r.Raw()
 		case "private":
@@ -371,6 +375,18 @@ func (d *diskKey) entry(v *vault) (*keyring.Entry, error) {
 			return nil, fmt.Errorf("thumbprint %q is not a base64url SHA-256 thumbprint", d.Thumbprint)
 		}
 		e.Thumbprint = d.Thumbprint
+	}
+	if d.SecretCheck != "" {
+		if e.State != keyring.Deleted || !e.Symmetric() {
+			return nil, errors.New("only a deleted shared secret keeps a secret check")
+		}
+		if d.Thumbprint != "" {
+			return nil, errors.New("a thumbprint and a secret check: a tombstone keeps one")
+		}
+		if err := keyring.ParseSecretCheck(d.SecretCheck); err != nil {
+			return nil, err
+		}
+		e.SecretCheck = d.SecretCheck
 	}
 	if e.State == keyring.Deleted {
 		if d.Public != nil || d.Private != nil {
@@ -490,7 +506,7 @@ func diskKeyOf(e *keyring.Entry, v *vault) (diskKey, error) {
 		dk.RotatedOutLifetime = keyring.ShortDuration(e.RotatedOutLifetime)
 	}
 	if e.State == keyring.Deleted {
-		dk.Thumbprint = e.Thumbprint
+		dk.Thumbprint, dk.SecretCheck = e.Thumbprint, e.SecretCheck
 	}
 	if e.Material == nil {
 		return dk, nil

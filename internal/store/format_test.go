@@ -50,3 +50,64 @@ func TestTombstoneThumbprintRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestTombstoneSecretCheckRoundTrip: a deleted shared secret's tombstone
+// keeps a check value, written and read back, and no thumbprint (an
+// unsalted hash of the secret); a check value anywhere else, beside a
+// thumbprint, or malformed is refused; a secret's tombstone written with a
+// thumbprint before check values still loads.
+func TestTombstoneSecretCheckRoundTrip(t *testing.T) {
+	path := t.TempDir() + "/keyring.json"
+	k := fixture(t, "throwaway-hs256.json")
+	tp, _ := k.Thumbprint()
+	_, err := Update(path, Options{Create: true}, func(kr *keyring.Keyring) error {
+		if _, err := kr.Create(k, stamp(0)); err != nil {
+			return err
+		}
+		if _, err := kr.Create(fixture(t, "throwaway-es256-b.json"), stamp(0)); err != nil {
+			return err
+		}
+		_, err := kr.Delete(k.KID, stamp(time.Minute), keyring.Options{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tomb, _ := f.Keyring.Lookup(k.KID)
+	check := tomb.SecretCheck
+	if check == "" || tomb.Thumbprint != "" {
+		t.Fatalf("read back: thumbprint %q, secret check %q", tomb.Thumbprint, check)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), tp) || !strings.Contains(string(data), `"secret_check":"`+check+`"`) {
+		t.Fatalf("the file holds the secret's thumbprint or not its check value:\n%s", data)
+	}
+	if got, err := f.Keyring.Retired(k); err != nil || got == nil || got.KID != k.KID {
+		t.Errorf("the secret read back is not recognised: %v, %v", got, err)
+	}
+	es := `"state":"standby"`
+	for _, tc := range []struct {
+		name, from, to, wantErr string
+	}{
+		{"thumbprint of old", `"secret_check":"` + check + `"`, `"thumbprint":"` + tp + `"`, ""},
+		{"both", `"secret_check":"`, `"thumbprint":"` + tp + `","secret_check":"`, "a tombstone keeps one"},
+		{"malformed", check, "pbkdf2-sha256$1$AA$AA", "secret check"},
+		{"live key", es, es + `,"secret_check":"` + check + `"`, "only a deleted shared secret keeps a secret check"},
+	} {
+		doc := strings.Replace(string(data), tc.from, tc.to, 1)
+		if doc == string(data) {
+			t.Fatalf("%s: %q not in the document", tc.name, tc.from)
+		}
+		_, err := Parse(path, []byte(doc), Options{})
+		if tc.wantErr == "" && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
+		}
+	}
+}

@@ -38,6 +38,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1,"keys":[],"history":[]}`))
 	f.Add([]byte(`{"version":2}`))
+	f.Add([]byte(`{"version":1,"keys":[{"kid":"s","alg":"HS256","state":"deleted","origin":"imported","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","secret_check":"pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}],"history":[]}`))
 	f.Add([]byte(`{"version":1,"keys":[{"kid":"a\u0062","alg":"ES256"}],"history":[]}`))
 	f.Add([]byte(`{"version":1,"keys":[],"history":[{"at":"2026-01-01T00:00:00Z","action":"x","note":"\"\\"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

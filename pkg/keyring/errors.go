@@ -81,15 +81,21 @@ func (e *TooEarlyError) Error() string {
 }
 
 // RetiredKeyError refuses a new key whose material is that of a revoked or
-// deleted key (a tombstone matches by its RFC 7638 thumbprint): a key taken
-// out of trust must not come back under another kid unnoticed.
+// deleted key (a tombstone matches by its RFC 7638 thumbprint, or a shared
+// secret's by its check value): a key taken out of trust must not come
+// back under another kid unnoticed.
 type RetiredKeyError struct {
-	KID   string // the revoked or deleted key
-	State State
+	KID       string // the revoked or deleted key
+	State     State
+	Symmetric bool // a shared secret
 }
 
 func (e *RetiredKeyError) Error() string {
-	return fmt.Sprintf("this is the key of %s key %q (same RFC 7638 thumbprint): a key taken out of trust does not come back under another kid", e.State.Label(), e.KID)
+	same := "same RFC 7638 thumbprint"
+	if e.Symmetric {
+		same = "same secret"
+	}
+	return fmt.Sprintf("this is the key of %s key %q (%s): a key taken out of trust does not come back under another kid", e.State.Label(), e.KID, same)
 }
 
 // RotationTooEarlyError refuses to rotate to a key published less than the

@@ -70,12 +70,18 @@ type Entry struct {
 
 	// Material is nil once the key is deleted.
 	Material Material
-	// Thumbprint is the key's RFC 7638 SHA-256 thumbprint (base64url; of
-	// the oct key for a shared secret), kept by the tombstone once the
-	// material is destroyed so the same key cannot come back under another
-	// kid. Empty for live keys and for tombstones written before keyctl
-	// kept it.
+	// Thumbprint is the key's RFC 7638 SHA-256 thumbprint (base64url),
+	// kept by the tombstone once the material is destroyed so the same key
+	// cannot come back under another kid. Empty for live keys, for shared
+	// secrets (SecretCheck instead; tombstones of secrets written before
+	// 2026-12-03 keep the oct key's thumbprint) and for tombstones written
+	// before keyctl kept it.
 	Thumbprint string
+	// SecretCheck is what a deleted shared secret's tombstone keeps in
+	// place of a thumbprint: a salted PBKDF2 check value (see
+	// NewSecretCheck), so the secret is recognised if it comes back but a
+	// guess at it costs what a guess at a stored password does.
+	SecretCheck string
 }
 
 // PublishedSince is when verifiers could first have seen the key in the
@@ -248,11 +254,24 @@ func (kr *Keyring) Import(k *jwk.Key, s Stamp, o Options) (*Entry, error) {
 func (kr *Keyring) CheckNew(k *jwk.Key) error { return kr.checkNew(k, Options{}) }
 
 // Retired returns the revoked or deleted key whose material k holds (a
-// tombstone matches by its thumbprint), or nil.
+// tombstone matches by its thumbprint or, for a shared secret, its check
+// value: a PBKDF2 run of about 0.1 s per deleted secret), or nil.
 func (kr *Keyring) Retired(k *jwk.Key) (*Entry, error) {
 	var tp string
 	for _, e := range kr.Keys {
 		switch {
+		case e.State == Deleted && e.SecretCheck != "" && e.Alg == k.Alg:
+			secret, ok := k.Material.([]byte)
+			if !ok {
+				continue
+			}
+			same, err := matchSecretCheck(e.SecretCheck, secret)
+			if err != nil {
+				return nil, fmt.Errorf("compare with key %q: %w", e.KID, err)
+			}
+			if same {
+				return e, nil
+			}
 		case e.State == Deleted && e.Thumbprint != "":
 			if tp == "" {
 				var err error
@@ -298,7 +317,7 @@ func (kr *Keyring) checkNew(k *jwk.Key, o Options) error {
 			return err
 		}
 		if retired != nil {
-			return &RetiredKeyError{KID: retired.KID, State: retired.State}
+			return &RetiredKeyError{KID: retired.KID, State: retired.State, Symmetric: retired.Symmetric()}
 		}
 	}
 	for _, e := range kr.Keys {
@@ -555,32 +574,37 @@ func (kr *Keyring) Delete(kid string, s Stamp, o Options) (*Entry, error) {
 			notes = append(notes, note)
 		}
 	}
-	if e.Thumbprint == "" {
-		tp, err := materialThumbprint(e)
-		if err != nil {
+	if e.Thumbprint == "" && e.SecretCheck == "" {
+		if err := keepIdentity(e); err != nil {
 			return nil, fmt.Errorf("key %q: thumbprint for the tombstone: %w", kid, err)
 		}
-		e.Thumbprint = tp
 	}
 	e.Material = nil
 	kr.set(e, ActionDelete, to, s, joinNotes(notes))
 	return e, nil
 }
 
-// materialThumbprint is the RFC 7638 thumbprint of e's key: the public key,
-// or the secret of a shared-secret key.
-func materialThumbprint(e *Entry) (string, error) {
-	var k *jwk.Key
-	var err error
+// keepIdentity sets what e's tombstone keeps to recognise its key: the
+// public key's RFC 7638 thumbprint, or a shared secret's check value.
+func keepIdentity(e *Entry) error {
 	if e.Symmetric() {
-		k, err = e.Material.Private()
-	} else {
-		k, err = e.Material.Public()
+		k, err := e.Material.Private()
+		if err != nil {
+			return err
+		}
+		secret, ok := k.Material.([]byte)
+		if !ok {
+			return jwk.ErrUnsupportedKeyType
+		}
+		e.SecretCheck, err = NewSecretCheck(secret)
+		return err
 	}
+	k, err := e.Material.Public()
 	if err != nil {
-		return "", err
+		return err
 	}
-	return k.Thumbprint()
+	e.Thumbprint, err = k.Thumbprint()
+	return err
 }
 
 func joinNotes(notes []string) string {

@@ -2,12 +2,18 @@ package keyring
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
+
+func init() {
+	// See secretCheckIterations; lifecycle_tombstone.txtar checks 600000.
+	secretCheckIterations = minSecretCheckIterations
+}
 
 func thumbprintOf(t *testing.T, k *jwk.Key) string {
 	t.Helper()
@@ -19,8 +25,9 @@ func thumbprintOf(t *testing.T, k *jwk.Key) string {
 }
 
 // TestTombstoneKeepsThumbprint: deleting a key destroys its material but
-// keeps its RFC 7638 thumbprint (of the public key, or of the oct key for
-// a shared secret).
+// keeps its RFC 7638 thumbprint (of the public key); a shared secret's
+// tombstone keeps a salted PBKDF2 check value instead, never the oct key's
+// thumbprint (an unsalted SHA-256 of the secret).
 func TestTombstoneKeepsThumbprint(t *testing.T) {
 	for _, alg := range []jwk.Algorithm{jwk.ES256, jwk.RS256, jwk.EdDSA, jwk.HS256} {
 		kr := &Keyring{}
@@ -32,10 +39,85 @@ func TestTombstoneKeepsThumbprint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Material != nil || e.Thumbprint != thumbprintOf(t, k) || e.Thumbprint == "" {
+		if e.Material != nil {
+			t.Errorf("%s tombstone keeps its material", alg)
+		}
+		if alg == jwk.HS256 {
+			if e.Thumbprint != "" || e.SecretCheck == "" || strings.Contains(e.SecretCheck, thumbprintOf(t, k)) {
+				t.Errorf("%s tombstone: thumbprint %q, secret check %q; want no thumbprint and a check value", alg, e.Thumbprint, e.SecretCheck)
+			}
+			if err := ParseSecretCheck(e.SecretCheck); err != nil || !strings.HasPrefix(e.SecretCheck, fmt.Sprintf("pbkdf2-sha256$%d$", secretCheckIterations)) {
+				t.Errorf("secret check %q: %v", e.SecretCheck, err)
+			}
+			continue
+		}
+		if e.Thumbprint != thumbprintOf(t, k) || e.Thumbprint == "" || e.SecretCheck != "" {
 			t.Errorf("%s tombstone: thumbprint %q, want %q", alg, e.Thumbprint, thumbprintOf(t, k))
 		}
 	}
+}
+
+// TestSecretCheck: a check value matches its secret only, two checks of
+// one secret differ (salted), and malformed values are refused.
+func TestSecretCheck(t *testing.T) {
+	secret := []byte("throwaway-secret-for-a-test-only-0123456789")
+	a, err := NewSecretCheck(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewSecretCheck(secret)
+	if a == b {
+		t.Error("two check values of one secret are equal: not salted")
+	}
+	for _, c := range []string{a, b} {
+		if ok, err := matchSecretCheck(c, secret); !ok || err != nil {
+			t.Errorf("%q does not match its secret: %v", c, err)
+		}
+		other := append([]byte(nil), secret...)
+		other[len(other)-1] ^= 1
+		if ok, err := matchSecretCheck(c, other); ok || err != nil {
+			t.Errorf("%q matches another secret: %v", c, err)
+		}
+	}
+	salt, key := "AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	for _, bad := range []string{
+		"",
+		"pbkdf2-sha256$600000$" + salt,
+		"pbkdf2-sha1$600000$" + salt + "$" + key,
+		"pbkdf2-sha256$99999$" + salt + "$" + key,        // too few iterations
+		"pbkdf2-sha256$10000001$" + salt + "$" + key,     // a crafted keyring hangs imports
+		"pbkdf2-sha256$0600000$" + salt + "$" + key,      // not canonical
+		"pbkdf2-sha256$+600000$" + salt + "$" + key,      // not canonical
+		"pbkdf2-sha256$600000$AAAA$" + key,               // short salt
+		"pbkdf2-sha256$600000$" + salt + "$AAAA",         // short key
+		"pbkdf2-sha256$600000$" + salt + "$" + key + "=", // padded
+		"pbkdf2-sha256$600000$" + salt + "$" + key + "$",
+	} {
+		if err := ParseSecretCheck(bad); err == nil {
+			t.Errorf("ParseSecretCheck(%q) = nil, want an error", bad)
+		}
+	}
+	if err := ParseSecretCheck("pbkdf2-sha256$600000$" + salt + "$" + key); err != nil {
+		t.Errorf("a well-formed value: %v", err)
+	}
+}
+
+func FuzzParseSecretCheck(f *testing.F) {
+	f.Add("pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("pbkdf2-sha256$1$$")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseSecretCheck(s)
+		if err != nil {
+			return
+		}
+		if c.iter < minSecretCheckIterations || c.iter > maxSecretCheckIterations || len(c.key) != 32 || len(c.salt) < 16 {
+			t.Fatalf("%q accepted as %+v", s, c)
+		}
+		again := fmt.Sprintf("%s$%d$%s$%s", secretCheckScheme, c.iter, b64url.EncodeToString(c.salt), b64url.EncodeToString(c.key))
+		if again != s {
+			t.Fatalf("%q accepted, but it is written back as %q", s, again)
+		}
+	})
 }
 
 // retiredKeyring holds "gone" (deleted) and "old" (revoked), each with
@@ -126,5 +208,16 @@ func TestRetiredMaterialRefused(t *testing.T) {
 	tomb.Thumbprint = ""
 	if _, err := kr.Import(renamed(gone, "again"), stamp(time.Hour), Options{}); err != nil {
 		t.Fatalf("a tombstone without thumbprint: %v", err)
+	}
+	// A secret's tombstone written before check values (the oct key's
+	// thumbprint) still matches; another secret matches neither kind.
+	kr, gone, _ = retiredKeyring(t, jwk.HS256)
+	tomb, _ = kr.Lookup("gone")
+	tomb.SecretCheck, tomb.Thumbprint = "", thumbprintOf(t, gone)
+	if got, err := kr.Retired(renamed(gone, "again")); err != nil || got != tomb {
+		t.Errorf("a secret's tombstone with a thumbprint: %v, %v", got, err)
+	}
+	if got, err := kr.Retired(genKey(t, jwk.HS256, "fresh")); err != nil || got != nil {
+		t.Errorf("a fresh secret: %v, %v", got, err)
 	}
 }
