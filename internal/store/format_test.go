@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
 
@@ -13,14 +14,31 @@ import (
 // and read back; a tombstone written before keyctl kept thumbprints still
 // loads; a malformed one is refused.
 func TestTombstoneThumbprintRoundTrip(t *testing.T) {
-	path := t.TempDir() + "/keyring.json"
 	k := fixture(t, "throwaway-es256-b.json")
 	want, _ := k.Thumbprint()
+	path, f := withDeleted(t, k)
+	if got := f.Keyring.Keys[0].Thumbprint; got != want {
+		t.Fatalf("thumbprint read back %q, want %q", got, want)
+	}
+	data, _ := os.ReadFile(path)
+	parseEdits(t, path, data, []docEdit{
+		{"no thumbprint", `,"thumbprint":"` + want + `"`, ``, ""},
+		{"malformed", want, "abc", "not a base64url SHA-256 thumbprint"},
+	})
+}
+
+// withDeleted writes a keyring file with gone, deleted, and others
+// (standby), and loads it back.
+func withDeleted(t *testing.T, gone *jwk.Key, others ...*jwk.Key) (string, *File) {
+	t.Helper()
+	path := t.TempDir() + "/keyring.json"
 	_, err := Update(path, Options{Create: true}, func(kr *keyring.Keyring) error {
-		if _, err := kr.Create(k, stamp(0)); err != nil {
-			return err
+		for _, k := range append([]*jwk.Key{gone}, others...) {
+			if _, err := kr.Create(k, stamp(0)); err != nil {
+				return err
+			}
 		}
-		_, err := kr.Delete(k.KID, stamp(time.Minute), keyring.Options{})
+		_, err := kr.Delete(gone.KID, stamp(time.Minute), keyring.Options{})
 		return err
 	})
 	if err != nil {
@@ -30,14 +48,7 @@ func TestTombstoneThumbprintRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.Keyring.Keys[0].Thumbprint; got != want {
-		t.Fatalf("thumbprint read back %q, want %q", got, want)
-	}
-	data, _ := os.ReadFile(path)
-	parseEdits(t, path, data, []docEdit{
-		{"no thumbprint", `,"thumbprint":"` + want + `"`, ``, ""},
-		{"malformed", want, "abc", "not a base64url SHA-256 thumbprint"},
-	})
+	return path, f
 }
 
 // docEdit is a keyring document with from replaced by to, and the error
@@ -67,26 +78,9 @@ func parseEdits(t *testing.T, path string, data []byte, edits []docEdit) {
 // thumbprint, or malformed is refused; a secret's tombstone written with a
 // thumbprint before check values still loads.
 func TestTombstoneSecretCheckRoundTrip(t *testing.T) {
-	path := t.TempDir() + "/keyring.json"
 	k := fixture(t, "throwaway-hs256.json")
 	tp, _ := k.Thumbprint()
-	_, err := Update(path, Options{Create: true}, func(kr *keyring.Keyring) error {
-		if _, err := kr.Create(k, stamp(0)); err != nil {
-			return err
-		}
-		if _, err := kr.Create(fixture(t, "throwaway-es256-b.json"), stamp(0)); err != nil {
-			return err
-		}
-		_, err := kr.Delete(k.KID, stamp(time.Minute), keyring.Options{})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Load(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, f := withDeleted(t, k, fixture(t, "throwaway-es256-b.json"))
 	tomb, _ := f.Keyring.Lookup(k.KID)
 	check := tomb.SecretCheck
 	if check == "" || tomb.Thumbprint != "" {
