@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -510,7 +511,9 @@ func headForNetHTTP(b []byte, from int) (now bool, next int) {
 }
 
 // plainRequestLine reports whether line is METHOD SP TARGET SP
-// HTTP/1.0 or HTTP/1.1, with no control character.
+// HTTP/1.0 or HTTP/1.1, with no control character, and a target net/http
+// parses (it parses the target before reading any header, and answers 400
+// at once when it cannot).
 func plainRequestLine(line []byte) bool {
 	method, rest, ok := bytes.Cut(line, []byte(" "))
 	if !ok || len(method) == 0 {
@@ -530,7 +533,12 @@ func plainRequestLine(line []byte) bool {
 			return false
 		}
 	}
-	return true
+	raw := string(target)
+	if string(method) == http.MethodConnect && !strings.HasPrefix(raw, "/") {
+		raw = "http://" + raw // as net/http's ReadRequest reads an authority
+	}
+	_, err := url.ParseRequestURI(raw)
+	return err == nil
 }
 
 // plainHeaderLine reports whether line is NAME: VALUE, NAME a token and

@@ -608,6 +608,12 @@ func TestFastPathAnswersPartialAsNetHTTP(t *testing.T) {
 		"GET /.well-known/jwks.json HTTP/1.1\nX-A: a\x01b\n",      // control byte
 		"GET /.well-known/jwks.json HTTP/1.1\nBad Name: x\n",      // space in a name
 		"G\x00T /.well-known/jwks.json HTTP/1.1\nHost: x\n",       // NUL in the method
+		"GET x HTTP/1.1\nHost: x\n",                               // a target net/http cannot parse
+		"GET /%zz HTTP/1.1\nHost: x\n",                            // a bad escape
+		"GET * HTTP/1.1\nHost: x\n",                               // an asterisk: parsed, so it waits
+		"CONNECT example.com:443 HTTP/1.1\nHost: x\n",             // an authority: parsed, so it waits
+		"CONNECT %zz HTTP/1.1\nHost: x\n",                         // a bad authority
+		"GET http://x/.well-known/jwks.json HTTP/1.1\nHost: x\n",  // absolute form: waits
 	} {
 		want := early(p.slow, raw)
 		got := early(p.fast, raw)
@@ -652,4 +658,58 @@ func FuzzScanResumes(f *testing.F) {
 		f.Add([]byte(tc.raw))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkResume(t, b) })
+}
+
+// errMore is what the reader behind netHTTPWaits panics with once its
+// bytes are read: net/http asking for more means that on a connection it
+// would block there, waiting. (A Read error would not do: bufio hands a
+// partial line to textproto as a whole one when the read fails.)
+var errMore = errors.New("more input wanted")
+
+type moreReader struct{ b []byte }
+
+func (r *moreReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		panic(errMore)
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// netHTTPWaits reports whether net/http, having read b and no more,
+// would wait for more bytes rather than answer, and the error it answers
+// with otherwise. It reads through a buffer of net/http's size (4 KiB).
+func netHTTPWaits(b []byte) (waits bool, err error) {
+	defer func() {
+		if r := recover(); r == errMore {
+			waits = true
+		} else if r != nil {
+			panic(r)
+		}
+	}()
+	_, err = http.ReadRequest(bufio.NewReaderSize(&moreReader{b: b}, 4096))
+	return false, err
+}
+
+// FuzzHeadForNetHTTP: whenever the fast path holds a head it will hand
+// over (reads on), net/http would be waiting for more of it too, so no
+// client waits for an answer net/http would already have given.
+func FuzzHeadForNetHTTP(f *testing.F) {
+	for _, tc := range fastCases {
+		f.Add([]byte(tc.raw))
+	}
+	for _, s := range []string{
+		"GET / HTTP/1.1\nHost: x\n", "GET x HTTP/1.1\n", "CONNECT a:1 HTTP/1.0\nX: y\n",
+		"GET / HTTP/1.1\nX-A: a\x01\n", "GET /%zz HTTP/1.1\n", "GET / HTTP/1.1\nHost: x\n folded\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if now, _ := headForNetHTTP(b, 0); !now {
+			if waits, err := netHTTPWaits(b); !waits {
+				t.Fatalf("%q is held, but net/http answers it at once: %v", b, err)
+			}
+		}
+	})
 }
