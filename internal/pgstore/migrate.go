@@ -94,8 +94,8 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (*MigrateResult, error) {
 		return nil, err
 	}
 	res := &MigrateResult{From: have, To: have}
-	if have > SchemaVersion() {
-		return nil, &SchemaError{Have: have, Want: SchemaVersion()}
+	if want := SchemaVersion(); have > want {
+		return nil, &SchemaError{Have: have, Want: want}
 	}
 	for _, m := range migrations()[have:] {
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
@@ -162,7 +162,7 @@ func schemaFrom(err error, have int, write bool) error {
 		return err
 	}
 	if want := SchemaVersion(); have < want || (write && have > want) {
-		return &SchemaError{Have: have, Want: SchemaVersion()}
+		return &SchemaError{Have: have, Want: want}
 	}
 	return nil
 }
