@@ -418,6 +418,18 @@ func TestCopyRoundTrip(t *testing.T) {
 		_, _, err := kr.Rotate(b, at(time.Hour), keyring.Options{})
 		return err
 	})
+	// Two tombstones: a public key's keeps its thumbprint, a secret's its
+	// check value; both must survive the copies.
+	for _, alg := range []jwk.Algorithm{jwk.EdDSA, jwk.HS256} {
+		update(t, src, func(kr *keyring.Keyring) error {
+			e, err := kr.Create(gen(t, alg), at(time.Hour))
+			if err != nil {
+				return err
+			}
+			_, err = kr.Delete(e.KID, at(time.Hour), keyring.Options{})
+			return err
+		})
+	}
 	if _, err := src.Encrypt(context.Background(), []byte(throwawayPassphrase), at(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -444,8 +456,15 @@ func TestCopyRoundTrip(t *testing.T) {
 	}
 	for i, e := range want.Keys {
 		g := got.Keys[i]
-		if e.KID != g.KID || e.Alg != g.Alg || !e.Created.Equal(g.Created) || !e.Updated.Equal(g.Updated) || !e.RotatedOut.Equal(g.RotatedOut) {
+		if e.KID != g.KID || e.Alg != g.Alg || !e.Created.Equal(g.Created) || !e.Updated.Equal(g.Updated) || !e.RotatedOut.Equal(g.RotatedOut) ||
+			e.Thumbprint != g.Thumbprint || e.SecretCheck != g.SecretCheck {
 			t.Fatalf("key %d: %+v -> %+v", i, e, g)
+		}
+		if e.State == keyring.Deleted {
+			if g.Material != nil || e.Thumbprint == "" && e.SecretCheck == "" {
+				t.Fatalf("tombstone %s: material %v, thumbprint %q, secret check %q", e.KID, g.Material, e.Thumbprint, e.SecretCheck)
+			}
+			continue
 		}
 		wk, err := e.Material.Private()
 		if err != nil {
