@@ -205,6 +205,20 @@ func describe(err error) string {
 
 // Connect opens a connection to the store's database.
 func (s *Store) Connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := s.config()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, &ConnError{Location: Redact(s.uri), Err: err}
+	}
+	return conn, nil
+}
+
+// config is the connection's configuration: the URI with the libpq
+// environment and files, keyctl's timeout and application name.
+func (s *Store) config() (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(s.uri)
 	if err != nil {
 		return nil, &ConnError{Location: Redact(s.uri), Err: errors.New(strings.ReplaceAll(err.Error(), s.uri, Redact(s.uri)))}
@@ -216,11 +230,7 @@ func (s *Store) Connect(ctx context.Context) (*pgx.Conn, error) {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "keyctl"
 	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, &ConnError{Location: Redact(s.uri), Err: err}
-	}
-	return conn, nil
+	return cfg, nil
 }
 
 func (s *Store) wrap(err error) error {
@@ -288,7 +298,7 @@ func (s *Store) readRow(ctx context.Context, tx pgx.Tx, lock bool) (*keyringRow,
 	return s.scanRow(tx.QueryRow(ctx, q, s.opts.Name))
 }
 
-func (s *Store) scanRow(row pgx.Row) (*keyringRow, error) {
+func (s *Store) scanRow(row interface{ Scan(...any) error }) (*keyringRow, error) {
 	var r keyringRow
 	err := row.Scan(&r.version, &r.lifetime, &r.settings, &r.scheme, &r.seal)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -309,7 +319,7 @@ func (s *Store) sealerFor(r *keyringRow) *sealer {
 // out together, one round trip for all (pipelined), which is what a
 // command pays through a pooler.
 func (s *Store) Load(ctx context.Context) (*Keyring, error) {
-	conn, err := s.Connect(ctx)
+	conn, err := s.connectWire(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -318,26 +328,46 @@ func (s *Store) Load(ctx context.Context) (*Keyring, error) {
 	return kr, s.wrap(err)
 }
 
-func (s *Store) load(ctx context.Context, conn *pgx.Conn) (*Keyring, error) {
-	b := &pgx.Batch{}
-	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	b.Queue(schemaVersionSQL)
-	b.Queue(keyringRowSQL, s.opts.Name)
-	b.Queue(keysSQL, s.opts.Name)
+func (s *Store) load(ctx context.Context, conn *pgconn.PgConn) (*Keyring, error) {
+	name := [][]byte{[]byte(s.opts.Name)}
+	b := &pgconn.Batch{}
+	b.ExecParams("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", nil, nil, nil, nil)
+	b.ExecParams(schemaVersionSQL, nil, nil, nil, binaryResults)
+	b.ExecParams(keyringRowSQL, name, nil, nil, binaryResults)
+	b.ExecParams(keysSQL, name, nil, nil, binaryResults)
 	if s.opts.History {
-		b.Queue(historySQL, s.opts.Name)
+		b.ExecParams(historySQL, name, nil, nil, binaryResults)
 	}
-	b.Queue("ROLLBACK")
-	br := conn.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
+	b.ExecParams("ROLLBACK", nil, nil, nil, nil)
+	n := 5
+	if s.opts.History {
+		n++
+	}
+	res, err := conn.ExecBatch(ctx, b).ReadAll()
+	// An error ends the batch: the statement that failed is the last
+	// result if that holds the error, else the first without a result
+	// (an error the server found parsing it). A missing schema fails the
+	// version query (1): a SchemaError.
+	failed := len(res)
+	if failed > 0 && res[failed-1].Err != nil {
+		failed--
+		err = res[failed].Err
+	}
+	if err != nil {
+		if failed == 1 {
+			return nil, schemaFrom(err, 0, false)
+		}
 		return nil, err
+	}
+	if len(res) != n {
+		return nil, fmt.Errorf("pgstore: %d results of a load, want %d", len(res), n)
 	}
 	var have int
-	if err := schemaFrom(br.QueryRow().Scan(&have), have, false); err != nil {
+	err = wireRow{res[1]}.Scan(&have)
+	if err := schemaFrom(err, have, false); err != nil {
 		return nil, err
 	}
-	r, err := s.scanRow(br.QueryRow())
+	r, err := s.scanRow(wireRow{res[2]})
 	if err != nil {
 		return nil, err
 	}
@@ -345,26 +375,15 @@ func (s *Store) load(ctx context.Context, conn *pgx.Conn) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.scanKeys(rows, out, s.sealerFor(r)); err != nil {
+	if _, err := s.scanKeys(&wireRows{res: res[3]}, out, s.sealerFor(r)); err != nil {
 		return nil, err
 	}
 	if s.opts.History {
-		rows, err := br.Query()
-		if err != nil {
-			return nil, err
-		}
-		if err := scanHistory(rows, out.Keyring); err != nil {
+		if err := scanHistory(&wireRows{res: res[4]}, out.Keyring); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-	return out, br.Close()
+	return out, nil
 }
 
 const keysSQL = `SELECT kid, alg, state, legacy, origin, created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed
@@ -412,9 +431,18 @@ func (s *Store) newKeyring(r *keyringRow, seal *sealer) (*Keyring, error) {
 	return out, nil
 }
 
+// rowReader is what scanKeys and scanHistory need of rows: pgx.Rows, or
+// wireRows for a load.
+type rowReader interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
 // scanKeys reads the rows of keysSQL into out, checks the result, and
 // returns what each row held (to find what a change touched).
-func (s *Store) scanKeys(rows pgx.Rows, out *Keyring, seal *sealer) (map[string]keyRow, error) {
+func (s *Store) scanKeys(rows rowReader, out *Keyring, seal *sealer) (map[string]keyRow, error) {
 	defer rows.Close()
 	seen := map[string]keyRow{}
 	for rows.Next() {
@@ -454,7 +482,7 @@ func (s *Store) scanKeys(rows pgx.Rows, out *Keyring, seal *sealer) (map[string]
 }
 
 // scanHistory reads the rows of historySQL into kr.History.
-func scanHistory(rows pgx.Rows, kr *keyring.Keyring) error {
+func scanHistory(rows rowReader, kr *keyring.Keyring) error {
 	defer rows.Close()
 	for rows.Next() {
 		var ev keyring.Event
@@ -551,7 +579,8 @@ func (s *Store) readLocked(ctx context.Context, tx pgx.Tx) (*Keyring, *keyringRo
 		return nil, nil, nil, nil, err
 	}
 	var have int
-	if err := schemaFrom(br.QueryRow().Scan(&have), have, true); err != nil {
+	err := br.QueryRow().Scan(&have) // before have is read
+	if err := schemaFrom(err, have, true); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	if s.opts.Now != nil {
