@@ -1,7 +1,8 @@
 // Command connect is the floor of a keyctl command on a keyring in
 // PostgreSQL, for testdata/bench/pg/whole.sh: a static Go process that
-// connects as keyctl does (pgx, the same settings), runs SELECT 1 and
-// exits. What a command takes beyond it is keyctl's own work.
+// connects as a keyctl load does (pgx's configuration, pgconn's
+// connection, no type map), runs SELECT 1 and exits. What a command takes
+// beyond it is keyctl's own work.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func main() {
@@ -29,13 +31,18 @@ func run(uri string) error {
 	if err != nil {
 		return err
 	}
-	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	cfg.RuntimeParams["application_name"] = "keyctl"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := pgconn.ConnectConfig(ctx, &cfg.Config)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	var one int
-	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+	res := conn.ExecParams(ctx, "SELECT 1", nil, nil, nil, []int16{1}).Read()
+	if res.Err != nil {
+		return res.Err
+	}
+	if len(res.Rows) != 1 {
+		return fmt.Errorf("SELECT 1 returned %d rows", len(res.Rows))
+	}
+	return nil
 }
