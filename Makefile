@@ -88,7 +88,7 @@ bench-peers:
 ## docs: regenerate the command reference in docs/ and the help and completion goldens
 ## bench-serve: keyctl serve against nginx, same JWKS and headers, same load (docs/performance.md)
 bench-serve:
-	bash testdata/bench/serve/bench.sh
+	$(WITH_PG) bash testdata/bench/serve/bench.sh
 
 docs:
 	$(GO) run ./internal/docgen -out docs/reference

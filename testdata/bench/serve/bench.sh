@@ -109,3 +109,66 @@ for n in 23 1000; do
 		if [ -n "${VERBOSE:-}" ]; then sed 's/^/    keyctl /' "$work/k"; sed 's/^/    nginx  /' "$work/g"; fi
 	done
 done
+
+# Issue 11: a replica backed by PostgreSQL answers as one backed by a file
+# (both hold the published set in memory). When run under
+# testdata/pg/with-cluster.sh (make bench-serve does when PostgreSQL is
+# installed): the same 23-key keyring served from a file and from the
+# database, the same load, before and after a write (which the database
+# replica learns through NOTIFY). Prints PostgreSQL/file ratios.
+[ -n "${KEYCTL_TEST_DATABASE_URL:-}" ] || exit 0
+pgbin=$(bash "$root/testdata/pg/cluster.sh" bindir)
+db=keyctl_bench_serve_$$
+"$pgbin/psql" "$KEYCTL_TEST_DATABASE_URL" -Xq -c "CREATE DATABASE $db" >/dev/null
+trap '"$pgbin/psql" "$KEYCTL_TEST_DATABASE_URL" -Xq -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; cleanup' EXIT INT TERM
+base=${KEYCTL_TEST_DATABASE_URL%%\?*}
+pgring="${base%/*}/$db?${KEYCTL_TEST_DATABASE_URL#*\?}"
+fring=$work/keyring.json
+KEYCTL_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+export KEYCTL_MASTER_KEY
+"$KEYCTL" --keyring "$fring" keys create >/dev/null 2>&1
+"$KEYCTL" --keyring "$fring" keys rotate --force >/dev/null 2>&1
+for ((i = 1; i < 23; i++)); do "$KEYCTL" --keyring "$fring" keys create >/dev/null 2>&1; done
+"$KEYCTL" --keyring "$pgring" db migrate >/dev/null 2>&1
+"$KEYCTL" keys copy --from "$fring" --to "$pgring" >/dev/null 2>&1
+fport=$(freeport) pport=$(freeport)
+"$KEYCTL" serve --keyring "$fring" --addr "127.0.0.1:$fport" 2>"$work/serve-file.log" &
+pids+=($!)
+"$KEYCTL" serve --keyring "$pgring" --addr "127.0.0.1:$pport" 2>"$work/serve-pg.log" &
+pids+=($!)
+for p in $fport $pport; do
+	for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+done
+echo
+printf '%-28s %10s %9s %10s %9s %9s %9s\n' "keyring (23 keys)" pg_rps pg_p99 file_rps file_p99 rps_ratio p99_ratio
+for phase in before after; do
+	if [ "$phase" = after ]; then
+		# The same write in both: a key created in the file (standby keys are
+		# published) and the keyring copied over the database's.
+		"$KEYCTL" --keyring "$fring" keys create >/dev/null 2>&1
+		"$KEYCTL" keys copy --from "$fring" --to "$pgring" --force >/dev/null 2>&1
+		for p in $fport $pport; do
+			old=$(curl -fsS -o /dev/null -w '%header{etag}' "http://127.0.0.1:$p/.well-known/jwks.json")
+			for _ in $(seq 200); do
+				[ "$(curl -fsS -o /dev/null -w '%header{etag}' "http://127.0.0.1:$p/.well-known/jwks.json")" != "$old" ] && break
+				sleep 0.02
+			done
+		done
+	fi
+	cmp -s <(curl -fsS "http://127.0.0.1:$fport/.well-known/jwks.json") <(curl -fsS "http://127.0.0.1:$pport/.well-known/jwks.json") || { echo "bench-serve: the file and PostgreSQL replicas publish different bodies" >&2; exit 1; }
+	: >"$work/k" && : >"$work/g"
+	for ((r = 0; r < ROUNDS; r++)); do
+		load "127.0.0.1:$pport" >>"$work/k"
+		load "127.0.0.1:$fport" >>"$work/g"
+	done
+	if grep -qv 'errors=0 non2xx=0' "$work/k" "$work/g"; then
+		echo "bench-serve: failed requests:" >&2
+		cat "$work/k" "$work/g" >&2
+		exit 1
+	fi
+	kr=$(field rps <"$work/k" | median) kp=$(field p99_ms <"$work/k" | median)
+	gr=$(field rps <"$work/g" | median) gp=$(field p99_ms <"$work/g" | median)
+	awk -v c="PostgreSQL vs file, $phase a write" -v kr="$kr" -v kp="$kp" -v gr="$gr" -v gp="$gp" \
+		'BEGIN { printf "%-28s %10.0f %8.2fms %10.0f %8.2fms %9.2f %9.2f\n", c, kr, kp, gr, gp, kr/gr, kp/gp }'
+	if [ -n "${VERBOSE:-}" ]; then sed 's/^/    pg   /' "$work/k"; sed 's/^/    file /' "$work/g"; fi
+done
