@@ -86,7 +86,7 @@ bench-peers:
 	bash testdata/bench/peers.sh
 
 ## docs: regenerate the command reference in docs/ and the help and completion goldens
-## bench-serve: keyctl serve against nginx, same JWKS and headers, same load (docs/performance.md)
+## bench-serve: keyctl serve against nginx, same JWKS and headers, same load; then a PostgreSQL-backed replica against a file-backed one (docs/performance.md)
 bench-serve:
 	$(WITH_PG) bash testdata/bench/serve/bench.sh
 
