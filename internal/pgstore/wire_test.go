@@ -18,53 +18,43 @@ import (
 func be64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
 
 func TestScanValue(t *testing.T) {
-	var (
-		s   string
-		ps  *string
-		b   []byte
-		ok  bool
-		i64 int64
-		i   int
-		tm  time.Time
-		ptm *time.Time
-	)
 	for _, c := range []struct {
 		oid  uint32
 		v    []byte
 		dest any
 		want any // *dest after the scan; nil: an error
 	}{
-		{oidText, []byte("kid-1"), &s, "kid-1"},
-		{oidVarchar, []byte(""), &s, ""},
-		{oidText, nil, &s, nil},
-		{oidInt8, []byte("12345678"), &s, nil},
-		{oidText, []byte("x"), &ps, ptr("x")},
-		{oidText, nil, &ps, (*string)(nil)},
-		{oidJSONB, []byte("\x01{\"a\": 1}"), &b, []byte(`{"a": 1}`)},
-		{oidJSONB, []byte("\x02{}"), &b, nil},
-		{oidJSONB, []byte{}, &b, nil},
-		{oidJSON, []byte(`{}`), &b, []byte(`{}`)},
-		{oidJSONB, nil, &b, []byte(nil)},
-		{oidInt4, []byte{0, 0, 0, 1}, &b, nil},
-		{oidBool, []byte{1}, &ok, true},
-		{oidBool, []byte{0}, &ok, false},
-		{oidBool, []byte{2}, &ok, nil},
-		{oidBool, []byte{}, &ok, nil},
-		{oidBool, nil, &ok, nil},
-		{oidInt8, be64(-7), &i64, int64(-7)},
-		{oidInt8, []byte{0, 0, 0, 1}, &i64, nil},
-		{oidInt4, []byte{0xff, 0xff, 0xff, 0xfe}, &i, -2},
-		{oidInt2, []byte{0, 3}, &i, 3},
-		{oidText, []byte("3"), &i, nil},
-		{oidTimestamptz, be64(0), &tm, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
-		{oidTimestamptz, be64(-1), &tm, time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)},
-		{oidTimestamptz, be64(1_500_000), &tm, time.Date(2000, 1, 1, 0, 0, 1, 500000000, time.UTC)},
-		{oidTimestamptz, be64(1<<63 - 1), &tm, nil},
-		{oidTimestamptz, be64(-1 << 63), &tm, nil},
-		{oidTimestamptz, be64(0)[:7], &tm, nil},
-		{oidInt8, be64(0), &tm, nil},
-		{oidTimestamptz, be64(0), &ptm, ptr(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))},
-		{oidTimestamptz, nil, &ptm, (*time.Time)(nil)},
+		{oidText, []byte("kid-1"), new(string), "kid-1"},
+		{oidVarchar, []byte(""), new(string), ""},
+		{oidText, nil, new(string), nil},
+		{oidInt8, []byte("12345678"), new(string), nil},
+		{oidText, []byte("x"), new(*string), ptr("x")},
+		{oidText, nil, new(*string), (*string)(nil)},
+		{oidJSONB, []byte("\x01{\"a\": 1}"), new([]byte), []byte(`{"a": 1}`)},
+		{oidJSONB, []byte("\x02{}"), new([]byte), nil},
+		{oidJSONB, []byte{}, new([]byte), nil},
+		{oidJSON, []byte(`{}`), new([]byte), []byte(`{}`)},
+		{oidJSONB, nil, new([]byte), []byte(nil)},
+		{oidInt4, []byte{0, 0, 0, 1}, new([]byte), nil},
+		{oidBool, []byte{1}, new(bool), true},
+		{oidBool, []byte{0}, new(bool), false},
+		{oidBool, []byte{2}, new(bool), nil},
+		{oidBool, []byte{}, new(bool), nil},
+		{oidBool, nil, new(bool), nil},
+		{oidInt8, be64(-7), new(int64), int64(-7)},
+		{oidInt8, []byte{0, 0, 0, 1}, new(int64), nil},
+		{oidInt4, []byte{0xff, 0xff, 0xff, 0xfe}, new(int), -2},
+		{oidInt2, []byte{0, 3}, new(int), 3},
+		{oidText, []byte("3"), new(int), nil},
+		{oidTimestamptz, be64(0), new(time.Time), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{oidTimestamptz, be64(-1), new(time.Time), time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)},
+		{oidTimestamptz, be64(1_500_000), new(time.Time), time.Date(2000, 1, 1, 0, 0, 1, 500000000, time.UTC)},
+		{oidTimestamptz, be64(1<<63 - 1), new(time.Time), nil},
+		{oidTimestamptz, be64(-1 << 63), new(time.Time), nil},
+		{oidTimestamptz, be64(0)[:7], new(time.Time), nil},
+		{oidInt8, be64(0), new(time.Time), nil},
+		{oidTimestamptz, be64(0), new(*time.Time), ptr(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{oidTimestamptz, nil, new(*time.Time), (*time.Time)(nil)},
 		{oidText, []byte("x"), new(float64), nil},
 	} {
 		err := scanValue(c.oid, c.v, c.dest)

@@ -63,6 +63,27 @@ load() {
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# compare CASE PORT-A PORT-B NAME-A NAME-B: ROUNDS loads of A and B in
+# alternation; fails on any failed request; prints the medians and A/B.
+compare() {
+	local r ar ap br bp
+	: >"$work/a" && : >"$work/b"
+	for ((r = 0; r < ROUNDS; r++)); do
+		load "127.0.0.1:$2" >>"$work/a"
+		load "127.0.0.1:$3" >>"$work/b"
+	done
+	if grep -qv 'errors=0 non2xx=0' "$work/a" "$work/b"; then
+		echo "bench-serve: failed requests:" >&2
+		cat "$work/a" "$work/b" >&2
+		exit 1
+	fi
+	ar=$(field rps <"$work/a" | median) ap=$(field p99_ms <"$work/a" | median)
+	br=$(field rps <"$work/b" | median) bp=$(field p99_ms <"$work/b" | median)
+	awk -v c="$1" -v ar="$ar" -v ap="$ap" -v br="$br" -v bp="$bp" \
+		'BEGIN { printf "%-28s %10.0f %8.2fms %10.0f %8.2fms %9.2f %9.2f\n", c, ar, ap, br, bp, ar/br, ap/bp }'
+	if [ -n "${VERBOSE:-}" ]; then sed "s/^/    $4 /" "$work/a"; sed "s/^/    $5 /" "$work/b"; fi
+}
+
 printf '%-28s %10s %9s %10s %9s %9s %9s\n' case keyctl_rps keyctl_p99 nginx_rps nginx_p99 rps_ratio p99_ratio
 for n in 23 1000; do
 	f=$(keysfile "$n")
@@ -92,21 +113,7 @@ for n in 23 1000; do
 			chmod 644 "$work/nginx-$n/www/.well-known/jwks.json.new"
 			mv "$work/nginx-$n/www/.well-known/jwks.json.new" "$work/nginx-$n/www/.well-known/jwks.json"
 		fi
-		: >"$work/k" && : >"$work/g"
-		for ((r = 0; r < ROUNDS; r++)); do
-			load "127.0.0.1:$kport" >>"$work/k"
-			load "127.0.0.1:$nport" >>"$work/g"
-		done
-		if grep -qv 'errors=0 non2xx=0' "$work/k" "$work/g"; then
-			echo "bench-serve: failed requests:" >&2
-			cat "$work/k" "$work/g" >&2
-			exit 1
-		fi
-		kr=$(field rps <"$work/k" | median) kp=$(field p99_ms <"$work/k" | median)
-		gr=$(field rps <"$work/g" | median) gp=$(field p99_ms <"$work/g" | median)
-		awk -v c="$n keys, $phase a write" -v kr="$kr" -v kp="$kp" -v gr="$gr" -v gp="$gp" \
-			'BEGIN { printf "%-28s %10.0f %8.2fms %10.0f %8.2fms %9.2f %9.2f\n", c, kr, kp, gr, gp, kr/gr, kp/gp }'
-		if [ -n "${VERBOSE:-}" ]; then sed 's/^/    keyctl /' "$work/k"; sed 's/^/    nginx  /' "$work/g"; fi
+		compare "$n keys, $phase a write" "$kport" "$nport" keyctl "nginx "
 	done
 done
 
@@ -156,19 +163,5 @@ for phase in before after; do
 		done
 	fi
 	cmp -s <(curl -fsS "http://127.0.0.1:$fport/.well-known/jwks.json") <(curl -fsS "http://127.0.0.1:$pport/.well-known/jwks.json") || { echo "bench-serve: the file and PostgreSQL replicas publish different bodies" >&2; exit 1; }
-	: >"$work/k" && : >"$work/g"
-	for ((r = 0; r < ROUNDS; r++)); do
-		load "127.0.0.1:$pport" >>"$work/k"
-		load "127.0.0.1:$fport" >>"$work/g"
-	done
-	if grep -qv 'errors=0 non2xx=0' "$work/k" "$work/g"; then
-		echo "bench-serve: failed requests:" >&2
-		cat "$work/k" "$work/g" >&2
-		exit 1
-	fi
-	kr=$(field rps <"$work/k" | median) kp=$(field p99_ms <"$work/k" | median)
-	gr=$(field rps <"$work/g" | median) gp=$(field p99_ms <"$work/g" | median)
-	awk -v c="PostgreSQL vs file, $phase a write" -v kr="$kr" -v kp="$kp" -v gr="$gr" -v gp="$gp" \
-		'BEGIN { printf "%-28s %10.0f %8.2fms %10.0f %8.2fms %9.2f %9.2f\n", c, kr, kp, gr, gp, kr/gr, kp/gp }'
-	if [ -n "${VERBOSE:-}" ]; then sed 's/^/    pg   /' "$work/k"; sed 's/^/    file /' "$work/g"; fi
+	compare "PostgreSQL vs file, $phase a write" "$pport" "$fport" "pg  " file
 done
