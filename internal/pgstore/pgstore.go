@@ -330,19 +330,19 @@ func (s *Store) Load(ctx context.Context) (*Keyring, error) {
 
 func (s *Store) load(ctx context.Context, conn *pgconn.PgConn) (*Keyring, error) {
 	name := [][]byte{[]byte(s.opts.Name)}
-	b := &pgconn.Batch{}
-	b.ExecParams("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", nil, nil, nil, nil)
-	b.ExecParams(schemaVersionSQL, nil, nil, nil, binaryResults)
-	b.ExecParams(keyringRowSQL, name, nil, nil, binaryResults)
-	b.ExecParams(keysSQL, name, nil, nil, binaryResults)
-	if s.opts.History {
-		b.ExecParams(historySQL, name, nil, nil, binaryResults)
-	}
-	b.ExecParams("ROLLBACK", nil, nil, nil, nil)
-	n := 5
-	if s.opts.History {
+	b, n := &pgconn.Batch{}, 0
+	queue := func(sql string, params [][]byte, results []int16) {
+		b.ExecParams(sql, params, nil, nil, results)
 		n++
 	}
+	queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", nil, nil)
+	queue(schemaVersionSQL, nil, binaryResults)
+	queue(keyringRowSQL, name, binaryResults)
+	queue(keysSQL, name, binaryResults)
+	if s.opts.History {
+		queue(historySQL, name, binaryResults)
+	}
+	queue("ROLLBACK", nil, nil)
 	res, err := conn.ExecBatch(ctx, b).ReadAll()
 	// An error ends the batch: the statement that failed is the last
 	// result if that holds the error, else the first without a result
