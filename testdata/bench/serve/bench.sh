@@ -5,7 +5,8 @@
 # 23-key and a 1,000-key JWKS, before and after a write to the keys file.
 # Each case runs ROUNDS rounds, keyctl and nginx alternating, and reports
 # the median req/s and median p99 of each and their keyctl/nginx ratios
-# (one run alone swings by 20 % or more on a busy 2-core machine). Installs
+# (one run alone swings by 20 % or more on a busy 2-core machine); then
+# the 23-key case again at the same paced load for both. Installs
 # Debian's nginx-light and wrk when missing (as root). Stops all it started.
 set -euo pipefail
 THREADS=${THREADS:-2}
@@ -54,10 +55,11 @@ keysfile() {
 	echo "$f"
 }
 
-# load ADDR: one bounded wrk run; prints its report line.
+# load ADDR: one bounded wrk run with the script $LUA; prints its report line.
+LUA=$here/report.lua
 load() {
 	local out
-	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -s "$here/report.lua" "http://$1/.well-known/jwks.json")
+	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -s "$LUA" "http://$1/.well-known/jwks.json")
 	echo "$out" | grep '^rps='
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -115,7 +117,22 @@ for n in 23 1000; do
 		fi
 		compare "$n keys, $phase a write" "$kport" "$nport" keyctl "nginx "
 	done
+	[ "$n" = 23 ] && k23=$kport n23=$nport
 done
+
+# The same 23-key servers at the same paced load: each connection waits
+# PACE_MS between an answer and its next request (wrk's delay hook), so
+# both servers get the same requests per second, below what either can
+# answer. Above, wrk asks as fast as each server answers and shares the
+# two cores with it, so the faster server also gets the busier load
+# generator; here p99 compares the servers at equal load.
+PACE_MS=${PACE_MS:-1}
+{ echo "delay = function() return $PACE_MS end"; cat "$here/report.lua"; } >"$work/paced.lua"
+LUA=$work/paced.lua
+echo
+printf '%-28s %10s %9s %10s %9s %9s %9s\n' "paced: $PACE_MS ms between requests" keyctl_rps keyctl_p99 nginx_rps nginx_p99 rps_ratio p99_ratio
+compare "23 keys, paced" "$k23" "$n23" keyctl "nginx "
+LUA=$here/report.lua
 
 # Issue 11: a replica backed by PostgreSQL answers as one backed by a file
 # (both hold the published set in memory). When run under
