@@ -117,7 +117,7 @@ for n in 23 1000; do
 		fi
 		compare "$n keys, $phase a write" "$kport" "$nport" keyctl "nginx "
 	done
-	[ "$n" = 23 ] && k23=$kport n23=$nport
+	if [ "$n" = 23 ]; then k23=$kport n23=$nport; fi
 done
 
 # The same 23-key servers at the same paced load: each connection waits
