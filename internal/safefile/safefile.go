@@ -116,7 +116,14 @@ func Resolve(path string) (string, error) {
 	// the link points, not over the link.
 	if target, lerr := os.Readlink(path); lerr == nil {
 		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(path), target)
+			// Relative to the link's real directory: a ".." in the target
+			// climbs from there, as the kernel's does, not from a
+			// directory link that led to it.
+			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+			if err != nil {
+				return "", err
+			}
+			target = filepath.Join(dir, target)
 		}
 		return resolveMissing(target, 40)
 	}

@@ -123,3 +123,29 @@ func TestResolve(t *testing.T) {
 		t.Fatal("a symlink loop resolved")
 	}
 }
+
+// A dangling relative link reached through a directory link resolves where
+// the kernel would create the file: ".." climbs from the link's real
+// directory.
+func TestResolveDanglingRelativeLinkUnderDirLink(t *testing.T) {
+	b, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"real/proj/cfg", "work"} {
+		if err := os.MkdirAll(filepath.Join(b, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("../real/proj/cfg", filepath.Join(b, "work/cfg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../srv/keyring.json", filepath.Join(b, "real/proj/cfg/keyring.json")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Resolve(filepath.Join(b, "work/cfg/keyring.json"))
+	want := filepath.Join(b, "real/proj/srv/keyring.json")
+	if err != nil || got != want {
+		t.Fatalf("Resolve = %q, %v; want %q", got, err, want)
+	}
+}
