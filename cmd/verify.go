@@ -191,6 +191,11 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 		if o.Key == "-" {
 			return &UsageError{Err: errors.New("--key - and --each-line both want stdin")}
 		}
+		if o.At == "" {
+			// A stream can run for hours: each token's time claims are
+			// checked when it arrives, not when the run began.
+			policy.Now = time.Time{}
+		}
 	}
 	var tok []byte
 	var tooLong *tokenTooLongError
