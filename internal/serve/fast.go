@@ -338,7 +338,14 @@ func (s *fastServer) serveConn(c net.Conn) {
 		if req.head {
 			body = nil
 		}
-		date := dates.line(now)
+		// At shutdown this answer is the connection's last: say so, as
+		// net/http does once Shutdown began (Connection: close, after the
+		// Date). Decided once, before the write: a shutdown that begins
+		// after it leaves the connection open to be closed when idle, as
+		// net/http closes its idle ones, or to answer a pipelined request
+		// it already holds with Connection: close.
+		last := s.closing.Load()
+		date := dates.line(now, last)
 		if s.write > 0 {
 			c.SetWriteDeadline(now.Add(s.write))
 		}
@@ -363,7 +370,7 @@ func (s *fastServer) serveConn(c net.Conn) {
 			m.count(req.path, status)
 		}
 		s.log.record(bgContext, req.method, req.path, status, len(body), began, "", c.RemoteAddr())
-		if err != nil || s.closing.Load() {
+		if err != nil || last {
 			return
 		}
 	}
@@ -713,17 +720,28 @@ type dateCache struct{ p atomic.Pointer[dateLine] }
 type dateLine struct {
 	sec  int64
 	line []byte // "Date: ...\r\n\r\n": the last header and the blank line
+	last []byte // "Date: ...\r\nConnection: close\r\n\r\n", for a connection's last answer
 }
 
-func (d *dateCache) line(now time.Time) []byte {
+// line returns the Date line of now and the blank line after it, with
+// Connection: close between them for a connection's last answer (where
+// net/http puts it: after the Date).
+func (d *dateCache) line(now time.Time, last bool) []byte {
 	sec := now.Unix()
-	if e := d.p.Load(); e != nil && e.sec == sec {
-		return e.line
+	e := d.p.Load()
+	if e == nil || e.sec != sec {
+		b := append([]byte("Date: "), now.UTC().AppendFormat(nil, http.TimeFormat)...)
+		b = append(b, "\r\n"...)
+		n := len(b)
+		b = append(b, "Connection: close\r\n\r\n"...)
+		line := append(b[:n:n], "\r\n"...)
+		e = &dateLine{sec: sec, line: line[:len(line):len(line)], last: b[:len(b):len(b)]}
+		d.p.Store(e)
 	}
-	b := append([]byte("Date: "), now.UTC().AppendFormat(nil, http.TimeFormat)...)
-	b = append(b, "\r\n\r\n"...)
-	d.p.Store(&dateLine{sec: sec, line: b[:len(b):len(b)]})
-	return b
+	if last {
+		return e.last
+	}
+	return e.line
 }
 
 // handoffListener is the listener net/http serves: it yields the

@@ -713,3 +713,33 @@ func FuzzHeadForNetHTTP(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathShutdownSaysClose: the answer the fast path gives to a
+// request under way at shutdown, its last on that connection, says
+// Connection: close, as net/http's answers do once Shutdown began; byte
+// for byte (but the Date) what the one-request server gives a request it
+// leaves to net/http then (bare LF line endings).
+func TestFastPathShutdownSaysClose(t *testing.T) {
+	f := newFixture(t, genKey(t, "ES256"))
+	addr, cancel, done := startServe(t, NewServer(f.h, nil, nil), 5*time.Second)
+	fast, handed := dialT(t, addr), dialT(t, addr)
+	fast.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n"))
+	handed.Write([]byte("GET /.well-known/jwks.json HTTP/1.1\nHost: x\n"))
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	fast.Write([]byte("\r\n"))
+	handed.Write([]byte("\n"))
+	got, _ := io.ReadAll(fast)
+	want, _ := io.ReadAll(handed)
+	if !bytes.Contains(got, []byte("\r\nConnection: close\r\n\r\n")) {
+		t.Errorf("the fast path's last answer at shutdown lacks Connection: close: %q", got)
+	}
+	if maskDate(string(got)) != maskDate(string(want)) {
+		t.Errorf("at shutdown:\nfast path: %q\nnet/http:  %q", got, want)
+	}
+	if err, _ := waitServe(t, done, start); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
