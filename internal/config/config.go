@@ -472,6 +472,11 @@ func (c *Config) Lookup(key string) (string, Source, bool) {
 }
 
 func (c *Config) resolveFilePath(p string) string {
+	if hasScheme(p) {
+		// postgres://..., file:///...: a location, not a path, and maybe
+		// one holding a password that must stay where it is.
+		return p
+	}
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {
 		if home, found := c.env("HOME"); found && home != "" {
 			return filepath.Join(home, rest)
@@ -484,6 +489,24 @@ func (c *Config) resolveFilePath(p string) string {
 		return filepath.Join(filepath.Dir(c.file), p)
 	}
 	return p
+}
+
+// hasScheme reports whether p starts with a URI scheme and "://"
+// (RFC 3986: a letter, then letters, digits, "+", "-" or ".").
+func hasScheme(p string) bool {
+	i := strings.Index(p, "://")
+	if i < 1 {
+		return false
+	}
+	for j, r := range p[:i] {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case j > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // origin names where a value from src came from: the variable, or the file

@@ -182,6 +182,32 @@ func TestPathsInTheFile(t *testing.T) {
 	}
 }
 
+// A location with a scheme is not a path: joined onto the config
+// directory it became a file named after the URI, password and all.
+func TestLocationsInTheFileStayAsGiven(t *testing.T) {
+	for _, loc := range []string{
+		"postgres://keyctl:keyctl-test-throwaway@db.internal/keys",
+		"postgresql://db.internal/keys?sslmode=verify-full",
+		"file:///srv/keyctl/keyring.json",
+	} {
+		c, err := Load(writeConfig(t, "keyring: "+loc+"\n"), envOf(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _, _ := c.Lookup("keyring"); v != loc {
+			t.Errorf("keyring %s read as %s", loc, v)
+		}
+	}
+	for p, want := range map[string]bool{
+		"postgres://x": true, "a+b.c-d://x": true, "file:///x": true,
+		"://x": false, "1x://y": false, "dir/a://b": false, "C:\\x": false, "x": false,
+	} {
+		if hasScheme(p) != want {
+			t.Errorf("hasScheme(%q) = %v", p, !want)
+		}
+	}
+}
+
 // testCmd is a command with two configurable flags, as commands bind them.
 func testCmd() (*cobra.Command, *string, *time.Duration) {
 	var alg string
