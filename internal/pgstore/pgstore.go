@@ -50,8 +50,16 @@ func Redact(uri string) string {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 		}
 		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
+		changed := false
+		for k := range q {
+			// password, sslpassword (the client key's passphrase), and
+			// any spelling libpq might add: never shown.
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
 			u.RawQuery = q.Encode()
 		}
 		return u.String()

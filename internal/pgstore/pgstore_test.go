@@ -240,7 +240,12 @@ func TestRedact(t *testing.T) {
 		"postgres://alice:s3cret@db:5432/keys?sslmode=verify-full": "postgres://alice:xxxxx@db:5432/keys?sslmode=verify-full",
 		"postgresql://db/keys?password=s3cret&user=alice":          "postgresql://db/keys?password=xxxxx&user=alice",
 		"postgres://alice@db/keys":                                 "postgres://alice@db/keys",
-		"host=db password='s3 cret' user=alice":                    "host=db password=xxxxx user=alice",
+		// sslpassword unlocks the client's TLS key: a secret too.
+		"postgres://alice@db/keys?sslpassword=s3cret&sslmode=verify-full": "postgres://alice@db/keys?sslmode=verify-full&sslpassword=xxxxx",
+		"postgres://alice@db/keys?SSLPassword=s3cret":                     "postgres://alice@db/keys?SSLPassword=xxxxx",
+		"postgres://u@127.0.0.1:notaport/db?sslpassword=s3cret":           "postgres://u@127.0.0.1:notaport/db?sslpassword=xxxxx",
+		"host=db sslpassword=s3cret user=alice":                           "host=db sslpassword=xxxxx user=alice",
+		"host=db password='s3 cret' user=alice":                           "host=db password=xxxxx user=alice",
 		// URLs net/url refuses still lose their password.
 		"postgres://u:s3cret@127.0.0.1:notaport/db": "postgres://u:xxxxx@127.0.0.1:notaport/db",
 		"postgres://u:s3%zzcret@[::1/db":            "postgres://u:xxxxx@[::1/db",
