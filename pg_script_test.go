@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,6 +30,33 @@ var pgScripts = []string{
 
 func init() {
 	scriptCmds["pgexec"] = cmdPGExec
+	scriptCmds["pgreader"] = cmdPGReader
+}
+
+// cmdPGReader creates a read-only role for the script's database, with
+// the grants docs/team.md gives serve's replicas (pgstore.ReaderGrants),
+// and sets $READERURL to $PGURL logged in as that role. The role is
+// dropped when the script ends.
+func cmdPGReader(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: pgreader")
+	}
+	u, err := url.Parse(ts.Getenv("PGURL"))
+	ts.Check(err)
+	var b [6]byte
+	rand.Read(b[:])
+	role := "keyctl_reader_" + hex.EncodeToString(b[:])
+	const password = "keyctl-test-throwaway-reader"
+	for _, sql := range pgstore.ReaderGrants(role, password) {
+		ts.Check(adminExec(ts.Getenv("PGURL"), sql))
+	}
+	admin := ts.Getenv("PGURL")
+	ts.Defer(func() {
+		adminExec(admin, "DROP OWNED BY "+role)
+		adminExec(admin, "DROP ROLE IF EXISTS "+role)
+	})
+	u.User = url.UserPassword(role, password)
+	ts.Setenv("READERURL", u.String())
 }
 
 // cmdPGExec runs SQL statements as the test cluster's superuser in the

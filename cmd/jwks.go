@@ -47,12 +47,12 @@ func runJWKS(o *jwksOptions) error {
 	if err != nil {
 		return err
 	}
-	set, err := loadKeyringPublicSet(o.F, path)
+	set, where, err := loadKeyringPublicSet(o.F, path)
 	if err != nil {
 		return err
 	}
 	if len(set.Keys) == 0 {
-		o.IO.Warnf("no key to publish: the keyring %s has no asymmetric key in standby, in use or previously used", path)
+		o.IO.Warnf("no key to publish: the keyring %s has no asymmetric key in standby, in use or previously used", where)
 	}
 	if o.Output == "json" {
 		return o.IO.PrintJSON(set)

@@ -51,7 +51,11 @@ func openKeyring(f *Factory, passphraseFile string, lockTimeout time.Duration) (
 // openKeyringAt opens the keyring at loc (a path or a URI).
 func openKeyringAt(f *Factory, loc, passphraseFile string, lockTimeout time.Duration) (keystore.Store, error) {
 	name := f.Open.Name
-	if name == "" {
+	if name == "" && keystore.IsDatabase(loc) {
+		// The variable names the keyring within a database; a file
+		// keyring (one side of keys copy, a one-off --keyring ./x.json)
+		// has no name and ignores it. --keyring-name with a file is
+		// still an error.
 		name = envValue(f, "KEYCTL_KEYRING_NAME")
 	}
 	o := keystore.Options{

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/keyctl/keyctl/internal/keystore"
 	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/store"
 	"github.com/keyctl/keyctl/internal/ui"
@@ -168,24 +169,39 @@ func defaultKeyringFile(f *Factory) (string, error) {
 // loadKeyringPublicSet reads the keyring at path (a file path or a
 // database URI) and returns its public JWKS (standby, in use and
 // previously used asymmetric keys, public members only, key_ops
-// ["verify"]), for `keyctl jwks` and `keyctl serve`. It needs no secret
-// and takes no lock. A missing keyring is an error that matches
-// errNoKeyring.
-func loadKeyringPublicSet(f *Factory, path string) (*jwk.Set, error) {
+// ["verify"]) and where it was read, fit to print (a database URI without
+// its password), for `keyctl jwks` and `keyctl serve`. It needs no secret
+// and takes no lock; a keyring in PostgreSQL is read through its public
+// views, as serve's replicas read it, so the read-only role is enough. A
+// missing keyring is an error that matches errNoKeyring.
+func loadKeyringPublicSet(f *Factory, path string) (*jwk.Set, string, error) {
 	s, err := openKeyringAt(f, path, "", 0)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if db, ok := keystore.Database(s); ok {
+		ctx := context.Background()
+		conn, err := db.Connect(ctx)
+		if err != nil {
+			return nil, "", keyringError(db.Location(), err)
+		}
+		defer conn.Close(context.Background())
+		p, err := db.LoadPublished(ctx, conn)
+		if err != nil {
+			return nil, "", keyringError(db.Location(), err)
+		}
+		return p.Set, db.Location(), nil
 	}
 	file, err := s.Load(context.Background(), false)
 	if err != nil {
-		return nil, keyringError(s.Location(), err)
+		return nil, "", keyringError(s.Location(), err)
 	}
 	path = file.Path
 	set, err := file.Keyring.PublicJWKS()
 	if err != nil {
-		return nil, keyringError(path, &store.CorruptError{Path: path, Err: err})
+		return nil, "", keyringError(path, &store.CorruptError{Path: path, Err: err})
 	}
-	return set, nil
+	return set, path, nil
 }
 
 // materialError reports a key that could not be opened: a passphrase

@@ -217,7 +217,7 @@ func TestLoadKeyringPublicSet(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	f, _, _ := testFactory(t, nil)
-	set, err := loadKeyringPublicSet(f, path)
+	set, _, err := loadKeyringPublicSet(f, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestLoadKeyringPublicSet(t *testing.T) {
 	if strings.Join(kids, ",") != "es,throwaway-rs256" {
 		t.Fatalf("kids %v", kids)
 	}
-	if _, err := loadKeyringPublicSet(f, filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, errNoKeyring) {
+	if _, _, err := loadKeyringPublicSet(f, filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, errNoKeyring) {
 		t.Fatalf("missing: %v", err)
 	}
 }
