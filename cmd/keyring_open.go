@@ -142,6 +142,7 @@ func pgError(where string, err error) error {
 	var (
 		se *pgstore.SchemaError
 		ce *pgstore.ConnError
+		re *pgstore.RefusedError
 	)
 	switch {
 	case errors.As(err, &se) && se.Newer():
@@ -150,6 +151,8 @@ func pgError(where string, err error) error {
 		return withHint(err, "create or upgrade the schema: keyctl db migrate --keyring URI")
 	case errors.As(err, &ce) && strings.Contains(err.Error(), "waiting for another writer"):
 		return &ExitError{Code: ExitBusy, Err: withHint(err, "another keyctl is changing the keyring; try again, or wait longer with --lock-timeout")}
+	case errors.As(err, &re):
+		return withHint(fmt.Errorf("keyring %s: %w", where, err), "nothing was changed; a hand-made change or an older schema may be in the way (keyctl db migrate --keyring URI brings the schema up to date)")
 	case errors.As(err, &ce):
 		return withHint(err, "nothing was changed; check the server, the URI and the libpq settings (PGHOST, PGUSER, PGPASSWORD, PGPASSFILE, PGSERVICE)")
 	case errors.Is(err, pgstore.ErrNoSeal):

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,9 @@ func TestDatabaseGuardsInvariants(t *testing.T) {
 		{"history rewritten", "UPDATE keyctl.history SET note = 'x'", nil, "P0001"},
 		{"history deleted", "DELETE FROM keyctl.history", nil, "P0001"},
 		{"history truncated", "TRUNCATE keyctl.history", nil, "P0001"},
+		{"deleted with a public key", "UPDATE keyctl.keys SET state = 'deleted', private_sealed = NULL WHERE kid = $1", []any{standby}, "23514"},
+		{"kid with a control character", "UPDATE keyctl.keys SET kid = E'a\\x01b' WHERE kid = $1", []any{standby}, "23514"},
+		{"kid too long", "UPDATE keyctl.keys SET kid = repeat('a', 257) WHERE kid = $1", []any{standby}, "23514"},
 		{"bad keyring name", "INSERT INTO keyctl.keyrings (name, seal_scheme, created_at, updated_at) VALUES ('a b', 'plaintext', now(), now())", nil, "23514"},
 	}
 	for _, c := range cases {
@@ -67,6 +71,45 @@ func TestDatabaseGuardsInvariants(t *testing.T) {
 				t.Fatalf("%s: %v, want SQLSTATE %s", c.sql, err, c.code)
 			}
 		})
+	}
+}
+
+// Schema 2 takes every kid keyctl takes from a document it did not write
+// (jwk.CheckKIDSafe: up to 256 bytes, any printable UTF-8), and keyctl
+// reads the keyring back.
+func TestDatabaseTakesKeyctlsKids(t *testing.T) {
+	uri, _, standby, _ := seeded(t)
+	conn := connect(t, uri)
+	long := strings.Repeat("é", 128) // 256 bytes
+	if _, err := conn.Exec(ctx, "UPDATE keyctl.keys SET kid = $1 WHERE kid = $2", long, standby); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := New(uri, Options{}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kr.Keys[1].KID != long {
+		t.Fatalf("kid %q", kr.Keys[1].KID)
+	}
+}
+
+// A change the schema refuses is not a connection problem: it says what
+// the database refused, without the "could not reach" framing.
+func TestRefusedChangeIsNotConnError(t *testing.T) {
+	s := New("postgres://u:keyctl-test-throwaway@h/db", Options{})
+	for _, code := range []string{"23514", "23505", "22021"} {
+		err := s.wrap(&pgconn.PgError{Code: code, Message: "violates check constraint", ConstraintName: "keys_kid_check"})
+		var ce *ConnError
+		if errors.As(err, &ce) {
+			t.Errorf("SQLSTATE %s reported as a connection error: %v", code, err)
+		}
+		if !strings.Contains(err.Error(), "refused") {
+			t.Errorf("SQLSTATE %s: %v", code, err)
+		}
+	}
+	var ce *ConnError
+	if !errors.As(s.wrap(&pgconn.PgError{Code: "57P01"}), &ce) {
+		t.Error("admin shutdown not a connection error")
 	}
 }
 

@@ -170,6 +170,20 @@ func (s *Store) Name() string { return s.opts.Name }
 // ErrNotFound reports a keyring the database does not hold.
 var ErrNotFound = errors.New("no keyring")
 
+// RefusedError is a change the database's schema refused (SQLSTATE
+// class 22 or 23): the transaction was rolled back and nothing changed.
+type RefusedError struct{ Err *pgconn.PgError }
+
+func (e *RefusedError) Error() string {
+	msg := "the database refused the change: " + e.Err.Message
+	if e.Err.ConstraintName != "" && !strings.Contains(e.Err.Message, e.Err.ConstraintName) {
+		msg += " (" + e.Err.ConstraintName + ")"
+	}
+	return msg + " (SQLSTATE " + e.Err.Code + ")"
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // ConnError reports a database keyctl could not use: unreachable, refused
 // credentials, a timeout. Its message never holds a password.
 type ConnError struct {
@@ -251,6 +265,10 @@ func (s *Store) wrap(err error) error {
 	switch {
 	case errors.As(err, &ce), errors.As(err, &se):
 		return err
+	case errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")):
+		// A data exception or an integrity constraint: the server was
+		// reached and refused this change, which a retry will not fix.
+		return &RefusedError{Err: pgErr}
 	case errors.As(err, &pgErr), errors.Is(err, context.DeadlineExceeded):
 		return &ConnError{Location: Redact(s.uri), Err: err}
 	}
