@@ -478,4 +478,16 @@ func TestCopyRoundTrip(t *testing.T) {
 	if events(got) != events(want)+",copy,copy" {
 		t.Fatalf("history %s -> %s", events(want), events(got))
 	}
+	// The file's events keep their actor: the database's db_role for them
+	// is the copier's, which the note says, not the actor.
+	for i, e := range want.History {
+		g := got.History[i]
+		if g.By != e.By || !strings.HasSuffix(g.Note, "(copied in by db role postgres)") {
+			t.Fatalf("event %d: by %q note %q -> by %q note %q", i, e.By, e.Note, g.By, g.Note)
+		}
+	}
+	// The copy into the database was done there: its own db role.
+	if by := got.History[len(want.History)].By; !strings.HasSuffix(by, " (db role postgres)") {
+		t.Fatalf("the copy event: by %q", by)
+	}
 }

@@ -98,7 +98,14 @@ func (t *pgStore) replace(ctx context.Context, src *Handle, o CopyOptions, fill 
 	if src.Seal == SealPassphrase && t.o.MasterKey == nil && t.o.Passphrase != nil {
 		po.CreateScheme = pgstore.SchemePassphrase
 	}
-	kr, err := t.pg.WithOptions(po).Update(ctx, func(kr *pgstore.Keyring) error { return fill(kr.Keyring) })
+	kr, err := t.pg.WithOptions(po).Update(ctx, func(kr *pgstore.Keyring) error {
+		if err := fill(kr.Keyring); err != nil {
+			return err
+		}
+		// fill put the source's history first, then the copy's own event.
+		kr.Copied = len(src.Keyring.History)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

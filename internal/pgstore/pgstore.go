@@ -295,6 +295,10 @@ type Keyring struct {
 	*keyring.Keyring
 	Version int64
 	Scheme  string
+	// Copied says the first Copied events of History came from another
+	// keyring (keys copy): they are stored marked as copied, since the
+	// db_role the database records for them is the copier's.
+	Copied int
 }
 
 // keyringRow is the keyrings row.
@@ -415,7 +419,7 @@ func (s *Store) load(ctx context.Context, conn *pgconn.PgConn) (*Keyring, error)
 const keysSQL = `SELECT kid, alg, state, legacy, origin, created_at, updated_at, rotated_out_at, extra, public_jwk, private_sealed
 		FROM keyctl.keys WHERE keyring = $1 ORDER BY position`
 
-const historySQL = `SELECT at, event, kid, from_state, to_state, actor, db_role, note
+const historySQL = `SELECT at, event, kid, from_state, to_state, actor, db_role, note, copied
 		FROM keyctl.history WHERE keyring = $1 ORDER BY id`
 
 func (s *Store) readKeys(ctx context.Context, tx pgx.Tx, r *keyringRow, seal *sealer, history bool) (*Keyring, map[string]keyRow, error) {
@@ -513,14 +517,22 @@ func scanHistory(rows rowReader, kr *keyring.Keyring) error {
 	for rows.Next() {
 		var ev keyring.Event
 		var action, from, to, actor, role string
-		if err := rows.Scan(&ev.At, &action, &ev.KID, &from, &to, &actor, &role, &ev.Note); err != nil {
+		var copied bool
+		if err := rows.Scan(&ev.At, &action, &ev.KID, &from, &to, &actor, &role, &ev.Note, &copied); err != nil {
 			return err
 		}
 		ev.At = ev.At.UTC()
 		ev.Action, ev.From, ev.To = keyring.Action(action), keyring.State(from), keyring.State(to)
 		// The role is the database's own record (current_user when the
-		// row was written), never taken from the actor text.
-		ev.By = actor + " (db role " + role + ")"
+		// row was written), never taken from the actor text. A copied
+		// event's row was written by whoever copied it in, which is
+		// not who did what it records: the note says so instead.
+		if copied {
+			ev.By = actor
+			ev.Note = strings.TrimSpace(ev.Note + " (copied in by db role " + role + ")")
+		} else {
+			ev.By = actor + " (db role " + role + ")"
+		}
 		kr.History = append(kr.History, ev)
 	}
 	return rows.Err()
@@ -567,7 +579,7 @@ func (s *Store) update(ctx context.Context, conn *pgx.Conn, fn func(*Keyring) er
 	if err := s.writeKeys(w, kr.Keyring, before, seal); err != nil {
 		return nil, err
 	}
-	s.appendHistory(w, kr.History)
+	s.appendHistory(w, kr.History, kr.Copied)
 	settings, err := encodeSettings(kr.Keyring)
 	if err != nil {
 		return nil, err
@@ -840,16 +852,16 @@ func (s *Store) material(e *keyring.Entry, seal *sealer) (public []byte, sealed 
 // column gets the bare actor.
 var copiedRole = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` \(db role ([^()]*)\)$`) })
 
-func (s *Store) appendHistory(w *writes, events []keyring.Event) {
-	for _, ev := range events {
+func (s *Store) appendHistory(w *writes, events []keyring.Event, copied int) {
+	for i, ev := range events {
 		if m := copiedRole().FindStringSubmatchIndex(ev.By); m != nil {
 			role := ev.By[m[2]:m[3]]
 			ev.By = ev.By[:m[0]]
 			ev.Note = strings.TrimSpace(ev.Note + " (recorded by db role " + role + " where it was copied from)")
 		}
-		w.queue("", `INSERT INTO keyctl.history (keyring, at, event, kid, from_state, to_state, actor, note)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.opts.Name, ev.At, string(ev.Action), ev.KID,
-			string(ev.From), string(ev.To), ev.By, ev.Note)
+		w.queue("", `INSERT INTO keyctl.history (keyring, at, event, kid, from_state, to_state, actor, note, copied)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, s.opts.Name, ev.At, string(ev.Action), ev.KID,
+			string(ev.From), string(ev.To), ev.By, ev.Note, i < copied)
 	}
 }
 

@@ -79,7 +79,7 @@ func (s *Store) reseal(ctx context.Context, conn *pgx.Conn, scheme string, next 
 	}
 	kr.Note(action, st, note)
 	w := &writes{}
-	s.appendHistory(w, kr.History)
+	s.appendHistory(w, kr.History, 0)
 	w.queue("", `UPDATE keyctl.keyrings SET version = version + 1, seal_scheme = $2, seal = $3, updated_at = now()
 		WHERE name = $1 RETURNING version`, s.opts.Name, scheme, wrapped)
 	if err := w.send(ctx, tx, []any{&kr.Version}); err != nil {

@@ -1,4 +1,4 @@
--- Schema 2: the database's rules meet keyctl's own.
+-- Schema 2: the database's rules meet keyctl's own, and copied history is marked.
 
 -- A kid is what keyctl accepts from documents it did not write
 -- (jwk.CheckKIDSafe): 1 to 256 bytes, no control character. Schema 1
@@ -16,3 +16,8 @@ ALTER TABLE keyctl.keys ADD CONSTRAINT keys_kid_check
 UPDATE keyctl.keys SET public_jwk = NULL WHERE state = 'deleted' AND public_jwk IS NOT NULL;
 ALTER TABLE keyctl.keys ADD CONSTRAINT keys_deleted_no_public
     CHECK (state <> 'deleted' OR public_jwk IS NULL);
+
+-- An event copied in from another keyring (keys copy) is marked: its
+-- db_role is who copied it in, not who did what it records, and keyctl
+-- says so when it reads it back.
+ALTER TABLE keyctl.history ADD COLUMN copied boolean NOT NULL DEFAULT false;
