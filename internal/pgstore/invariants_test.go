@@ -259,4 +259,11 @@ func TestClockSkewRefused(t *testing.T) {
 	if _, err := newStore(t, uri, o).Update(ctx, func(*Keyring) error { return nil }); err != nil {
 		t.Fatalf("a 10s skew: %v", err)
 	}
+	// A reseal too: it writes history stamped by the writer's clock.
+	o = Options{Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
+	_, err := newStore(t, uri, o).Reseal(ctx, SchemePlaintext, Secrets{}, stamp(time.Now().Add(-2*time.Hour)))
+	var ce *ClockSkewError
+	if !errors.As(err, &ce) {
+		t.Fatalf("reseal with the clock 2h off: %v", err)
+	}
 }

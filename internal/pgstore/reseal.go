@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,6 +39,17 @@ func (s *Store) reseal(ctx context.Context, conn *pgx.Conn, scheme string, next 
 	}
 	if err := checkSchema(ctx, tx, true); err != nil {
 		return nil, err
+	}
+	// A reseal writes history stamped by this machine's clock: the same
+	// bound as every other write.
+	if s.opts.Now != nil {
+		var dbNow time.Time
+		if err := tx.QueryRow(ctx, "SELECT statement_timestamp()").Scan(&dbNow); err != nil {
+			return nil, err
+		}
+		if local := s.opts.Now(); local.Sub(dbNow).Abs() > MaxClockSkew {
+			return nil, &ClockSkewError{Local: local, Database: dbNow}
+		}
 	}
 	r, err := s.readRow(ctx, tx, true)
 	if err != nil {
