@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -103,59 +104,105 @@ func (e *DirModeError) Hint() string { return "chmod 700 " + e.Dir }
 // Resolve returns path with every symlink resolved, so that a lock, a
 // temporary file and a rename all happen at the real file, in its
 // directory. A path whose last element does not exist yet resolves its
-// directory only (as far as it exists).
+// directory only (as far as it exists); a dangling symlink resolves to
+// where it points, so a new file is created there, not over the link.
+//
+// It walks the path itself, as the kernel does, and like the kernel with
+// fs.protected_symlinks it refuses to follow a symlink in a sticky,
+// world-writable directory (/tmp) that belongs neither to this user nor
+// to the directory's owner: another user's link there could aim keyctl's
+// write at any file this user may write.
 func Resolve(path string) (string, error) {
-	real, err := filepath.EvalSymlinks(path)
-	if err == nil {
-		return filepath.Abs(real)
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	// A dangling symlink: follow it by hand, so the file is created where
-	// the link points, not over the link.
-	if target, lerr := os.Readlink(path); lerr == nil {
-		if !filepath.IsAbs(target) {
-			// Relative to the link's real directory: a ".." in the target
-			// climbs from there, as the kernel's does, not from a
-			// directory link that led to it.
-			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
-			if err != nil {
-				return "", err
-			}
-			target = filepath.Join(dir, target)
-		}
-		return resolveMissing(target, 40)
-	}
-	return resolveMissing(path, 40)
-}
-
-func resolveMissing(path string, depth int) (string, error) {
-	if depth == 0 {
-		return "", fmt.Errorf("%s: too many levels of symbolic links", path)
-	}
-	dir, base := filepath.Split(filepath.Clean(path))
-	if dir == "" {
-		dir = "."
-	}
-	realDir, err := filepath.EvalSymlinks(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if filepath.Clean(dir) == dir || filepath.Dir(filepath.Clean(dir)) == filepath.Clean(dir) {
-			return filepath.Abs(path)
-		}
-		realDir, err = resolveMissing(filepath.Clean(dir), depth-1)
-	}
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
-	full := filepath.Join(realDir, base)
-	if target, lerr := os.Readlink(full); lerr == nil {
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(realDir, target)
+	vol := filepath.VolumeName(abs)
+	root := vol + string(filepath.Separator)
+	cur := root
+	rest := splitPath(abs[len(vol):])
+	for links := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
 		}
-		return resolveMissing(target, depth-1)
+		next := filepath.Join(cur, c)
+		st, err := os.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The rest does not exist yet: it is created as named.
+			return filepath.Join(append([]string{next}, rest...)...), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if st.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > 40 {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+		}
+		if err := checkFollow(cur, next, st); err != nil {
+			return "", err
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(target) {
+			tv := filepath.VolumeName(target)
+			cur = tv + string(filepath.Separator)
+			target = target[len(tv):]
+		}
+		// A relative target climbs from the link's real directory, cur.
+		rest = append(splitPath(target), rest...)
 	}
-	return filepath.Abs(full)
+	return cur, nil
+}
+
+func splitPath(p string) []string {
+	return strings.FieldsFunc(p, func(r rune) bool { return os.IsPathSeparator(uint8(r)) })
+}
+
+// LinkError refuses to follow a symlink another user left in a sticky,
+// world-writable directory.
+type LinkError struct {
+	Path string
+	UID  int
+}
+
+func (e *LinkError) Error() string {
+	return fmt.Sprintf("%s is a symbolic link owned by another user (uid %d) in a shared, sticky directory; keyctl does not follow it", e.Path, e.UID)
+}
+
+// Hint says what to do.
+func (e *LinkError) Hint() string {
+	return "name the real file instead, or keep the file in a directory of your own"
+}
+
+// checkFollow applies the kernel's fs.protected_symlinks rule to the link
+// at path, found in the directory dir.
+func checkFollow(dir, path string, link fs.FileInfo) error {
+	uid, ok := owner(link)
+	if !ok || uid == os.Geteuid() {
+		return nil
+	}
+	dst, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if dst.Mode()&fs.ModeSticky == 0 || dst.Mode().Perm()&0o002 == 0 {
+		return nil
+	}
+	if duid, ok := owner(dst); ok && duid == uid {
+		return nil
+	}
+	return &LinkError{Path: path, UID: uid}
 }
 
 // Open opens path for reading under p. It never blocks: the file is opened

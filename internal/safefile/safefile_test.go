@@ -149,3 +149,54 @@ func TestResolveDanglingRelativeLinkUnderDirLink(t *testing.T) {
 		t.Fatalf("Resolve = %q, %v; want %q", got, err, want)
 	}
 }
+
+// Another user's symlink in a sticky, world-writable directory (/tmp) is
+// not followed, as the kernel's fs.protected_symlinks refuses it: it could
+// aim a write at any file of this user's. This user's own link there is.
+func TestResolveRefusesOthersLinkInStickyDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a symlink to another user (CI runs as root)")
+	}
+	tmp := filepath.Join(t.TempDir(), "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "authorized_keys")
+	link := filepath.Join(tmp, "signing_keys.json")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Resolve(link)
+	var le *LinkError
+	if !errors.As(err, &le) || le.UID != 65534 {
+		t.Fatalf("Resolve(another user's link in a sticky dir) = %v", err)
+	}
+	// Reached through a directory component too.
+	if _, err := Resolve(filepath.Join(link, "x")); !errors.As(err, &le) {
+		t.Fatalf("through the link: %v", err)
+	}
+	// The directory's owner's link is followed (the kernel allows it).
+	if err := os.Chown(tmp, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Resolve(link); err != nil || got != victim {
+		t.Fatalf("the directory owner's link: %q, %v", got, err)
+	}
+	// So is one's own, and any link outside a sticky directory.
+	os.Chown(tmp, 0, 0)
+	os.Lchown(link, os.Geteuid(), os.Getegid())
+	if got, err := Resolve(link); err != nil || got != victim {
+		t.Fatalf("own link: %q, %v", got, err)
+	}
+	os.Lchown(link, 65534, 65534)
+	os.Chmod(tmp, 0o755)
+	if got, err := Resolve(link); err != nil || got != victim {
+		t.Fatalf("a link in a private directory: %q, %v", got, err)
+	}
+}

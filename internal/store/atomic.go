@@ -35,7 +35,12 @@ func (e *DirNotWritableError) Hint() string {
 // the directory synced. A path that is a symlink (or lies under one) is
 // written where it really is, so the link stays a link.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	if real, rerr := safefile.Resolve(path); rerr == nil {
+	real, rerr := safefile.Resolve(path)
+	var le *safefile.LinkError
+	switch {
+	case errors.As(rerr, &le):
+		return rerr
+	case rerr == nil:
 		path = real
 	}
 	dir := filepath.Dir(path)

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyctl/keyctl/internal/safefile"
 )
 
 // TestWriteFileAtomicThroughSymlink: a file reached through a symlink is
@@ -36,5 +39,38 @@ func TestWriteFileAtomicThroughSymlink(t *testing.T) {
 		if len(entries) != 1 {
 			t.Errorf("%s holds %d entries, want 1", d, len(entries))
 		}
+	}
+}
+
+// WriteFileAtomic does not write through another user's symlink in a
+// sticky, world-writable directory, and leaves the target alone.
+func TestWriteFileAtomicRefusesOthersLinkInStickyDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a symlink to another user (CI runs as root)")
+	}
+	tmp := filepath.Join(t.TempDir(), "tmp")
+	os.Mkdir(tmp, 0o700)
+	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "authorized_keys")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(tmp, "keys.json")
+	os.Symlink(victim, link)
+	if err := os.Lchown(link, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteFileAtomic(link, []byte("[]\n"), 0o600)
+	var le *safefile.LinkError
+	if !errors.As(err, &le) {
+		t.Fatalf("WriteFileAtomic through another user's link: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep\n" {
+		t.Fatalf("target changed: %q", b)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("link replaced: %v", err)
 	}
 }
