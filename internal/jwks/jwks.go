@@ -92,7 +92,11 @@ type Fetcher struct {
 	opts   Options
 	client *http.Client
 	mu     sync.Mutex
-	mem    map[string]*Entry // this process's view, used without a cache dir
+	// mem is the entry of each URL this process last used or wrote: all
+	// there is without a cache dir, and what tells Refresh whether
+	// another process has refetched the set since.
+	mem    map[string]*Entry
+	warned map[string]bool
 }
 
 // New returns a Fetcher with opts, defaults filled in.
@@ -147,7 +151,7 @@ func New(opts Options) *Fetcher {
 		}
 		return nil
 	}
-	return &Fetcher{opts: opts, client: &c, mem: map[string]*Entry{}}
+	return &Fetcher{opts: opts, client: &c, mem: map[string]*Entry{}, warned: map[string]bool{}}
 }
 
 // Set is a fetched JWKS, checked: public keys only, no shared secrets, no
@@ -277,6 +281,13 @@ func CachePath(dir, rawURL string) string {
 	return filepath.Join(dir, hex.EncodeToString(sum[:16])+".json")
 }
 
+// lockPath names the lock file of a URL's cache file: beside it, so the
+// cache directory holds everything, and never removed, since deleting it
+// while another process waits on it would let two fetches in.
+func lockPath(dir, rawURL string) string {
+	return strings.TrimSuffix(CachePath(dir, rawURL), ".json") + ".lock"
+}
+
 // Entry is one cache file. Separate processes share it: LastAttempt is
 // what makes the refetch rate limit hold across them.
 type Entry struct {
@@ -327,14 +338,34 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) (*Set, error) {
 	key := u.String()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if set := f.cached(key, f.load(key)); set != nil {
+		return set, nil
+	}
+	unlock, err := f.lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Another process may have fetched the set while this one waited.
 	e := f.load(key)
-	if e != nil && e.Body != "" && f.fresh(e) {
-		if set, err := parseBody(key, e.Body); err == nil {
-			set.FetchedAt, set.FromCache = e.FetchedAt, true
-			return set, nil
-		}
+	if set := f.cached(key, e); set != nil {
+		return set, nil
 	}
 	return f.fetch(ctx, key, e)
+}
+
+// cached returns the set e holds when it is fresh, else nil.
+func (f *Fetcher) cached(key string, e *Entry) *Set {
+	if e == nil || e.Body == "" || !f.fresh(e) {
+		return nil
+	}
+	set, err := parseBody(key, e.Body)
+	if err != nil {
+		return nil
+	}
+	f.mem[key] = e
+	set.FetchedAt, set.FromCache = e.FetchedAt, true
+	return set
 }
 
 // fresh reports whether a cached body may be used without asking the
@@ -364,31 +395,111 @@ func (f *Fetcher) Refresh(ctx context.Context, rawURL string) (*Set, error) {
 	key := u.String()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	seen := f.mem[key]
+	// The lock spans the decision and the fetch: processes that meet an
+	// unknown kid at the same moment make one request between them, and
+	// the rest find it recorded.
+	unlock, err := f.lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	e := f.load(key)
 	if e != nil && !e.LastAttempt.IsZero() {
 		since := f.opts.Now().Sub(e.LastAttempt)
 		// A last attempt in the future means a clock that jumped back;
 		// waiting for it could take forever, so it does not count.
 		if since >= 0 && since < f.opts.MinRefetch {
+			// Another process got a new set since this one read its
+			// own: that is the refetch this one wanted, made already.
+			if seen != nil && e.Body != seen.Body {
+				if set := f.cached(key, e); set != nil {
+					return set, nil
+				}
+			}
 			return nil, &RateLimitError{URL: u.Redacted(), Last: e.LastAttempt, Interval: f.opts.MinRefetch, Wait: f.opts.MinRefetch - since}
 		}
 	}
 	return f.fetch(ctx, key, e)
 }
 
-// load returns the entry for key: this process's own, else the cache file.
-func (f *Fetcher) load(key string) *Entry {
-	if e := f.mem[key]; e != nil {
-		return e
-	}
+// errLockBusy says another process held a URL's lock for longer than a
+// fetch can take.
+var errLockBusy = errors.New("held by another keyctl process")
+
+// lock takes the URL's lock file, beside its cache file, for one Get or
+// Refresh: deciding to fetch, fetching and writing the cache back happen
+// in one process at a time, so overlapping keyctl processes keep the
+// refetch limit between them. Without a cache dir, f.mu does that within
+// the process, and there is nothing to share with others.
+//
+// A lock that cannot be had (an unwritable or foreign cache directory, a
+// holder stuck for twice the fetch timeout) is warned about and done
+// without, rather than failing verification: the attempt fetch records
+// before each request still keeps a process that reads the cache after
+// it from fetching again within the limit.
+func (f *Fetcher) lock(ctx context.Context, key string) (func(), error) {
 	if f.opts.CacheDir == "" {
-		return nil
+		return func() {}, nil
 	}
+	path := lockPath(f.opts.CacheDir, key)
+	err := os.MkdirAll(f.opts.CacheDir, 0o700)
+	var unlock func()
+	if err == nil {
+		unlock, err = lockFile(ctx, path, 2*f.opts.Timeout)
+	}
+	switch {
+	case err == nil:
+		return unlock, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("fetch JWKS %s: %w", redact(key), ctx.Err())
+	case errors.Is(err, errLockBusy):
+		f.warn("the JWKS cache lock %s was %s for over %s; going on without it", path, err, 2*f.opts.Timeout)
+	default:
+		f.warn("cannot lock the JWKS cache, going on without the lock: %v", err)
+	}
+	return func() {}, nil
+}
+
+// warn passes a problem to Options.Warn once per Fetcher: a cache file
+// is read both before and after taking the lock, and the same problem
+// said twice is noise.
+func (f *Fetcher) warn(format string, args ...any) {
+	if f.opts.Warn == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if f.warned[msg] {
+		return
+	}
+	f.warned[msg] = true
+	f.opts.Warn("%s", msg)
+}
+
+// load returns the entry for key: the cache file, or this process's own
+// when it is newer (its write failed) or there is no cache dir. The file
+// comes first otherwise, since another process may have written it after
+// this one last looked.
+func (f *Fetcher) load(key string) *Entry {
+	mine := f.mem[key]
+	if f.opts.CacheDir == "" {
+		return mine
+	}
+	shared := f.loadFile(key)
+	if shared == nil || (mine != nil && mine.LastAttempt.After(shared.LastAttempt)) {
+		return mine
+	}
+	return shared
+}
+
+// loadFile reads the cache file for key; nil when it is absent or
+// unusable.
+func (f *Fetcher) loadFile(key string) *Entry {
 	path := CachePath(f.opts.CacheDir, key)
 	data, err := readCapped(path, maxEntryBytes)
 	if err != nil {
-		if errors.Is(err, errNotPrivate) && f.opts.Warn != nil {
-			f.opts.Warn("ignoring the JWKS cache file %s: %v", path, err)
+		if errors.Is(err, errNotPrivate) {
+			f.warn("ignoring the JWKS cache file %s: %v", path, err)
 		}
 		return nil
 	}
@@ -450,13 +561,13 @@ func (f *Fetcher) save(key string, e *Entry) {
 			err = store.WriteFileAtomic(CachePath(f.opts.CacheDir, key), append(data, '\n'), 0o600)
 		}
 	}
-	if err != nil && f.opts.Warn != nil {
-		f.opts.Warn("cannot write the JWKS cache: %v", err)
+	if err != nil {
+		f.warn("cannot write the JWKS cache: %v", err)
 	}
 }
 
-// fetch asks the server, conditionally when old has a body and an ETag,
-// records the attempt, and caches what came back.
+// fetch records the attempt, asks the server, conditionally when old has
+// a body and an ETag, and caches what came back.
 func (f *Fetcher) fetch(ctx context.Context, key string, old *Entry) (*Set, error) {
 	now := f.opts.Now()
 	next := &Entry{Version: entryVersion, URL: key, LastAttempt: now}
@@ -465,16 +576,17 @@ func (f *Fetcher) fetch(ctx context.Context, key string, old *Entry) (*Set, erro
 		// must not erase it, only record the attempt.
 		next.Body, next.ETag, next.FetchedAt, next.FreshUntil = old.Body, old.ETag, old.FetchedAt, old.FreshUntil
 	}
+	// The attempt is on disk before the request leaves, so that it counts
+	// for a process that reads the cache meanwhile (one that could not
+	// take the lock) and survives this one being killed mid-request.
+	f.save(key, next)
 	set, err := f.request(ctx, key, next, now)
 	f.save(key, next)
 	return set, err
 }
 
 func (f *Fetcher) request(ctx context.Context, key string, e *Entry, now time.Time) (*Set, error) {
-	redacted := key
-	if u, err := url.Parse(key); err == nil {
-		redacted = u.Redacted()
-	}
+	redacted := redact(key)
 	ctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
@@ -540,6 +652,14 @@ func (f *Fetcher) request(ctx context.Context, key string, e *Entry, now time.Ti
 	}
 	set.FetchedAt = now
 	return set, nil
+}
+
+// redact is the URL for messages, any password masked.
+func redact(key string) string {
+	if u, err := url.Parse(key); err == nil {
+		return u.Redacted()
+	}
+	return key
 }
 
 // maxETagBytes bounds an ETag kept in the cache and sent back.

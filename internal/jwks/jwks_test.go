@@ -28,14 +28,28 @@ type server struct {
 	status       int
 	full, cond   int // 200s and 304s
 	block        chan struct{}
+	// delay holds each answer back, so that requests overlap.
+	delay time.Duration
+	// hook sees each request as it arrives.
+	hook func(*http.Request)
 }
 
 func newServer(t *testing.T, body string) *server {
 	s := &server{body: body, status: http.StatusOK}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		body, cc, status, block := s.body, s.cacheControl, s.status, s.block
+		body, cc, status, block, delay, hook := s.body, s.cacheControl, s.status, s.block, s.delay, s.hook
 		s.mu.Unlock()
+		if hook != nil {
+			hook(r)
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if block != nil {
 			select {
 			case <-block:
