@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/keyctl/keyctl/internal/safefile"
@@ -72,5 +73,45 @@ func TestWriteFileAtomicRefusesOthersLinkInStickyDir(t *testing.T) {
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("link replaced: %v", err)
+	}
+}
+
+// On Linux the data is written to a file with no name: while it is being
+// written, nothing in the directory holds it, so a writer killed there
+// leaves no copy of a private key behind.
+func TestWriteFileAtomicWritesUnnamed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("O_TMPFILE is Linux's")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "signing_keys.json")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var during []string
+	called := false
+	hiddenWritten = func() {
+		called = true
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			during = append(during, e.Name())
+		}
+	}
+	defer func() { hiddenWritten = nil }()
+	if err := WriteFileAtomic(path, []byte("[]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !called {
+		t.Fatal("no unnamed temporary file was used (O_TMPFILE unsupported here?)")
+	}
+	if len(during) != 1 || during[0] != "signing_keys.json" {
+		t.Fatalf("the directory while the data was written: %v", during)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("written file: %v, %v", fi, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("directory after the write: %v", entries)
 	}
 }

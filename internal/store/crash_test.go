@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +20,13 @@ import (
 // keyring it names, as fast as it can, until it is killed.
 const crashHelperEnv = "KEYCTL_STORE_CRASH_HELPER"
 
+// crashNamedEnv makes the writer use named temporary files (the fallback
+// where O_TMPFILE is missing) instead of unnamed ones.
+const crashNamedEnv = "KEYCTL_STORE_CRASH_NAMED"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashHelperEnv); path != "" {
+		useHiddenTemp = os.Getenv(crashNamedEnv) == ""
 		crashWriter(path)
 		return
 	}
@@ -49,11 +55,27 @@ func crashWriter(path string) {
 // keyring in a tight loop with SIGKILL at random moments, many times:
 // every time, the keyring on disk is a whole, valid version, never fewer
 // keys than before, and the next writer cleans the temporary file a kill
-// left behind.
+// left behind. With named temporary files (the fallback) kills catch one
+// often; with unnamed ones (Linux's O_TMPFILE) a file is named only
+// between its link and its rename, so a kill rarely leaves one.
 func TestKilledWritersLeaveAWholeKeyring(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts many processes")
 	}
+	named := killWriters(t, true)
+	unnamed := killWriters(t, false)
+	if named == 0 {
+		t.Error("no kill landed inside a write; the test proved little")
+	}
+	if runtime.GOOS == "linux" && unnamed*4 > crashRounds {
+		t.Errorf("unnamed temporary files: %d of %d kills left one (named: %d)", unnamed, crashRounds, named)
+	}
+}
+
+const crashRounds = 40
+
+// killWriters runs the kills and returns how many left a temporary file.
+func killWriters(t *testing.T, named bool) (leftovers int) {
 	path := filepath.Join(t.TempDir(), "keyring.json")
 	writeLargeKeyring(t, path, 200, 0) // big enough that a write takes a while
 	f, err := Load(path, Options{})
@@ -62,11 +84,12 @@ func TestKilledWritersLeaveAWholeKeyring(t *testing.T) {
 	}
 	keys := len(f.Keyring.Keys)
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
-	const rounds = 40
-	leftovers := 0
-	for i := range rounds {
+	for i := range crashRounds {
 		c := exec.Command(os.Args[0], "-test.run=^$")
 		c.Env = append(os.Environ(), crashHelperEnv+"="+path)
+		if named {
+			c.Env = append(c.Env, crashNamedEnv+"=1")
+		}
 		c.Stderr = os.Stderr
 		out, err := c.StdoutPipe()
 		if err != nil {
@@ -113,14 +136,12 @@ func TestKilledWritersLeaveAWholeKeyring(t *testing.T) {
 		}
 		keys = len(f.Keyring.Keys)
 	}
-	t.Logf("%d kills, %d keys written, %d kills caught a temporary file", rounds, keys, leftovers)
-	if leftovers == 0 {
-		t.Error("no kill landed inside a write; the test proved little")
-	}
+	t.Logf("named temporary files %v: %d kills, %d keys written, %d kills caught a temporary file", named, crashRounds, keys, leftovers)
 	if _, err := Update(path, Options{}, func(*keyring.Keyring) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix+"*")); len(temps) > 0 {
 		t.Fatalf("temporary files left after a clean write: %v", temps)
 	}
+	return leftovers
 }
