@@ -52,7 +52,9 @@ With --keys-file the key goes into a Supabase-style signing_keys.json
 instead: a JSON array of private JWKs, 2-space indented, mode 0600, created
 if missing. keyctl keeps exactly one key with "sign" in key_ops there, so
 Supabase Auth always starts: --append adds a standby key (key_ops
-["verify"]) unless --in-use is given or no key signs yet.
+["verify"]) unless --in-use is given or no key signs yet. Writers take
+the file's lock (signing_keys.json.lock beside it), so CI jobs appending at
+once each add their key.
 
 With --out the key (and with --public the public key after it) goes to a
 new file of mode 0600 instead of stdout; an existing file is replaced only
@@ -328,6 +330,20 @@ func prepareKeysFile(o *genSigningKeyOptions) ([]*jwk.Key, error) {
 }
 
 func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
+	if err := requireDir(o.KeysFile); err != nil {
+		return err
+	}
+	// Read, add, write under the file's lock: two writers at once (CI jobs
+	// appending keys) must not lose one's key.
+	unlock, err := store.LockFile(o.KeysFile, "keys file", 0)
+	var busy *store.BusyError
+	switch {
+	case errors.As(err, &busy):
+		return &ExitError{Code: ExitBusy, Err: withHint(err, "nothing was written; another keyctl is writing the file, try again")}
+	case err != nil:
+		return err // its own hint, if any, says what to do
+	}
+	defer unlock()
 	existing, err := prepareKeysFile(o)
 	if err != nil {
 		return err
@@ -352,7 +368,8 @@ func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
 	o.IO.Infof("wrote %s key %s as the %s to %s (now holds %d key(s))", key.Alg, key.KID, role, o.KeysFile, len(keys))
 	if ignored, known := gitIgnored(o.KeysFile); known && !ignored {
 		o.IO.Warnf("%s holds private keys and is not ignored by git", o.KeysFile)
-		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.KeysFile))
+		// The pattern covers the file's lock (FILE.lock) too.
+		o.IO.Hintf("add it to .gitignore: echo '%s*' >> .gitignore", filepath.Base(o.KeysFile))
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/keyctl/keyctl/internal/safefile"
 )
 
 // DefaultLockTimeout bounds how long a writer waits for another keyctl
@@ -25,10 +27,39 @@ const LockSuffix = ".lock"
 type BusyError struct {
 	Path   string
 	Waited time.Duration
+	// What names the file ("keyring" when empty).
+	What string
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("keyring %s is locked by another keyctl process (waited %s)", e.Path, e.Waited.Round(time.Millisecond))
+	what := e.What
+	if what == "" {
+		what = "keyring"
+	}
+	return fmt.Sprintf("%s %s is locked by another keyctl process (waited %s)", what, e.Path, e.Waited.Round(time.Millisecond))
+}
+
+// LockFile takes the exclusive lock of another file keyctl reads, changes
+// and rewrites whole (a Supabase keys file), as Update does for a keyring:
+// the sidecar path+LockSuffix at the real file (symlinks resolved), waited
+// for at most timeout (0: DefaultLockTimeout). Under the lock it removes
+// the temporary files a killed writer of the file left. The returned
+// function releases the lock.
+func LockFile(path, what string, timeout time.Duration) (func(), error) {
+	real, err := safefile.Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lock(real, timeout)
+	var be *BusyError
+	if errors.As(err, &be) {
+		be.Path, be.What = path, what
+	}
+	if err != nil {
+		return nil, err
+	}
+	cleanTemps(real)
+	return unlock, nil
 }
 
 // LockFileError refuses a lock file keyctl did not make: a symlink (which
