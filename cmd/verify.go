@@ -359,6 +359,11 @@ type verifySource struct {
 	kids    string // the trusted kids, for hints
 	policy  jwt.Policy
 	current atomic.Pointer[jwt.Verifier]
+	// single is true for the one key --key names, which verifies tokens
+	// whatever their kid when it has none (jwt.NewSingleKeySet); false
+	// for sets (a JWKS file or URL, a keys file, the keyring), however
+	// few keys they hold.
+	single bool
 
 	// refresh refetches the keys; nil unless they came from a URL.
 	refresh    func(ctx context.Context) ([]jwt.TrustedKey, error)
@@ -368,8 +373,8 @@ type verifySource struct {
 	note       func(format string, args ...any)
 }
 
-func newVerifySource(label string, keys []jwt.TrustedKey, p jwt.Policy) (*verifySource, error) {
-	s := &verifySource{label: label, policy: p, kids: kidList(keys)}
+func newVerifySource(label string, keys []jwt.TrustedKey, single bool, p jwt.Policy) (*verifySource, error) {
+	s := &verifySource{label: label, policy: p, kids: kidList(keys), single: single}
 	if err := s.install(keys); err != nil {
 		return nil, err
 	}
@@ -377,7 +382,13 @@ func newVerifySource(label string, keys []jwt.TrustedKey, p jwt.Policy) (*verify
 }
 
 func (s *verifySource) install(keys []jwt.TrustedKey) error {
-	ks, err := jwt.NewKeySet(keys)
+	var ks *jwt.KeySet
+	var err error
+	if s.single && len(keys) == 1 {
+		ks, err = jwt.NewSingleKeySet(keys[0])
+	} else {
+		ks, err = jwt.NewKeySet(keys)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.label, err)
 	}
@@ -474,7 +485,7 @@ func (o *verifyOptions) keySource(ctx context.Context, p jwt.Policy) (*verifySou
 	if keys, err = pickKID(label, keys, o.KID); err != nil {
 		return nil, err
 	}
-	return newVerifySource(label, keys, p)
+	return newVerifySource(label, keys, o.Key != "", p)
 }
 
 // pickKID narrows keys to the one --kid names. A single key without a kid
@@ -684,7 +695,7 @@ func (o *verifyOptions) remoteJWKS(ctx context.Context, p jwt.Policy) (*verifySo
 	if err != nil {
 		return nil, err
 	}
-	src, err := newVerifySource(label, keys, p)
+	src, err := newVerifySource(label, keys, false, p)
 	if err != nil {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func TestRedTeamAlgorithmConfusion(t *testing.T) {
 	rejected(t, one, forge(hdr("HS256", ""), good, hmacWith(jwkES)), wrongKey("HS256", `key "es"`, "ES256"))
 	pemKey := *pubES
 	pemKey.KID = ""
-	rejected(t, newVerifier(t, trusted(&pemKey), Policy{}), forge(hdr("HS256", "anything"), good, hmacWith(pemES)), wrongKey("HS256", "the key", "ES256"))
+	rejected(t, newSingleVerifier(t, TrustedKey{Key: &pemKey}, Policy{}), forge(hdr("HS256", "anything"), good, hmacWith(pemES)), wrongKey("HS256", "the key", "ES256"))
 	// --alg narrows even a key's own alg.
 	rejected(t, newVerifier(t, trusted(k.es, k.hs), Policy{Algorithms: []jwk.Algorithm{jwk.ES256}}),
 		forge(hdr("HS256", "hs"), good, signer(t, k.hs)), map[Check]string{CheckAlg: `alg "HS256" is not allowed by the policy (allowed: ES256)`})

@@ -25,6 +25,9 @@ type KeySet struct {
 	byKID   map[string]*keyEntry
 	legacy  *keyEntry // the keyring's legacy HS256 secret, for kid-less tokens
 	trusted []*keyEntry
+	// chosen marks NewSingleKeySet's set: one key the user named, which a
+	// token's kid does not select among others.
+	chosen bool
 }
 
 // keyEntry is one key with everything verification needs from it.
@@ -67,6 +70,23 @@ func NewKeySet(keys []TrustedKey) (*KeySet, error) {
 		}
 		s.entries = append(s.entries, e)
 	}
+	return s, nil
+}
+
+// NewSingleKeySet prepares the one key the user chose for verification
+// (keyctl verify --key). It differs from a set of one in a single way:
+// when the key has no kid (a PEM file), it verifies tokens whatever kid
+// they carry, since the user picked the key and the kid has nothing to
+// select. In any set (NewKeySet: a JWKS, a keys file, a keyring) a
+// token's kid must name a key, as RFC 7515 section 4.1.4 and RFC 7517
+// section 4.5 use it, so that an unknown kid is seen and, for a JWKS URL,
+// can be fetched.
+func NewSingleKeySet(key TrustedKey) (*KeySet, error) {
+	s, err := NewKeySet([]TrustedKey{key})
+	if err != nil {
+		return nil, err
+	}
+	s.chosen = true
 	return s, nil
 }
 
@@ -200,8 +220,9 @@ func prepare(tk TrustedKey) (*keyEntry, error) {
 }
 
 // resolve finds the key a token means, by the rules in docs/verification.md:
-// the kid names it; a kid-less token means the legacy secret when there is
-// one, else the only trusted key. It returns nil and the failure otherwise.
+// the kid names it (any kid names NewSingleKeySet's kid-less key); a
+// kid-less token means the legacy secret when there is one, else the only
+// trusted key. It returns nil and the failure otherwise.
 func (s *KeySet) resolve(kid string, hasKID bool) (*keyEntry, *Failure) {
 	var e *keyEntry
 	if hasKID {
@@ -209,7 +230,9 @@ func (s *KeySet) resolve(kid string, hasKID bool) (*keyEntry, *Failure) {
 		if e == nil {
 			// One key given without a kid (a PEM file, say): the user
 			// chose it, so the token's kid hint has nothing to pick from.
-			if len(s.entries) == 1 && s.entries[0].kid() == "" {
+			// A set's kid-less key is no such choice: a kid it lacks is
+			// unknown, and may be a key the set gained since.
+			if s.chosen && s.entries[0].kid() == "" {
 				e = s.entries[0]
 			} else {
 				return nil, &Failure{CheckKIDUnknown, fmt.Sprintf("kid %q is not among the %s", kid, s.describe())}

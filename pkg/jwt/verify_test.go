@@ -401,10 +401,11 @@ func TestVerifyKeySelection(t *testing.T) {
 
 	// One key: a kid-less token is fine.
 	accepted(t, newVerifier(t, trusted(k.es), Policy{}), kidless)
-	// One key without a kid (a PEM file): the token's kid has nothing to pick.
+	// One key without a kid (a PEM file given with --key): the token's kid
+	// has nothing to pick.
 	pem, _ := k.es.Public()
 	pem.KID = ""
-	got := accepted(t, newVerifier(t, trusted(pem), Policy{}), forge(hdr("ES256", "whatever"), good, es))
+	got := accepted(t, newSingleVerifier(t, TrustedKey{Key: pem}, Policy{}), forge(hdr("ES256", "whatever"), good, es))
 	if got.KID != "whatever" {
 		t.Errorf("KID %q", got.KID)
 	}
