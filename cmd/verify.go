@@ -313,8 +313,8 @@ func (o *verifyOptions) policy() (jwt.Policy, error) {
 
 // readTokenArg reads the token from the argument, or from stdin for "-" or
 // when there is no argument and stdin is not a terminal. One trailing line
-// ending (from echo or a file) is dropped; any other white space stays, for
-// the verifier to refuse.
+// ending, LF or CRLF (from echo or a file), is dropped; any other white
+// space, a lone CR included, stays for the verifier to refuse.
 func readTokenArg(s *ui.IO, args []string, limit int) ([]byte, error) {
 	if len(args) == 1 && args[0] != "-" {
 		return []byte(args[0]), nil
@@ -347,9 +347,14 @@ func (e *tokenTooLongError) Error() string {
 // small enough that the tokens in flight stay a few megabytes.
 const maxVerifyWorkers = bulk.MaxWorkers
 
+// trimLineEnding drops one trailing LF or CRLF. A CR is dropped only as
+// part of a CRLF: alone it ends no line, so it is part of the token and
+// the verifier names it, rather than a token with a stray CR verifying.
 func trimLineEnding(b []byte) []byte {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.TrimSuffix(b, []byte("\r"))
+	if line, ok := bytes.CutSuffix(b, []byte("\r\n")); ok {
+		return line
+	}
+	return bytes.TrimSuffix(b, []byte("\n"))
 }
 
 // verifySource is the verifier in use and, for a JWKS URL, the one refetch

@@ -35,3 +35,24 @@ func TestAppendLineResult(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimLineEnding: one LF or CRLF ends the line a token was read from;
+// a CR alone is no line ending, so it stays for the verifier to name.
+func TestTrimLineEnding(t *testing.T) {
+	for in, want := range map[string]string{
+		"a.b.c":       "a.b.c",
+		"a.b.c\n":     "a.b.c",
+		"a.b.c\r\n":   "a.b.c",
+		"a.b.c\r":     "a.b.c\r",
+		"a.b.c\r\r\n": "a.b.c\r",
+		"a.b.c\n\n":   "a.b.c\n",
+		"a.b.c\n\r":   "a.b.c\n\r",
+		"\r\n":        "",
+		"\r":          "\r",
+		"":            "",
+	} {
+		if got := string(trimLineEnding([]byte(in))); got != want {
+			t.Errorf("trimLineEnding(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
