@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -120,6 +121,30 @@ requests in flight 5 seconds.`,
 	return c
 }
 
+// checkIssuer refuses an --issuer ("" is none) that verifiers could not
+// match or should not see: clients compare the issuer string exactly, and
+// every discovery document announces it.
+func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	u, err := url.Parse(issuer)
+	if err == nil && u.User != nil {
+		// Checked first, so that no message repeats the password.
+		clean := *u
+		clean.User = nil
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --issuer %q: want a URL with no user name or password", u.Redacted())},
+			"the issuer is public (the discovery documents announce it): give it without credentials, for example --issuer %s", clean.String())
+	}
+	// Any "?" or "#" in a URL that parses starts its query or fragment, even
+	// an empty one, which url.Parse records only as ForceQuery or not at all.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(issuer, "?#") {
+		return withHint(&UsageError{Err: fmt.Errorf("invalid --issuer %q: want an http(s) URL with no query or fragment", issuer)},
+			"give the URL verifiers know this server by, for example --issuer https://auth.example.com")
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, o *serveOptions) error {
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		return withHint(&UsageError{Err: fmt.Errorf("invalid --addr %q: %v", o.Addr, err)}, "give HOST:PORT, for example --addr %s (port 0 picks a free port)", defaultServeAddr)
@@ -141,11 +166,8 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		return withHint(&UsageError{Err: fmt.Errorf("invalid --log-format %q", o.LogFormat)}, "use --log-format text or --log-format json")
 	}
 
-	if o.Issuer != "" {
-		if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return withHint(&UsageError{Err: fmt.Errorf("invalid --issuer %q: want an http(s) URL with no query or fragment", o.Issuer)},
-				"give the URL verifiers know this server by, for example --issuer https://auth.example.com")
-		}
+	if err := checkIssuer(o.Issuer); err != nil {
+		return err
 	}
 	if o.tlsSet && (o.TLSCert == "" || o.TLSKey == "") {
 		// An unset $CERT must not silently downgrade to plain HTTP.
