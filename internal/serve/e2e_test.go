@@ -150,8 +150,9 @@ func TestDiscoveryIssuerFlag(t *testing.T) {
 	}
 }
 
-// scrape fetches /metrics and returns its samples by name{labels}.
-func scrape(t *testing.T, url string) map[string]float64 {
+// scrape fetches /metrics and returns its samples by name{labels} and the
+// types its # TYPE lines give, by metric name.
+func scrape(t *testing.T, url string) (samples map[string]float64, types map[string]string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -161,10 +162,15 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("metrics: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
-	out := map[string]float64{}
+	samples, types = map[string]float64{}, map[string]string{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name, typ, _ := strings.Cut(rest, " ")
+			types[name] = typ
+			continue
+		}
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -173,9 +179,9 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		if i < 0 || err != nil {
 			t.Fatalf("not a Prometheus sample line: %q", line)
 		}
-		out[line[:i]] = v
+		samples[line[:i]] = v
 	}
-	return out
+	return samples, types
 }
 
 func TestMetrics(t *testing.T) {
@@ -210,7 +216,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.h.Reload()
-	m := scrape(t, base+MetricsPath)
+	m, types := scrape(t, base+MetricsPath)
 	want := map[string]float64{
 		`keyctl_serve_requests_total{path="/.well-known/jwks.json",status="200"}`:         3,
 		`keyctl_serve_requests_total{path="/auth/v1/.well-known/jwks.json",status="304"}`: 1,
@@ -230,6 +236,20 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := m["go_goroutines"]; !ok {
 		t.Error("no go_goroutines")
+	}
+	// The types docs/serve.md gives, as # TYPE lines tell a scraper.
+	for name, typ := range map[string]string{
+		"keyctl_serve_requests_total":             "counter",
+		"keyctl_serve_reloads_total":              "counter",
+		"keyctl_serve_reload_errors_total":        "counter",
+		"keyctl_serve_last_good_load_age_seconds": "gauge",
+		"keyctl_serve_published_keys":             "gauge",
+		"keyctl_serve_ready":                      "gauge",
+		"go_goroutines":                           "gauge",
+	} {
+		if got := types[name]; got != typ {
+			t.Errorf("# TYPE %s: %q, want %q", name, got, typ)
+		}
 	}
 }
 

@@ -40,6 +40,9 @@ var statuses = [...]int{200, 204, 304, 404, 405, 503}
 // EnableMetrics makes the handler count its requests and reloads and
 // serve them at /metrics. Call it before serving.
 func (h *Handler) EnableMetrics() *Metrics {
+	// The library writes # HELP and # TYPE lines only when asked, and the
+	// switch is process-wide: this process's metrics are all served here.
+	metrics.ExposeMetadata(true)
 	m := &Metrics{set: metrics.NewSet(), now: time.Now}
 	for i, route := range routes {
 		for j, st := range statuses {
