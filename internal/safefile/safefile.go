@@ -248,24 +248,34 @@ func Check(path string, st fs.FileInfo, p Policy) error {
 }
 
 // CheckDir applies the directory rule to the directory holding path (after
-// resolving symlinks).
+// resolving symlinks), and to every directory above it, as ssh's
+// StrictModes does: whoever can rename an ancestor can swap the whole
+// tree below it. An ancestor with the sticky bit (/tmp) may be writable
+// by others, since they cannot rename what is not theirs in it; the
+// file's own directory may not.
 func CheckDir(path, what string) error {
 	real, err := Resolve(path)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Dir(real)
-	st, err := os.Stat(dir)
-	if err != nil {
-		return err
+	for first := true; ; first = false {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if uid, ok := owner(st); ok && !trustedUID(uid) {
+			return &OwnerError{What: what, Path: dir, IsDir: true, UID: uid}
+		}
+		if st.Mode().Perm()&0o022 != 0 && (first || st.Mode()&fs.ModeSticky == 0) {
+			return &DirModeError{What: what, Dir: dir, Mode: st.Mode()}
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return nil
+		}
+		dir = up
 	}
-	if uid, ok := owner(st); ok && !trustedUID(uid) {
-		return &OwnerError{What: what, Path: dir, IsDir: true, UID: uid}
-	}
-	if st.Mode().Perm()&0o022 != 0 {
-		return &DirModeError{What: what, Dir: dir, Mode: st.Mode()}
-	}
-	return nil
 }
 
 // Refused reports whether err is one of the refusals above (not a regular

@@ -63,6 +63,45 @@ func TestDirRule(t *testing.T) {
 	os.Chmod(dir, 0o700)
 }
 
+// The rule covers every directory above the file: whoever can rename an
+// ancestor can put another tree, and another keyring, in its place. A
+// sticky ancestor (/tmp) may be writable by others; the file's own
+// directory may not.
+func TestDirRuleAncestors(t *testing.T) {
+	top := t.TempDir()
+	mid := filepath.Join(top, "project")
+	dir := filepath.Join(mid, "keys")
+	os.MkdirAll(dir, 0o700)
+	os.Chmod(top, 0o700)
+	os.Chmod(mid, 0o700)
+	p := filepath.Join(dir, "k.json")
+	os.WriteFile(p, []byte("{}"), 0o600)
+	for _, mode := range []fs.FileMode{0o777, 0o775, 0o757} {
+		os.Chmod(mid, mode)
+		_, err := ReadFile(p, 100, Trusted("keyring"))
+		var dm *DirModeError
+		if !errors.As(err, &dm) || dm.Dir != mid {
+			t.Fatalf("ancestor mode %04o: err = %v, want DirModeError for %s", mode, err, mid)
+		}
+	}
+	os.Chmod(mid, 0o777|os.ModeSticky)
+	if _, err := ReadFile(p, 100, Trusted("keyring")); err != nil {
+		t.Fatalf("a sticky ancestor: %v", err)
+	}
+	os.Chmod(mid, 0o755)
+	if err := CheckDir(p, "keyring"); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		os.Chown(mid, 65534, 65534)
+		var oe *OwnerError
+		if _, err := ReadFile(p, 100, Trusted("keyring")); !errors.As(err, &oe) || oe.Path != mid {
+			t.Fatalf("another user's ancestor: %v", err)
+		}
+		os.Chown(mid, 0, 0)
+	}
+}
+
 func TestOwnerRule(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make a file owned by another user")
