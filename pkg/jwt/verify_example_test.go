@@ -41,5 +41,5 @@ func ExampleVerifier_Verify() {
 	// <nil> user-1 2027-01-15T09:00:00Z {"exp":1800003600,"role":"authenticated","sub":"user-1"}
 	// true true true
 	// signature: EdDSA signature does not verify
-	// role: role is "service_role", want "authenticated"
+	// role: role does not match: want "authenticated"
 }

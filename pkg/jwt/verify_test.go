@@ -364,8 +364,8 @@ func TestVerifyPolicy(t *testing.T) {
 	tks := trusted(k.es)
 	accepted(t, newVerifier(t, tks, Policy{Audience: "authenticated", Issuer: "https://p.test/auth/v1", Role: "authenticated", Subject: "user-1", Require: []string{"email", "iat"}}), tok)
 	rejected(t, newVerifier(t, tks, Policy{Audience: "other", Issuer: "x", Role: "anon", Subject: "user-2", Require: []string{"jti"}}), tok, map[Check]string{
-		CheckAud: `does not include "other"`, CheckIss: `iss is "https://p.test/auth/v1", want "x"`, CheckRole: `role is "authenticated", want "anon"`,
-		CheckSub: `sub is "user-1", want "user-2"`, CheckRequired: `required claim "jti" is missing`,
+		CheckAud: `does not include "other"`, CheckIss: `iss does not match: want "x"`, CheckRole: `role does not match: want "anon"`,
+		CheckSub: `sub does not match: want "user-2"`, CheckRequired: `required claim "jti" is missing`,
 	})
 	// A null claim is as good as missing.
 	rejected(t, newVerifier(t, tks, Policy{Require: []string{"nothing"}}), tok, map[Check]string{CheckRequired: `"nothing" is missing`})
@@ -547,6 +547,38 @@ func TestDecodeUnverified(t *testing.T) {
 	for _, garbage := range []string{"", "   ", "abc", "a.b", "a.b.c.d", "!!!.!!!.!!!", "e30.e30", "W10.e30.", "e30.W10.", "e30.bm90IGpzb24.", "a.b.c.d.e"} {
 		if u, err := DecodeUnverified(garbage); err == nil {
 			t.Errorf("%q decoded: %+v", garbage, u)
+		}
+	}
+}
+
+// A rejection reason never quotes a string claim, and quotes a time claim
+// only from a token a trusted key signed: a forged token's claims are not
+// shown as if they meant something (RFC 8725; keyctl's rule).
+func TestReasonsDoNotQuoteForgedClaims(t *testing.T) {
+	k := getKeys(t)
+	es := signer(t, k.es)
+	other := signer(t, k.es2) // signs as "es" with another key
+	claims := `{"exp":1000000000,"nbf":9999999999,"iat":9999999999,"role":"service_role\u202e","sub":"evil-sub","iss":"evil-iss","aud":["evil-aud"]}`
+	p := Policy{Role: "authenticated", Subject: "user-1", Issuer: "https://p.test", Audience: "authenticated"}
+	v := newVerifier(t, trusted(k.es), p)
+	for name, tok := range map[string]string{
+		"forged":    forge(hdr("ES256", "es"), claims, other),
+		"authentic": forge(hdr("ES256", "es"), claims, es),
+	} {
+		_, err := v.Verify(tok)
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		all := strings.Join(ve.Reasons(), "\n")
+		for _, leak := range []string{"evil", "service_role", "\u202e"} {
+			if strings.Contains(all, leak) {
+				t.Errorf("%s token: reasons quote the claim %q:\n%s", name, leak, all)
+			}
+		}
+		times := strings.Contains(all, "2001-09-09") || strings.Contains(all, "2286-11-20")
+		if times != (name == "authentic") {
+			t.Errorf("%s token: claim times shown %v:\n%s", name, times, all)
 		}
 	}
 }
