@@ -194,7 +194,7 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 		if o.At == "" {
 			// A stream can run for hours: each token's time claims are
 			// checked when it arrives, not when the run began.
-			policy.Now = time.Time{}
+			policy.Now, policy.Clock = time.Time{}, o.Now
 		}
 	}
 	var tok []byte

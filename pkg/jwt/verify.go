@@ -22,8 +22,12 @@ import (
 // and allows every supported algorithm.
 type Policy struct {
 	// Now is the instant the time claims are checked at; zero means the
-	// time of each Verify call.
+	// time of each Verify call, read from Clock.
 	Now time.Time
+	// Clock gives the time of each Verify call when Now is zero (nil:
+	// time.Now). A long-running verifier (a stream of tokens) passes its
+	// clock here, so each token is checked when it is verified.
+	Clock func() time.Time
 	// Leeway forgives clock skew on exp, nbf and iat. RFC 8725 leaves it to
 	// the verifier; keyctl defaults to none.
 	Leeway time.Duration
@@ -476,7 +480,11 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 	}
 	now := p.Now
 	if now.IsZero() {
-		now = time.Now()
+		if p.Clock != nil {
+			now = p.Clock()
+		} else {
+			now = time.Now()
+		}
 	}
 	nowSec := float64(now.Unix()) + float64(now.Nanosecond())/1e9
 	leeway := p.Leeway.Seconds()

@@ -582,3 +582,25 @@ func TestReasonsDoNotQuoteForgedClaims(t *testing.T) {
 		}
 	}
 }
+
+// A verifier built once for a stream checks each token at its Clock's time
+// when verified, not at the time it was built.
+func TestPolicyClock(t *testing.T) {
+	k := getKeys(t)
+	tok := forge(hdr("ES256", "es"), fmt.Sprintf(`{"exp":%d}`, testNow.Unix()+60), signer(t, k.es))
+	now := testNow
+	ks, err := NewKeySet(trusted(k.es))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(ks, Policy{Clock: func() time.Time { return now }}) // not newVerifier: it sets Now
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, v, tok)
+	now = testNow.Add(time.Minute)
+	rejected(t, v, tok, map[Check]string{CheckExp: "token expired at"})
+	// Now, when set, wins over Clock.
+	v = newVerifier(t, trusted(k.es), Policy{Now: testNow, Clock: func() time.Time { return now }})
+	accepted(t, v, tok)
+}
