@@ -3,6 +3,8 @@ package jwt
 import (
 	"errors"
 	"testing"
+
+	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
 // TestKidlessKeyInASet: in a set (a JWKS file or URL, a keys file, a
@@ -14,17 +16,13 @@ func TestKidlessKeyInASet(t *testing.T) {
 	k := getKeys(t)
 	es := signer(t, k.es)
 	good := claimsJSON("")
-	pub, err := k.es.Public()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub.KID = ""
+	pub := kidlessPublic(t, k.es)
 	named := forge(hdr("ES256", "whatever"), good, es)
 	kidless := forge(hdr("ES256", ""), good, es)
 
 	set := newVerifier(t, trusted(pub), Policy{})
 	rejected(t, set, named, map[Check]string{CheckKIDUnknown: `kid "whatever" is not among the trusted keys (none has a kid)`})
-	_, err = set.Verify(named)
+	_, err := set.Verify(named)
 	var ve *ValidationError
 	if !errors.As(err, &ve) || ve.UnknownKID != "whatever" {
 		t.Fatalf("UnknownKID not set for a refetch: %v", err)
@@ -46,17 +44,7 @@ func TestKidlessKeyInASet(t *testing.T) {
 func newSingleVerifier(t testing.TB, tk TrustedKey, p Policy) *Verifier {
 	t.Helper()
 	ks, err := NewSingleKeySet(tk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Now.IsZero() {
-		p.Now = testNow
-	}
-	v, err := NewVerifier(ks, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return verifierOn(t, ks, err, p)
 }
 
 // TestSingleKeySet: the key --key names. Without a kid it verifies tokens
@@ -66,11 +54,7 @@ func TestSingleKeySet(t *testing.T) {
 	k := getKeys(t)
 	es := signer(t, k.es)
 	good := claimsJSON("")
-	pub, err := k.es.Public()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub.KID = ""
+	pub := kidlessPublic(t, k.es)
 	one := newSingleVerifier(t, TrustedKey{Key: pub}, Policy{})
 	for _, kid := range []string{"", "whatever", "es"} {
 		got := accepted(t, one, forge(hdr("ES256", kid), good, es))
@@ -90,4 +74,15 @@ func TestSingleKeySet(t *testing.T) {
 	if _, err := NewSingleKeySet(TrustedKey{}); err == nil {
 		t.Error("a key without material accepted")
 	}
+}
+
+// kidlessPublic is k's public key without its kid.
+func kidlessPublic(t testing.TB, k *jwk.Key) *jwk.Key {
+	t.Helper()
+	pub, err := k.Public()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.KID = ""
+	return pub
 }

@@ -132,6 +132,13 @@ func trusted(ks ...*jwk.Key) []TrustedKey {
 func newVerifier(t testing.TB, tks []TrustedKey, p Policy) *Verifier {
 	t.Helper()
 	ks, err := NewKeySet(tks)
+	return verifierOn(t, ks, err, p)
+}
+
+// verifierOn binds ks (built with error err) to p, checking at testNow
+// unless p says otherwise.
+func verifierOn(t testing.TB, ks *KeySet, err error, p Policy) *Verifier {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
