@@ -399,7 +399,7 @@ func setReadTimeout(c net.Conn, d time.Duration) time.Time {
 func (s *fastServer) handOff(c net.Conn, pending []byte, headBy time.Time) {
 	c.SetReadDeadline(time.Time{})
 	c.SetWriteDeadline(time.Time{})
-	rc := &replayConn{Conn: c, pending: bytes.Clone(pending), headBy: headBy}
+	rc := &replayConn{Conn: c, pending: bytes.Clone(pending), headBy: headBy, log: s.log}
 	if s.closing.Load() {
 		s.serveLast(rc)
 		return
@@ -798,7 +798,7 @@ func (l *handoffListener) Close() error {
 func (l *handoffListener) Addr() net.Addr { return l.addr }
 
 // replayConn is a connection whose first reads return bytes already read
-// from it.
+// from it, and which logs the answers net/http gives on it by itself.
 type replayConn struct {
 	net.Conn
 	pending []byte
@@ -806,7 +806,73 @@ type replayConn struct {
 	// head of its first request (zero: no cap).
 	headBy time.Time
 	capped bool
+	log    *requestLog // nil: no logging
 }
+
+// Write passes p on. When p is an answer net/http gives by itself, which
+// no handler sees (see netHTTPAnswer), it logs it as LogRequests logs the
+// handler's: with no method or path, since none was read, and a duration
+// from when the answer was ready, as the others count from when the head
+// was.
+func (c *replayConn) Write(p []byte) (int, error) {
+	if c.log == nil {
+		return c.Conn.Write(p)
+	}
+	status, body, ok := netHTTPAnswer(p)
+	if !ok {
+		return c.Conn.Write(p)
+	}
+	began := c.log.now()
+	n, err := c.Conn.Write(p)
+	c.log.record(bgContext, "", "", status, max(0, body-(len(p)-n)), began, "", c.RemoteAddr())
+	return n, err
+}
+
+// netHTTPAnswer recognises, in one write to a connection, an answer
+// net/http gives without calling the handler, and returns its status and
+// body length. Those are:
+//
+//   - to a request it cannot read (400, 431 for a head over the limit, 501
+//     for a transfer coding, 505 for a version): one write of a status
+//     line, then exactly "Content-Type: text/plain; charset=utf-8",
+//     "Connection: close", the blank line and a short text;
+//   - to an Expect other than 100-continue: 417, "Connection: close" and
+//     then the Date.
+//
+// No write of an answer of this package's handler starts so: net/http
+// writes a Date between a handler's headers and the blank line, the
+// handler sets no Connection header and never answers 417, and its bodies
+// (JSON, the metrics text) have no CR, so no part of one that a write
+// might start with looks like a status line and headers.
+func netHTTPAnswer(p []byte) (status, body int, ok bool) {
+	for _, prefix := range expectationFailed {
+		if rest, ok := bytes.CutPrefix(p, prefix); ok {
+			_, b, _ := bytes.Cut(rest, []byte("\r\n\r\n"))
+			return http.StatusExpectationFailed, len(b), true
+		}
+	}
+	rest, ok := bytes.CutPrefix(p, []byte("HTTP/1.1 ")) // the version of all its errors
+	if !ok || len(rest) < 4 || rest[3] != ' ' {
+		return 0, 0, false
+	}
+	status, err := strconv.Atoi(string(rest[:3]))
+	if err != nil || status < 400 {
+		return 0, 0, false
+	}
+	_, rest, _ = bytes.Cut(rest, crlf)
+	b, ok := bytes.CutPrefix(rest, netHTTPErrorHeaders)
+	return status, len(b), ok
+}
+
+var (
+	// expectationFailed starts net/http's 417, in both versions it answers.
+	expectationFailed = [][]byte{
+		[]byte("HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\nDate: "),
+		[]byte("HTTP/1.0 417 Expectation Failed\r\nConnection: close\r\nDate: "),
+	}
+	// netHTTPErrorHeaders follow the status line of net/http's own errors.
+	netHTTPErrorHeaders = []byte("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
+)
 
 // SetReadDeadline passes t on, but the first deadline no later than headBy.
 func (c *replayConn) SetReadDeadline(t time.Time) error {
