@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -371,7 +370,7 @@ func (d *diskKey) entry(v *vault) (*keyring.Entry, error) {
 		if e.State != keyring.Deleted {
 			return nil, errors.New("only a deleted key keeps a thumbprint")
 		}
-		if b, err := base64.RawURLEncoding.DecodeString(d.Thumbprint); err != nil || len(b) != sha256.Size {
+		if b, err := jwk.DecodeBase64URL(d.Thumbprint); err != nil || len(b) != sha256.Size {
 			return nil, fmt.Errorf("thumbprint %q is not a base64url SHA-256 thumbprint", d.Thumbprint)
 		}
 		e.Thumbprint = d.Thumbprint

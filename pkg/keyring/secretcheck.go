@@ -78,12 +78,14 @@ func parseSecretCheck(s string) (*secretCheck, error) {
 	if err != nil || strconv.Itoa(iter) != parts[1] || iter < minSecretCheckIterations || iter > maxSecretCheckIterations {
 		return nil, fmt.Errorf("secret check: iterations %q are not a number from %d to %d", parts[1], minSecretCheckIterations, maxSecretCheckIterations)
 	}
+	// Canonical base64url only: the decoder skips CR and LF, and a
+	// value must read back as written.
 	salt, err := b64url.DecodeString(parts[2])
-	if err != nil || len(salt) < 16 || len(salt) > 64 {
+	if err != nil || len(salt) < 16 || len(salt) > 64 || b64url.EncodeToString(salt) != parts[2] {
 		return nil, errors.New("secret check: the salt is not 16 to 64 bytes of base64url")
 	}
 	key, err := b64url.DecodeString(parts[3])
-	if err != nil || len(key) != sha256.Size {
+	if err != nil || len(key) != sha256.Size || b64url.EncodeToString(key) != parts[3] {
 		return nil, errors.New("secret check: the key is not 32 bytes of base64url")
 	}
 	return &secretCheck{iter: iter, salt: salt, key: key}, nil
