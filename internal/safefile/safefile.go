@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -69,12 +70,17 @@ func describe(m fs.FileMode) string {
 type OwnerError struct {
 	What, Path string
 	IsDir      bool
-	UID        int
+	// Above: the directory is above the file's own (an ancestor).
+	Above bool
+	UID   int
 }
 
 func (e *OwnerError) Error() string {
 	kind := e.What
-	if e.IsDir {
+	switch {
+	case e.Above:
+		return fmt.Sprintf("directory %s, above the %s, is owned by another user (uid %d), who could replace the directories below it", e.Path, e.What, e.UID)
+	case e.IsDir:
 		kind = "directory of the " + e.What
 	}
 	return fmt.Sprintf("%s %s is owned by another user (uid %d), so keyctl does not trust it", kind, e.Path, e.UID)
@@ -82,7 +88,10 @@ func (e *OwnerError) Error() string {
 
 // Hint says what to do.
 func (e *OwnerError) Hint() string {
-	if e.IsDir {
+	switch {
+	case e.Above:
+		return aboveHint(e.What)
+	case e.IsDir:
 		return fmt.Sprintf("keep it in a directory of your own (chown %d %s), or move it", os.Geteuid(), e.Path)
 	}
 	return fmt.Sprintf("if it is yours, take ownership (chown %d %s); otherwise do not use it", os.Geteuid(), e.Path)
@@ -92,14 +101,30 @@ func (e *OwnerError) Hint() string {
 type DirModeError struct {
 	What, Dir string
 	Mode      fs.FileMode
+	// Above: the directory is above the file's own (an ancestor).
+	Above bool
 }
 
 func (e *DirModeError) Error() string {
+	if e.Above {
+		return fmt.Sprintf("directory %s, above the %s, is writable by group or others (mode %04o) without the sticky bit, so another user could replace the directories below it", e.Dir, e.What, e.Mode.Perm())
+	}
 	return fmt.Sprintf("directory %s of the %s is writable by group or others (mode %04o), so another user could replace the %s", e.Dir, e.What, e.Mode.Perm(), e.What)
 }
 
 // Hint says what to do.
-func (e *DirModeError) Hint() string { return "chmod 700 " + e.Dir }
+func (e *DirModeError) Hint() string {
+	if e.Above {
+		return aboveHint(e.What)
+	}
+	return "chmod 700 " + e.Dir
+}
+
+// aboveHint: a shared directory above the file is not the user's to
+// chmod or chown; the file moves instead.
+func aboveHint(what string) string {
+	return fmt.Sprintf("keep the %s where only you and root can change the directories above it (under your home directory, for example)", what)
+}
 
 // Resolve returns path with every symlink resolved, so that a lock, a
 // temporary file and a rename all happen at the real file, in its
@@ -113,19 +138,27 @@ func (e *DirModeError) Hint() string { return "chmod 700 " + e.Dir }
 // to the directory's owner: another user's link there could aim keyctl's
 // write at any file this user may write.
 func Resolve(path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
+	// Not filepath.Abs: it cleans, and "link/../f" must climb from where
+	// the link leads, as the kernel's does, not from where it sits.
+	full := path
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		full = wd + string(filepath.Separator) + path
 	}
-	vol := filepath.VolumeName(abs)
-	root := vol + string(filepath.Separator)
-	cur := root
-	rest := splitPath(abs[len(vol):])
+	vol := filepath.VolumeName(full)
+	cur := vol + string(filepath.Separator)
+	rest := splitPath(full[len(vol):])
+	if strings.HasSuffix(path, string(filepath.Separator)) {
+		rest = append(rest, ".") // "keys.json/" names a directory
+	}
 	for links := 0; len(rest) > 0; {
 		c := rest[0]
 		rest = rest[1:]
 		switch c {
-		case "", ".":
+		case ".":
 			continue
 		case "..":
 			cur = filepath.Dir(cur)
@@ -134,18 +167,26 @@ func Resolve(path string) (string, error) {
 		next := filepath.Join(cur, c)
 		st, err := os.Lstat(next)
 		if errors.Is(err, fs.ErrNotExist) {
-			// The rest does not exist yet: it is created as named.
+			// The rest does not exist yet: it is created as named (its
+			// missing directories too), but ".." over a directory that
+			// does not exist names nothing.
+			if slices.Contains(rest, "..") {
+				return "", &fs.PathError{Op: "resolve", Path: path, Err: syscall.ENOENT}
+			}
 			return filepath.Join(append([]string{next}, rest...)...), nil
 		}
 		if err != nil {
 			return "", err
 		}
 		if st.Mode()&fs.ModeSymlink == 0 {
+			if !st.IsDir() && len(rest) > 0 {
+				return "", &fs.PathError{Op: "resolve", Path: path, Err: syscall.ENOTDIR}
+			}
 			cur = next
 			continue
 		}
 		if links++; links > 40 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+			return "", &fs.PathError{Op: "resolve", Path: path, Err: syscall.ELOOP}
 		}
 		if err := checkFollow(cur, next, st); err != nil {
 			return "", err
@@ -160,7 +201,11 @@ func Resolve(path string) (string, error) {
 			target = target[len(tv):]
 		}
 		// A relative target climbs from the link's real directory, cur.
-		rest = append(splitPath(target), rest...)
+		t := splitPath(target)
+		if strings.HasSuffix(target, string(filepath.Separator)) {
+			t = append(t, ".")
+		}
+		rest = append(t, rest...)
 	}
 	return cur, nil
 }
@@ -264,11 +309,11 @@ func CheckDir(path, what string) error {
 		if err != nil {
 			return err
 		}
-		if uid, ok := owner(st); ok && !trustedUID(uid) {
-			return &OwnerError{What: what, Path: dir, IsDir: true, UID: uid}
+		if uid, ok := owner(st); ok && !trustedUID(uid) && (first || !overflowUID(uid)) {
+			return &OwnerError{What: what, Path: dir, IsDir: true, Above: !first, UID: uid}
 		}
 		if st.Mode().Perm()&0o022 != 0 && (first || st.Mode()&fs.ModeSticky == 0) {
-			return &DirModeError{What: what, Dir: dir, Mode: st.Mode()}
+			return &DirModeError{What: what, Dir: dir, Mode: st.Mode(), Above: !first}
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
@@ -286,7 +331,8 @@ func Refused(err error) bool {
 	var nr *NotRegularError
 	var oe *OwnerError
 	var dm *DirModeError
-	return errors.As(err, &nr) || errors.As(err, &oe) || errors.As(err, &dm)
+	var le *LinkError
+	return errors.As(err, &nr) || errors.As(err, &oe) || errors.As(err, &dm) || errors.As(err, &le)
 }
 
 func trustedUID(uid int) bool { return uid == os.Geteuid() || uid == 0 }

@@ -2,9 +2,12 @@ package safefile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -80,8 +83,12 @@ func TestDirRuleAncestors(t *testing.T) {
 		os.Chmod(mid, mode)
 		_, err := ReadFile(p, 100, Trusted("keyring"))
 		var dm *DirModeError
-		if !errors.As(err, &dm) || dm.Dir != mid {
+		if !errors.As(err, &dm) || dm.Dir != mid || !dm.Above {
 			t.Fatalf("ancestor mode %04o: err = %v, want DirModeError for %s", mode, err, mid)
+		}
+		// A shared directory above is not the user's to chmod.
+		if h := dm.Hint(); strings.Contains(h, "chmod") || !strings.Contains(err.Error(), "above the keyring") {
+			t.Fatalf("ancestor: %v; hint %q", err, h)
 		}
 	}
 	os.Chmod(mid, 0o777|os.ModeSticky)
@@ -95,7 +102,7 @@ func TestDirRuleAncestors(t *testing.T) {
 	if os.Geteuid() == 0 {
 		os.Chown(mid, 65534, 65534)
 		var oe *OwnerError
-		if _, err := ReadFile(p, 100, Trusted("keyring")); !errors.As(err, &oe) || oe.Path != mid {
+		if _, err := ReadFile(p, 100, Trusted("keyring")); !errors.As(err, &oe) || oe.Path != mid || !oe.Above || strings.Contains(oe.Hint(), "chown") {
 			t.Fatalf("another user's ancestor: %v", err)
 		}
 		os.Chown(mid, 0, 0)
@@ -237,5 +244,115 @@ func TestResolveRefusesOthersLinkInStickyDir(t *testing.T) {
 	os.Chmod(tmp, 0o755)
 	if got, err := Resolve(link); err != nil || got != victim {
 		t.Fatalf("a link in a private directory: %q, %v", got, err)
+	}
+}
+
+// ".." after a link climbs from where the link leads, as the kernel's
+// does: "lnk/../f" is the f beside the link's target, not beside the link.
+// A relative path from a working directory reached through a link ($PWD
+// keeps the link) likewise. A path through a file, or ".." over a
+// directory that does not exist, names nothing.
+func TestResolveDotDotAfterLink(t *testing.T) {
+	b, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(b, "real", "sub"), 0o700)
+	os.Mkdir(filepath.Join(b, "proj"), 0o700)
+	os.WriteFile(filepath.Join(b, "real", "f"), nil, 0o600)
+	if err := os.Symlink(filepath.Join(b, "real", "sub"), filepath.Join(b, "proj", "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(b, "real", "f")
+	if got, err := Resolve(filepath.Join(b, "proj", "lnk") + "/../f"); err != nil || got != want {
+		t.Fatalf("lnk/../f = %q, %v; want %q", got, err, want)
+	}
+	// A new file there lands there too.
+	if got, err := Resolve(filepath.Join(b, "proj", "lnk") + "/../new.json"); err != nil || got != filepath.Join(b, "real", "new.json") {
+		t.Fatalf("lnk/../new.json = %q, %v", got, err)
+	}
+	t.Chdir(filepath.Join(b, "proj", "lnk"))
+	t.Setenv("PWD", filepath.Join(b, "proj", "lnk")) // as a shell leaves it
+	if got, err := Resolve("../f"); err != nil || got != want {
+		t.Fatalf("../f from a linked working directory = %q, %v; want %q", got, err, want)
+	}
+	for p, errno := range map[string]error{
+		want + "/..":                          syscall.ENOTDIR,
+		want + "/../x":                        syscall.ENOTDIR,
+		want + "/":                            syscall.ENOTDIR,
+		filepath.Join(b, "missing") + "/../x": syscall.ENOENT,
+	} {
+		if got, err := Resolve(p); !errors.Is(err, errno) {
+			t.Errorf("Resolve(%q) = %q, %v; want %v", p, got, err, errno)
+		}
+	}
+}
+
+// userNSHelperEnv makes the test binary run CheckDir on the path it names
+// and print the result, for TestCheckDirInUserNamespace.
+const userNSHelperEnv = "KEYCTL_SAFEFILE_USERNS_HELPER"
+
+func init() {
+	if p := os.Getenv(userNSHelperEnv); p != "" {
+		if err := CheckDir(p, "keyring"); err != nil {
+			fmt.Println("refused:", err)
+			os.Exit(1)
+		}
+		fmt.Println("accepted")
+		os.Exit(0)
+	}
+}
+
+// In a user namespace that does not map root (Flatpak, toolbox, rootless
+// containers), / and /tmp show as owned by the overflow uid: as ancestors
+// they are trusted as root is, while the file's own directory still must
+// be the user's.
+func TestCheckDirInUserNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the check as another user in a new user namespace (CI runs as root)")
+	}
+	unshare, err1 := exec.LookPath("unshare")
+	setpriv, err2 := exec.LookPath("setpriv")
+	if err1 != nil || err2 != nil {
+		t.Skip("needs unshare and setpriv (util-linux)")
+	}
+	dir, err := os.MkdirTemp("", "keyctl-userns-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "safefile.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, bin} {
+		if err := os.Chown(p, 1001, 1001); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() (string, error) {
+		c := exec.Command(setpriv, "--reuid=1001", "--regid=1001", "--clear-groups",
+			unshare, "--user", "--map-user=1001", "--map-group=1001", bin)
+		c.Env = append(os.Environ(), userNSHelperEnv+"="+filepath.Join(dir, "keyring.json"))
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run()
+	if strings.Contains(out, "unshare failed") || strings.Contains(out, "Operation not permitted") {
+		t.Skipf("user namespaces are not available here: %s", out)
+	}
+	if err != nil || !strings.Contains(out, "accepted") {
+		t.Fatalf("CheckDir in a user namespace: %v: %s", err, out)
+	}
+	// The file's own directory owned by someone else (shown as the
+	// overflow uid there) is still refused.
+	os.Chown(dir, 0, 0)
+	os.Chmod(dir, 0o755)
+	if out, err := run(); err == nil || !strings.Contains(out, "is owned by another user") {
+		t.Fatalf("another user's directory in a user namespace: %v: %s", err, out)
 	}
 }

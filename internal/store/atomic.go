@@ -39,13 +39,12 @@ func (e *DirNotWritableError) Hint() string {
 // killed mid-write leaves no copy of the data behind. A path that is a symlink (or lies under one) is
 // written where it really is, so the link stays a link.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	real, rerr := safefile.Resolve(path)
-	var le *safefile.LinkError
-	switch {
-	case errors.As(rerr, &le):
-		return rerr
-	case rerr == nil:
-		path = real
+	// At the real file, or not at all: a link loop, a path through a
+	// file or another user's link is an error, never a write over the
+	// link itself.
+	path, err = safefile.Resolve(path)
+	if err != nil {
+		return err
 	}
 	dir := filepath.Dir(path)
 	if tmp, ok := hiddenTemp(dir, perm); ok {

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package safefile
+
+func overflowUID(int) bool { return false }
