@@ -335,13 +335,9 @@ func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
 	}
 	// Read, add, write under the file's lock: two writers at once (CI jobs
 	// appending keys) must not lose one's key.
-	unlock, err := store.LockFile(o.KeysFile, "keys file", 0)
-	var busy *store.BusyError
-	switch {
-	case errors.As(err, &busy):
-		return &ExitError{Code: ExitBusy, Err: withHint(err, "nothing was written; another keyctl is writing the file, try again")}
-	case err != nil:
-		return err // its own hint, if any, says what to do
+	unlock, err := lockKeysFile(o.KeysFile)
+	if err != nil {
+		return err
 	}
 	defer unlock()
 	existing, err := prepareKeysFile(o)
@@ -372,6 +368,21 @@ func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
 		o.IO.Hintf("add it to .gitignore: echo '%s*' >> .gitignore", filepath.Base(o.KeysFile))
 	}
 	return nil
+}
+
+// lockKeysFile takes the lock every writer of a Supabase keys file takes
+// (gen signing-key --keys-file, keys export --out), so none loses
+// another's write.
+func lockKeysFile(path string) (func(), error) {
+	unlock, err := store.LockFile(path, "keys file", 0)
+	var busy *store.BusyError
+	switch {
+	case errors.As(err, &busy):
+		return nil, &ExitError{Code: ExitBusy, Err: withHint(err, "nothing was written; another keyctl is writing the file, try again")}
+	case err != nil:
+		return nil, err // its own hint, if any, says what to do
+	}
+	return unlock, nil
 }
 
 // requireDir checks that the directory a new file goes in exists, so the

@@ -126,6 +126,11 @@ func runKeysExport(o *keysExportOptions) error {
 	if err := requireDir(o.Out); err != nil {
 		return err
 	}
+	unlock, err := lockKeysFile(o.Out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := confirmOverwrite(o.IO, o.Out, o.Force); err != nil {
 		return err
 	}

@@ -302,3 +302,33 @@ func hostname() string {
 	}
 	return h
 }
+
+// Every writer of a keys file takes its lock: keys export waits for a
+// gen signing-key --append that holds it, rather than racing it (one of
+// the two writes would be lost).
+func TestKeysExportWaitsForTheKeysFileLock(t *testing.T) {
+	_, env := lifecycleKeyring(t)
+	out := filepath.Join(t.TempDir(), "signing_keys.json")
+	unlock, err := store.LockFile(out, "keys file", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int)
+	go func() {
+		_, _, code := runKeyctl(t, env, "keys", "export", "--out", out)
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		unlock()
+		t.Fatalf("export finished (exit %d) while another writer held the lock", code)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("export wrote while another writer held the lock: %v", err)
+	}
+	unlock()
+	if code := <-done; code != 0 {
+		t.Fatalf("export after the lock was released: exit %d", code)
+	}
+}

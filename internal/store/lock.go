@@ -42,12 +42,19 @@ func (e *BusyError) Error() string {
 // LockFile takes the exclusive lock of another file keyctl reads, changes
 // and rewrites whole (a Supabase keys file), as Update does for a keyring:
 // the sidecar path+LockSuffix at the real file (symlinks resolved), waited
-// for at most timeout (0: DefaultLockTimeout). Under the lock it removes
+// for at most timeout (0: DefaultLockTimeout), in a directory that passes
+// safefile.CheckDir. Under the lock it removes
 // the temporary files a killed writer of the file left. The returned
 // function releases the lock.
 func LockFile(path, what string, timeout time.Duration) (func(), error) {
 	real, err := safefile.Resolve(path)
 	if err != nil {
+		return nil, err
+	}
+	// Before the lock file is made and temporary files are removed: not
+	// in a directory another user could write (their files are not ours
+	// to delete, and they could replace ours).
+	if err := safefile.CheckDir(real, what); err != nil {
 		return nil, err
 	}
 	unlock, err := lock(real, timeout)
