@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyctl/keyctl/internal/config"
-	"github.com/keyctl/keyctl/internal/keystore"
 	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/keyring"
@@ -229,8 +228,9 @@ func runConfigShow(o *configShowOptions) error {
 	}
 	fillKeyringLifetime(o.Factory, values)
 	for i, v := range values {
-		// A database URI may hold a password: never shown.
-		if v.Key == "keyring" && keystore.IsDatabase(v.Value) {
+		// A database URI (or a mistyped one, or a key=value connection
+		// string) may hold a password: never shown.
+		if v.Key == "keyring" {
 			values[i].Value = pgstore.Redact(v.Value)
 		}
 	}

@@ -57,7 +57,7 @@ func runDBMigrate(c *cobra.Command, o *dbMigrateOptions) error {
 		return err
 	}
 	if !pgstore.IsURI(uri) {
-		return withHint(fmt.Errorf("keyring %s is a file: there is no schema to migrate", uri),
+		return withHint(fmt.Errorf("keyring %s is a file: there is no schema to migrate", pgstore.Redact(uri)),
 			"keyctl db migrate works on a keyring in PostgreSQL: --keyring postgres://USER@HOST/DB")
 	}
 	s := pgstore.New(uri, pgstore.Options{})

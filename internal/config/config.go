@@ -472,9 +472,10 @@ func (c *Config) Lookup(key string) (string, Source, bool) {
 }
 
 func (c *Config) resolveFilePath(p string) string {
-	if hasScheme(p) {
-		// postgres://..., file:///...: a location, not a path, and maybe
-		// one holding a password that must stay where it is.
+	if hasScheme(p) || strings.Contains(p, "=") && !strings.ContainsAny(p, `/\`) {
+		// postgres://..., file:///..., or a key=value connection string
+		// (which the keyring then refuses): a location, not a path, and
+		// maybe one holding a password that must not become a file name.
 		return p
 	}
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {

@@ -104,6 +104,23 @@ type Store interface {
 	replace(ctx context.Context, src *Handle, o CopyOptions, fill func(*keyring.Keyring) error) (*Handle, error)
 }
 
+// LooksLikeDSN reports whether location is a libpq key=value connection
+// string ("host=db user=ops dbname=keys"), which keyctl does not take as
+// a keyring (and must never take for a file name, password and all).
+func LooksLikeDSN(location string) bool {
+	k, _, ok := strings.Cut(strings.TrimSpace(location), "=")
+	if !ok || strings.ContainsAny(location, `/\`) {
+		return false
+	}
+	switch strings.TrimSpace(k) {
+	case "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode",
+		"sslrootcert", "sslcert", "sslkey", "sslpassword", "options", "application_name", "connect_timeout",
+		"target_session_attrs", "channel_binding", "gssencmode", "krbsrvname":
+		return true
+	}
+	return false
+}
+
 // IsDatabase reports whether location names a PostgreSQL keyring.
 func IsDatabase(location string) bool { return pgstore.IsURI(location) }
 
@@ -118,13 +135,13 @@ func FilePath(location string) (string, error) {
 	}
 	u, err := url.Parse(location)
 	if err != nil {
-		return "", fmt.Errorf("keyring %q: %v", location, err)
+		return "", fmt.Errorf("keyring %q: not a file:// URI", pgstore.Redact(location))
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("keyring %q: a file:// keyring must be on this machine (file:///path)", location)
+		return "", fmt.Errorf("keyring %q: a file:// keyring must be on this machine (file:///path)", pgstore.Redact(location))
 	}
 	if u.Path == "" {
-		return "", fmt.Errorf("keyring %q: no path (file:///path/to/keyring.json)", location)
+		return "", fmt.Errorf("keyring %q: no path (file:///path/to/keyring.json)", pgstore.Redact(location))
 	}
 	return u.Path, nil
 }
@@ -136,7 +153,10 @@ func Open(location string, o Options) (Store, error) {
 		return openPostgres(location, o), nil
 	}
 	if scheme, _, ok := strings.Cut(location, "://"); ok && scheme != "file" && !strings.ContainsAny(scheme, `/\.`) {
-		return nil, fmt.Errorf("keyring %q: unknown scheme %q (a path, file:///path or postgres://...)", location, scheme)
+		return nil, fmt.Errorf("keyring %q: unknown scheme %q (a path, file:///path or postgres://...)", pgstore.Redact(location), scheme)
+	}
+	if LooksLikeDSN(location) {
+		return nil, fmt.Errorf("keyring %q is a key=value connection string: keyctl takes a postgres:// URI (postgres://USER@HOST/DB?sslmode=...)", pgstore.Redact(location))
 	}
 	path, err := FilePath(location)
 	if err != nil {

@@ -43,34 +43,49 @@ var dsnPassword = sync.OnceValue(func() *regexp.Regexp {
 })
 
 // Redact returns uri with any password replaced by "xxxxx", for every
-// message, log line and listing.
+// message, log line and listing. It reads the text as libpq and pgx do,
+// not as net/url does (which drops a query pair holding ";" or a bad
+// escape, and reads "user:20#24@host" as a port and a fragment), and it
+// errs on the side of hiding: everything between the first ":" of the
+// part before the last "@" of the authority and that "@", and the value
+// of every query setting whose name holds "password" (password,
+// sslpassword, ...). A key=value connection string loses its password=
+// values. Any scheme is handled alike, so a mistyped "Postgres://" or
+// "postgresql+ssl://" is hidden too.
 func Redact(uri string) string {
-	if u, err := url.Parse(uri); err == nil && u.Scheme != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	i := strings.Index(uri, "://")
+	if i < 0 {
+		return dsnPassword().ReplaceAllString(uri, "${1}xxxxx")
+	}
+	head, rest := uri[:i+3], uri[i+3:]
+	// libpq ends the authority at the first "/" only; the user part at
+	// an "@" before it. The last one is taken, so a password holding an
+	// unescaped "@" is hidden whole.
+	end := strings.IndexByte(rest, '/')
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+			rest = rest[:c] + ":xxxxx" + rest[at:]
 		}
-		q := u.Query()
-		changed := false
-		for k := range q {
-			// password, sslpassword (the client key's passphrase), and
-			// any spelling libpq might add: never shown.
-			if strings.Contains(strings.ToLower(k), "password") {
-				q.Set(k, "xxxxx")
-				changed = true
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		pairs := strings.Split(rest[q+1:], "&")
+		for j, pair := range pairs {
+			k, _, _ := strings.Cut(pair, "=")
+			name := k
+			if d, err := url.QueryUnescape(k); err == nil {
+				name = d
+			}
+			if strings.Contains(strings.ToLower(name), "password") {
+				pairs[j] = k + "=xxxxx"
 			}
 		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
+		rest = rest[:q+1] + strings.Join(pairs, "&")
 	}
-	// Not a URL keyctl could parse (a bad port, a bad escape): still
-	// never show a user:password@ part or a password=... setting.
-	uri = userinfoPassword().ReplaceAllString(uri, "${1}xxxxx@")
-	return dsnPassword().ReplaceAllString(uri, "${1}xxxxx")
+	return head + rest
 }
-
-var userinfoPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(://[^:/@]*:).*@`) })
 
 // Options tune a Store.
 type Options struct {
@@ -243,7 +258,9 @@ func (s *Store) Connect(ctx context.Context) (*pgx.Conn, error) {
 func (s *Store) config() (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(s.uri)
 	if err != nil {
-		return nil, &ConnError{Location: Redact(s.uri), Err: errors.New(strings.ReplaceAll(err.Error(), s.uri, Redact(s.uri)))}
+		// pgx's message quotes pieces of the URI (a "port" that was the
+		// rest of a password): keep its words, never its quotes.
+		return nil, &ConnError{Location: Redact(s.uri), Err: errors.New(unquote(err.Error()))}
 	}
 	cfg.ConnectTimeout = ConnectTimeout
 	// keyctl connects for one command: preparing each statement (pgx's
@@ -254,6 +271,11 @@ func (s *Store) config() (*pgx.ConnConfig, error) {
 	}
 	return cfg, nil
 }
+
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`[^`]*`|\"(?:[^\"\\\\]|\\\\.)*\"") })
+
+// unquote replaces every quoted or backquoted piece of msg with "...".
+func unquote(msg string) string { return quoted().ReplaceAllString(msg, "...") }
 
 func (s *Store) wrap(err error) error {
 	if err == nil {

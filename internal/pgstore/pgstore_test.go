@@ -241,11 +241,23 @@ func TestRedact(t *testing.T) {
 		"postgresql://db/keys?password=s3cret&user=alice":          "postgresql://db/keys?password=xxxxx&user=alice",
 		"postgres://alice@db/keys":                                 "postgres://alice@db/keys",
 		// sslpassword unlocks the client's TLS key: a secret too.
-		"postgres://alice@db/keys?sslpassword=s3cret&sslmode=verify-full": "postgres://alice@db/keys?sslmode=verify-full&sslpassword=xxxxx",
+		"postgres://alice@db/keys?sslpassword=s3cret&sslmode=verify-full": "postgres://alice@db/keys?sslpassword=xxxxx&sslmode=verify-full",
 		"postgres://alice@db/keys?SSLPassword=s3cret":                     "postgres://alice@db/keys?SSLPassword=xxxxx",
 		"postgres://u@127.0.0.1:notaport/db?sslpassword=s3cret":           "postgres://u@127.0.0.1:notaport/db?sslpassword=xxxxx",
 		"host=db sslpassword=s3cret user=alice":                           "host=db sslpassword=xxxxx user=alice",
-		"host=db password='s3 cret' user=alice":                           "host=db password=xxxxx user=alice",
+		// Read as libpq and pgx read them, not as net/url does.
+		"postgres://op@127.0.0.1:5432/db?sslmode=disable&password=Top;Secret": "postgres://op@127.0.0.1:5432/db?sslmode=disable&password=xxxxx",
+		"postgres://op@h/db?password=50%off":                                  "postgres://op@h/db?password=xxxxx",
+		"postgres://postgres:2024#SECRET@h/db":                                "postgres://postgres:xxxxx@h/db",
+		"postgres://postgres:2024?SECRET@h/db":                                "postgres://postgres:xxxxx@h/db",
+		"postgres://az@srv:S3CRET%@h/db":                                      "postgres://az@srv:xxxxx@h/db",
+		"postgres://h?password=s3cret":                                        "postgres://h?password=xxxxx",
+		"postgres://h/db?pass%77ord=s3cret":                                   "postgres://h/db?pass%77ord=xxxxx",
+		// Any scheme: a mistyped one is echoed in errors.
+		"Postgres://alice:S3CRET@h/x":           "Postgres://alice:xxxxx@h/x",
+		"postgresql+ssl://alice:S3CRET@h/x":     "postgresql+ssl://alice:xxxxx@h/x",
+		"postgres://db:5432/keys":               "postgres://db:5432/keys",
+		"host=db password='s3 cret' user=alice": "host=db password=xxxxx user=alice",
 		// URLs net/url refuses still lose their password.
 		"postgres://u:s3cret@127.0.0.1:notaport/db": "postgres://u:xxxxx@127.0.0.1:notaport/db",
 		"postgres://u:s3%zzcret@[::1/db":            "postgres://u:xxxxx@[::1/db",
