@@ -246,7 +246,20 @@ func (c *checker) fail(check Check, reason string) {
 func (c *checker) jsonFailure(what string, err error, syntax Check) {
 	var je *strictjson.Error
 	if errors.As(err, &je) && je.NameClash() {
-		c.fail(CheckDuplicate, fmt.Sprintf("%s has %s", what, je.Error()))
+		switch {
+		case what == "claims" && !c.authentic:
+			// Member names of claims no trusted key signed are not
+			// quoted: they are the sender's text.
+			if je.Dup != "" {
+				c.fail(CheckDuplicate, "claims has a duplicate member name")
+			} else {
+				c.fail(CheckDuplicate, "claims has two member names that differ only in letter case")
+			}
+		case je.Dup != "":
+			c.fail(CheckDuplicate, fmt.Sprintf("%s has duplicate member %s", what, clipName(je.Dup)))
+		default:
+			c.fail(CheckDuplicate, fmt.Sprintf("%s has members %s and %s differ only in letter case", what, clipName(je.FoldA), clipName(je.FoldB)))
+		}
 		return
 	}
 	c.fail(syntax, fmt.Sprintf("%s is not one JSON object: %v", what, err))
@@ -418,6 +431,10 @@ func caseVariant(name []byte, registered []string) string {
 	return ""
 }
 
+// clipName quotes a member name for a message, shortened and with
+// anything unprintable escaped.
+func clipName(name string) string { return clip([]byte(strconv.Quote(name))) }
+
 // quoteName quotes a member name for a message.
 func quoteName(name []byte) string { return strconv.Quote(string(name)) }
 
@@ -511,7 +528,11 @@ func (c *checker) claims(data []byte, p *Policy) claimValues {
 			aud = m.Value
 		default:
 			if reg := caseVariant(m.Name, claimNames); reg != "" {
-				c.fail(CheckDuplicate, fmt.Sprintf("claims member %s is %q in other letter case: names are case-sensitive (RFC 7519 section 4)", quoteName(m.Name), reg))
+				name := "a claims member"
+				if c.authentic {
+					name = "claims member " + clipName(string(m.Name))
+				}
+				c.fail(CheckDuplicate, fmt.Sprintf("%s is %q in other letter case: names are case-sensitive (RFC 7519 section 4)", name, reg))
 			}
 		}
 	}

@@ -588,6 +588,17 @@ func TestReasonsDoNotQuoteForgedClaims(t *testing.T) {
 			t.Errorf("%s token: claim times shown %v:\n%s", name, times, all)
 		}
 	}
+	// Member names are the sender's text too.
+	for _, dup := range []string{`{"exp":1,"evil: call +1-555":1,"evil: call +1-555":2}`, `{"exp":1,"evil-Name":1,"evil-name":2}`, `{"exp":1,"ROLE":"evil"}`} {
+		_, err := v.Verify(forge(hdr("ES256", "es"), dup, other))
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !slices.Contains(ve.Checks(), CheckDuplicate) {
+			t.Fatalf("%s: %v", dup, err)
+		}
+		if all := strings.Join(ve.Reasons(), "\n"); strings.Contains(all, "evil") || strings.Contains(all, "ROLE") {
+			t.Errorf("forged %s: reasons quote a member name:\n%s", dup, all)
+		}
+	}
 }
 
 // A verifier built once for a stream checks each token at its Clock's time
