@@ -242,12 +242,12 @@ func CheckKID(kid string) error {
 	if err := CheckKIDSafe(kid); err != nil {
 		return err
 	}
-	for i := 0; i < len(kid); i++ {
-		switch c := kid[i]; {
+	for _, c := range kid { // runes: a non-ASCII kid names its character, not a byte of it
+		switch {
 		case c == ' ':
 			return fmt.Errorf("%w %q: contains a space (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid)
 		case c < 0x21 || c > 0x7e:
-			return fmt.Errorf("%w %q: contains %q (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid, rune(c))
+			return fmt.Errorf("%w %q: contains %q (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid, c)
 		}
 	}
 	return nil

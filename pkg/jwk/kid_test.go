@@ -2,6 +2,7 @@ package jwk
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,9 @@ func TestCheckKID(t *testing.T) {
 		if err := CheckKID(bad); !errors.Is(err, ErrBadKID) {
 			t.Errorf("CheckKID(%q) = %v, want ErrBadKID", bad, err)
 		}
+	}
+	// The message names the character, not a byte of its UTF-8.
+	if err := CheckKID("ключ"); err == nil || !strings.Contains(err.Error(), "contains 'к'") {
+		t.Errorf("CheckKID(ключ) = %v", err)
 	}
 }
