@@ -74,6 +74,23 @@ func TestDatabaseGuardsInvariants(t *testing.T) {
 	}
 }
 
+// A history row's db_role is who wrote it, whatever the INSERT says.
+func TestHistoryDBRoleIsTheWriter(t *testing.T) {
+	uri, _, _, _ := seeded(t)
+	conn := connect(t, uri)
+	if _, err := conn.Exec(ctx, `INSERT INTO keyctl.history (keyring, at, event, actor, db_role, copied)
+		VALUES ('default', now(), 'note', 'mallory', 'keyctl_admin', true)`); err != nil {
+		t.Fatal(err)
+	}
+	var role string
+	if err := conn.QueryRow(ctx, "SELECT db_role FROM keyctl.history WHERE actor = 'mallory'").Scan(&role); err != nil {
+		t.Fatal(err)
+	}
+	if role != "postgres" {
+		t.Fatalf("db_role %q, want the writer's (postgres)", role)
+	}
+}
+
 // Schema 2 takes every kid keyctl takes from a document it did not write
 // (jwk.CheckKIDSafe: up to 256 bytes, any printable UTF-8), and keyctl
 // reads the keyring back.
@@ -265,5 +282,43 @@ func TestClockSkewRefused(t *testing.T) {
 	var ce *ClockSkewError
 	if !errors.As(err, &ce) {
 		t.Fatalf("reseal with the clock 2h off: %v", err)
+	}
+}
+
+// Schema 1 -> 2 on a database holding keys, one of them deleted by hand
+// with its public key left in place: the migration applies, keeps that
+// row as it was, and the new rules hold for every row written after.
+func TestMigrateFromSchema1(t *testing.T) {
+	uri := pgtest.NewDatabase(t)
+	conn := connect(t, uri)
+	one := migrations()[0]
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA keyctl; CREATE TABLE keyctl.schema_migrations (version integer PRIMARY KEY,
+		name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), applied_by text NOT NULL DEFAULT current_user)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, one.SQL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO keyctl.schema_migrations (version, name) VALUES (1, $1)", one.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO keyctl.keyrings (name, seal_scheme, created_at, updated_at) VALUES ('default', 'plaintext', now(), now());
+		INSERT INTO keyctl.keys (keyring, kid, position, alg, state, origin, created_at, updated_at, public_jwk, private_sealed)
+		VALUES ('default', 'by-hand', 0, 'ES256', 'deleted', 'created', now(), now(), '{"kty":"EC"}', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Migrate(ctx, conn)
+	if err != nil || res.From != 1 || res.To != SchemaVersion() {
+		t.Fatalf("migrate: %+v, %v", res, err)
+	}
+	var public *string
+	if err := conn.QueryRow(ctx, "SELECT public_jwk::text FROM keyctl.keys WHERE kid = 'by-hand'").Scan(&public); err != nil || public == nil {
+		t.Fatalf("the hand-deleted row's public key: %v, %v", public, err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO keyctl.keys (keyring, kid, position, alg, state, origin, created_at, updated_at, public_jwk, private_sealed)
+		VALUES ('default', 'new', 1, 'ES256', 'deleted', 'created', now(), now(), '{"kty":"EC"}', NULL)`)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.ConstraintName != "keys_deleted_no_public" {
+		t.Fatalf("a new deleted row with a public key: %v", err)
 	}
 }

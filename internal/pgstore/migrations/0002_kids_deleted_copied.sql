@@ -11,13 +11,26 @@ ALTER TABLE keyctl.keys ADD CONSTRAINT keys_kid_check
     CHECK (octet_length(kid) BETWEEN 1 AND 256 AND kid !~ '[\x01-\x1f\x7f]');
 
 -- A deleted key keeps nothing of its material, its public half included
--- (keyctl writes NULL there; hand-written SQL must too). keyctl never
--- wrote otherwise, so this clears only what was set by hand.
-UPDATE keyctl.keys SET public_jwk = NULL WHERE state = 'deleted' AND public_jwk IS NOT NULL;
+-- (keyctl writes NULL there; hand-written SQL must too). NOT VALID: rows
+-- a hand made before are left as they are (the public views never show a
+-- deleted key, and their public key may be all that still identifies
+-- them), and every row written from now on is checked.
 ALTER TABLE keyctl.keys ADD CONSTRAINT keys_deleted_no_public
-    CHECK (state <> 'deleted' OR public_jwk IS NULL);
+    CHECK (state <> 'deleted' OR public_jwk IS NULL) NOT VALID;
 
 -- An event copied in from another keyring (keys copy) is marked: its
 -- db_role is who copied it in, not who did what it records, and keyctl
 -- says so when it reads it back.
 ALTER TABLE keyctl.history ADD COLUMN copied boolean NOT NULL DEFAULT false;
+
+-- db_role is the database's own record of who wrote a history row: what
+-- an INSERT says there is replaced by the role that ran it.
+CREATE FUNCTION keyctl.history_db_role() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.db_role := current_user;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER history_db_role BEFORE INSERT ON keyctl.history
+    FOR EACH ROW EXECUTE FUNCTION keyctl.history_db_role();
