@@ -70,7 +70,8 @@ func describe(m fs.FileMode) string {
 type OwnerError struct {
 	What, Path string
 	IsDir      bool
-	// Above: the directory is above the file's own (an ancestor).
+	// Above: the directory is above the file's own (an ancestor), or
+	// holds a symlink on the way to it.
 	Above bool
 	UID   int
 }
@@ -79,7 +80,7 @@ func (e *OwnerError) Error() string {
 	kind := e.What
 	switch {
 	case e.Above:
-		return fmt.Sprintf("directory %s, above the %s, is owned by another user (uid %d), who could replace the directories below it", e.Path, e.What, e.UID)
+		return fmt.Sprintf("directory %s, on the way to the %s, is owned by another user (uid %d), who could replace what is below it", e.Path, e.What, e.UID)
 	case e.IsDir:
 		kind = "directory of the " + e.What
 	}
@@ -101,13 +102,14 @@ func (e *OwnerError) Hint() string {
 type DirModeError struct {
 	What, Dir string
 	Mode      fs.FileMode
-	// Above: the directory is above the file's own (an ancestor).
+	// Above: the directory is above the file's own (an ancestor), or
+	// holds a symlink on the way to it.
 	Above bool
 }
 
 func (e *DirModeError) Error() string {
 	if e.Above {
-		return fmt.Sprintf("directory %s, above the %s, is writable by group or others (mode %04o) without the sticky bit, so another user could replace the directories below it", e.Dir, e.What, e.Mode.Perm())
+		return fmt.Sprintf("directory %s, on the way to the %s, is writable by group or others (mode %04o) without the sticky bit, so another user could replace what is below it", e.Dir, e.What, e.Mode.Perm())
 	}
 	return fmt.Sprintf("directory %s of the %s is writable by group or others (mode %04o), so another user could replace the %s", e.Dir, e.What, e.Mode.Perm(), e.What)
 }
@@ -137,7 +139,11 @@ func aboveHint(what string) string {
 // world-writable directory (/tmp) that belongs neither to this user nor
 // to the directory's owner: another user's link there could aim keyctl's
 // write at any file this user may write.
-func Resolve(path string) (string, error) {
+func Resolve(path string) (string, error) { return resolve(path, nil) }
+
+// resolve is Resolve, calling onLink with the directory of every symlink
+// it follows.
+func resolve(path string, onLink func(dir string) error) (string, error) {
 	// Not filepath.Abs: it cleans, and "link/../f" must climb from where
 	// the link leads, as the kernel's does, not from where it sits.
 	full := path
@@ -190,6 +196,11 @@ func Resolve(path string) (string, error) {
 		}
 		if err := checkFollow(cur, next, st); err != nil {
 			return "", err
+		}
+		if onLink != nil {
+			if err := onLink(cur); err != nil {
+				return "", err
+			}
 		}
 		target, err := os.Readlink(next)
 		if err != nil {
@@ -299,28 +310,55 @@ func Check(path string, st fs.FileInfo, p Policy) error {
 // by others, since they cannot rename what is not theirs in it; the
 // file's own directory may not.
 func CheckDir(path, what string) error {
-	real, err := Resolve(path)
+	// A symlink on the way is as good as the directory holding it: in a
+	// directory a group can write, the group can re-point it.
+	linkDirs := map[string]bool{}
+	real, err := resolve(path, func(dir string) error {
+		linkDirs[dir] = true
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	dir := filepath.Dir(real)
 	for first := true; ; first = false {
-		st, err := os.Stat(dir)
-		if err != nil {
+		if err := checkOneDir(dir, what, first); err != nil {
 			return err
 		}
-		if uid, ok := owner(st); ok && !trustedUID(uid) && (first || !overflowUID(uid)) {
-			return &OwnerError{What: what, Path: dir, IsDir: true, Above: !first, UID: uid}
-		}
-		if st.Mode().Perm()&0o022 != 0 && (first || st.Mode()&fs.ModeSticky == 0) {
-			return &DirModeError{What: what, Dir: dir, Mode: st.Mode(), Above: !first}
-		}
+		delete(linkDirs, dir)
 		up := filepath.Dir(dir)
 		if up == dir {
-			return nil
+			break
 		}
 		dir = up
 	}
+	for d := range linkDirs {
+		for ; ; d = filepath.Dir(d) {
+			if err := checkOneDir(d, what, false); err != nil {
+				return err
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// checkOneDir applies the directory rule to dir: the file's own (first)
+// or one on the way to it.
+func checkOneDir(dir, what string, first bool) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if uid, ok := owner(st); ok && !trustedUID(uid) && (first || !overflowUID(uid)) {
+		return &OwnerError{What: what, Path: dir, IsDir: true, Above: !first, UID: uid}
+	}
+	if st.Mode().Perm()&0o022 != 0 && (first || st.Mode()&fs.ModeSticky == 0) {
+		return &DirModeError{What: what, Dir: dir, Mode: st.Mode(), Above: !first}
+	}
+	return nil
 }
 
 // Refused reports whether err is one of the refusals above (not a regular

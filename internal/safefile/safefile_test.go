@@ -87,7 +87,7 @@ func TestDirRuleAncestors(t *testing.T) {
 			t.Fatalf("ancestor mode %04o: err = %v, want DirModeError for %s", mode, err, mid)
 		}
 		// A shared directory above is not the user's to chmod.
-		if h := dm.Hint(); strings.Contains(h, "chmod") || !strings.Contains(err.Error(), "above the keyring") {
+		if h := dm.Hint(); strings.Contains(h, "chmod") || !strings.Contains(err.Error(), "on the way to the keyring") {
 			t.Fatalf("ancestor: %v; hint %q", err, h)
 		}
 	}
@@ -354,5 +354,44 @@ func TestCheckDirInUserNamespace(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	if out, err := run(); err == nil || !strings.Contains(out, "is owned by another user") {
 		t.Fatalf("another user's directory in a user namespace: %v: %s", err, out)
+	}
+}
+
+// A symlink on the way to the file counts as the directory that holds it:
+// in a directory a group can write (no sticky bit), the group could
+// re-point the link at another file of the user's.
+func TestDirRuleLinkDirs(t *testing.T) {
+	b, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(b, "home", "keys")
+	shared := filepath.Join(b, "shared")
+	os.MkdirAll(keys, 0o700)
+	os.Mkdir(shared, 0o700)
+	os.Chmod(filepath.Join(b, "home"), 0o700)
+	p := filepath.Join(keys, "k.json")
+	os.WriteFile(p, []byte("{}"), 0o600)
+	link := filepath.Join(shared, "mykeys")
+	if err := os.Symlink(keys, link); err != nil {
+		t.Fatal(err)
+	}
+	via := filepath.Join(link, "k.json")
+	if _, err := ReadFile(via, 100, Trusted("keyring")); err != nil {
+		t.Fatalf("a link in a private directory: %v", err)
+	}
+	os.Chmod(shared, 0o770)
+	var dm *DirModeError
+	if _, err := ReadFile(via, 100, Trusted("keyring")); !errors.As(err, &dm) || dm.Dir != shared {
+		t.Fatalf("a link in a group-writable directory: %v", err)
+	}
+	// The file itself, named without the link, is fine.
+	if _, err := ReadFile(p, 100, Trusted("keyring")); err != nil {
+		t.Fatal(err)
+	}
+	// With the sticky bit others cannot replace the user's own link.
+	os.Chmod(shared, 0o777|os.ModeSticky)
+	if _, err := ReadFile(via, 100, Trusted("keyring")); err != nil {
+		t.Fatalf("own link in a sticky directory: %v", err)
 	}
 }
