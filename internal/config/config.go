@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyctl/keyctl/internal/pgstore"
 	"github.com/keyctl/keyctl/internal/safefile"
 	"github.com/keyctl/keyctl/pkg/jwk"
 )
@@ -472,7 +473,7 @@ func (c *Config) Lookup(key string) (string, Source, bool) {
 }
 
 func (c *Config) resolveFilePath(p string) string {
-	if hasScheme(p) || strings.Contains(p, "=") && !strings.ContainsAny(p, `/\`) {
+	if hasScheme(p) || pgstore.LooksLikeDSN(p) {
 		// postgres://..., file:///..., or a key=value connection string
 		// (which the keyring then refuses): a location, not a path, and
 		// maybe one holding a password that must not become a file name.

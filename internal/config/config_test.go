@@ -189,6 +189,7 @@ func TestLocationsInTheFileStayAsGiven(t *testing.T) {
 		"postgres://keyctl:keyctl-test-throwaway@db.internal/keys",
 		"postgresql://db.internal/keys?sslmode=verify-full",
 		"file:///srv/keyctl/keyring.json",
+		"host=db.internal user=ops dbname=keys", // refused later, never a file name
 	} {
 		c, err := Load(writeConfig(t, "keyring: "+loc+"\n"), envOf(nil))
 		if err != nil {
@@ -197,6 +198,14 @@ func TestLocationsInTheFileStayAsGiven(t *testing.T) {
 		if v, _, _ := c.Lookup("keyring"); v != loc {
 			t.Errorf("keyring %s read as %s", loc, v)
 		}
+	}
+	// A file name with "=" is still a path beside the config file.
+	c, err := Load(writeConfig(t, "keyring: keys=1.json\n"), envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := c.Lookup("keyring"); !filepath.IsAbs(v) {
+		t.Errorf("keys=1.json read as %s", v)
 	}
 	for p, want := range map[string]bool{
 		"postgres://x": true, "a+b.c-d://x": true, "file:///x": true,

@@ -104,23 +104,6 @@ type Store interface {
 	replace(ctx context.Context, src *Handle, o CopyOptions, fill func(*keyring.Keyring) error) (*Handle, error)
 }
 
-// LooksLikeDSN reports whether location is a libpq key=value connection
-// string ("host=db user=ops dbname=keys"), which keyctl does not take as
-// a keyring (and must never take for a file name, password and all).
-func LooksLikeDSN(location string) bool {
-	k, _, ok := strings.Cut(strings.TrimSpace(location), "=")
-	if !ok || strings.ContainsAny(location, `/\`) {
-		return false
-	}
-	switch strings.TrimSpace(k) {
-	case "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode",
-		"sslrootcert", "sslcert", "sslkey", "sslpassword", "options", "application_name", "connect_timeout",
-		"target_session_attrs", "channel_binding", "gssencmode", "krbsrvname":
-		return true
-	}
-	return false
-}
-
 // IsDatabase reports whether location names a PostgreSQL keyring.
 func IsDatabase(location string) bool { return pgstore.IsURI(location) }
 
@@ -155,7 +138,7 @@ func Open(location string, o Options) (Store, error) {
 	if scheme, _, ok := strings.Cut(location, "://"); ok && scheme != "file" && !strings.ContainsAny(scheme, `/\.`) {
 		return nil, fmt.Errorf("keyring %q: unknown scheme %q (a path, file:///path or postgres://...)", pgstore.Redact(location), scheme)
 	}
-	if LooksLikeDSN(location) {
+	if pgstore.LooksLikeDSN(location) {
 		return nil, fmt.Errorf("keyring %q is a key=value connection string: keyctl takes a postgres:// URI (postgres://USER@HOST/DB?sslmode=...)", pgstore.Redact(location))
 	}
 	path, err := FilePath(location)

@@ -42,6 +42,23 @@ var dsnPassword = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 })
 
+// LooksLikeDSN reports whether location is a libpq key=value connection
+// string ("host=db user=ops dbname=keys"), which keyctl does not take as
+// a keyring (and must never take for a file name, password and all).
+func LooksLikeDSN(location string) bool {
+	k, _, ok := strings.Cut(strings.TrimSpace(location), "=")
+	if !ok || strings.ContainsAny(location, `/\`) {
+		return false
+	}
+	switch strings.TrimSpace(k) {
+	case "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode",
+		"sslrootcert", "sslcert", "sslkey", "sslpassword", "options", "application_name", "connect_timeout",
+		"target_session_attrs", "channel_binding", "gssencmode", "krbsrvname":
+		return true
+	}
+	return false
+}
+
 // Redact returns uri with any password replaced by "xxxxx", for every
 // message, log line and listing. It reads the text as libpq and pgx do,
 // not as net/url does (which drops a query pair holding ";" or a bad

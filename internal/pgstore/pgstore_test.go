@@ -284,3 +284,20 @@ func TestLockTimeoutBounds(t *testing.T) {
 		}
 	}
 }
+
+// A key=value connection string is told from a file name with "=" in it.
+func TestLooksLikeDSN(t *testing.T) {
+	for s, want := range map[string]bool{
+		"host=db user=ops password=x dbname=keys": true,
+		" dbname = keys":              true,
+		"service=prod":                true,
+		"keys=1.json":                 false,
+		"keyring.json":                false,
+		"dir/host=1.json":             false,
+		"postgres://u@h/db?host=/tmp": false,
+	} {
+		if LooksLikeDSN(s) != want {
+			t.Errorf("LooksLikeDSN(%q) = %v", s, !want)
+		}
+	}
+}
