@@ -108,6 +108,9 @@ func runKeysExport(o *keysExportOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := notTheKeyring(o.Out, f.Path); err != nil {
+		return err
+	}
 	keys, err := f.Keyring.SupabaseExport()
 	if err != nil {
 		return keyringError(f.Path, err)
@@ -144,6 +147,22 @@ func runKeysExport(o *keysExportOptions) error {
 		o.IO.Hintf("add it to .gitignore: echo %s >> .gitignore", filepath.Base(o.Out))
 	}
 	return nil
+}
+
+// notTheKeyring refuses an --out that is the keyring's own file: an
+// export written there, even with --force, would replace the keyring
+// (its states, history and every other key) with what was exported.
+func notTheKeyring(out, keyringPath string) error {
+	if out == "" {
+		return nil
+	}
+	a, err1 := os.Stat(out)
+	b, err2 := os.Stat(keyringPath)
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		return nil
+	}
+	return withHint(&UsageError{Err: fmt.Errorf("--out %s is the keyring itself: writing the export there would replace the keyring", out)},
+		"choose another --out (for Supabase: supabase/signing_keys.json)")
 }
 
 // confirmOverwrite lets an existing non-empty file be replaced: with

@@ -41,6 +41,9 @@ func runKeysExportPEM(o *keysExportOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := notTheKeyring(o.Out, f.Path); err != nil {
+		return err
+	}
 	var e *keyring.Entry
 	if o.pem.KID == "" {
 		if e, err = f.Keyring.SigningKey(); err != nil {

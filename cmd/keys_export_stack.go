@@ -50,6 +50,9 @@ func runKeysExportStack(o *keysExportOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := notTheKeyring(o.Out, f.Path); err != nil {
+		return err
+	}
 	x, err := stack.Build(f.Keyring)
 	if err != nil {
 		if err == stack.ErrNoSigner {
