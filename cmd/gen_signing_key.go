@@ -35,10 +35,13 @@ type genSigningKeyOptions struct {
 	// set holds the flags given on the command line, for refusing those
 	// that do not apply (an algorithm from the config is not "given").
 	set func(name string) bool
+	// keyring names the keyring's location ("" when none), which --out
+	// must not replace.
+	keyring func() string
 }
 
 func newGenSigningKeyCmd(f *Factory) *cobra.Command {
-	o := &genSigningKeyOptions{IO: f.IO}
+	o := &genSigningKeyOptions{IO: f.IO, keyring: func() string { p, _ := keyringPath(f); return p }}
 	c := &cobra.Command{
 		Use:   "signing-key",
 		Short: "Generate a JWT signing key as a JWK",
@@ -160,6 +163,11 @@ func runGenSigningKey(o *genSigningKeyOptions) error {
 	if o.Out != "" {
 		if err := checkOutFile(o.Out, o.Force); err != nil {
 			return err
+		}
+		if o.keyring != nil {
+			if err := notTheKeyring(o.Out, o.keyring()); err != nil {
+				return err
+			}
 		}
 	}
 	key, err := jwk.Generate(alg, jwk.GenerateOptions{KID: o.KID, RSABits: o.RSABits, SecretBytes: o.SecretBytes})
