@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,30 +44,37 @@ var dsnPassword = sync.OnceValue(func() *regexp.Regexp {
 
 // LooksLikeDSN reports whether location is a libpq key=value connection
 // string ("host=db user=ops dbname=keys"), which keyctl does not take as
-// a keyring (and must never take for a file name, password and all).
+// a keyring (and must never take for a file name, password and all): it
+// starts with "key=" and names a libpq setting, or it sets a password
+// anywhere. A file whose name starts so is named "./user=x.json".
 func LooksLikeDSN(location string) bool {
-	k, _, ok := strings.Cut(strings.TrimSpace(location), "=")
-	if !ok || strings.ContainsAny(location, `/\`) {
+	if strings.Contains(location, "://") {
 		return false
 	}
-	switch strings.TrimSpace(k) {
-	case "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode",
-		"sslrootcert", "sslcert", "sslkey", "sslpassword", "options", "application_name", "connect_timeout",
-		"target_session_attrs", "channel_binding", "gssencmode", "krbsrvname":
-		return true
-	}
-	return false
+	return dsnStart().MatchString(location) && dsnKeyword().MatchString(location) || dsnPasswordKey().MatchString(location)
 }
 
+var (
+	dsnStart   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`) })
+	dsnKeyword = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|service|servicefile|sslmode|sslrootcert|sslcert|sslkey|sslpassword|sslnegotiation|options|application_name|connect_timeout|target_session_attrs|load_balance_hosts|require_auth|channel_binding|gssencmode|krbsrvname|keepalives[a-z_]*|tcp_user_timeout|min_read_buffer_size)\s*=`)
+	})
+	dsnPasswordKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)password\s*=`) })
+	// queryPassword: a setting whose name holds "password" and all that
+	// follows it, wherever it sits (after "?", "&", ";", or a second "?").
+	queryPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(password[^=&?;/]*=).*`) })
+)
+
 // Redact returns uri with any password replaced by "xxxxx", for every
-// message, log line and listing. It reads the text as libpq and pgx do,
-// not as net/url does (which drops a query pair holding ";" or a bad
-// escape, and reads "user:20#24@host" as a port and a fragment), and it
-// errs on the side of hiding: everything between the first ":" of the
-// part before the last "@" of the authority and that "@", and the value
-// of every query setting whose name holds "password" (password,
-// sslpassword, ...). A key=value connection string loses its password=
-// values. Any scheme is handled alike, so a mistyped "Postgres://" or
+// message, log line and listing. It errs on the side of hiding, so that
+// whatever libpq, pgx or a typo makes of the text, no password shows:
+//   - the user part: from the first ":" to the last "@" anywhere in the
+//     URI (a password may hold "/", "#", "?" or "@" unescaped);
+//   - from any setting whose name holds "password" (password,
+//     sslpassword, ...) to the end, wherever it sits;
+//   - in a key=value connection string, every password= value.
+//
+// Any scheme is handled alike, so a mistyped "Postgres://" or
 // "postgresql+ssl://" is hidden too.
 func Redact(uri string) string {
 	i := strings.Index(uri, "://")
@@ -75,33 +82,39 @@ func Redact(uri string) string {
 		return dsnPassword().ReplaceAllString(uri, "${1}xxxxx")
 	}
 	head, rest := uri[:i+3], uri[i+3:]
-	// libpq ends the authority at the first "/" only; the user part at
-	// an "@" before it. The last one is taken, so a password holding an
-	// unescaped "@" is hidden whole.
-	end := strings.IndexByte(rest, '/')
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if c := strings.IndexByte(rest, ':'); c >= 0 && c < at {
 			rest = rest[:c] + ":xxxxx" + rest[at:]
 		}
 	}
-	if q := strings.IndexByte(rest, '?'); q >= 0 {
-		pairs := strings.Split(rest[q+1:], "&")
-		for j, pair := range pairs {
-			k, _, _ := strings.Cut(pair, "=")
-			name := k
-			if d, err := url.QueryUnescape(k); err == nil {
-				name = d
-			}
-			if strings.Contains(strings.ToLower(name), "password") {
-				pairs[j] = k + "=xxxxx"
-			}
+	if queryPassword().MatchString(rest) {
+		return head + queryPassword().ReplaceAllString(rest, "${1}xxxxx")
+	}
+	if strings.Contains(rest, "%") && queryPassword().MatchString(lenientUnescape(rest)) {
+		// A setting name spelled with escapes ("pass%77ord"): hide the
+		// whole query.
+		if q := strings.IndexByte(rest, '?'); q >= 0 {
+			return head + rest[:q+1] + "xxxxx"
 		}
-		rest = rest[:q+1] + strings.Join(pairs, "&")
+		return head + "xxxxx"
 	}
 	return head + rest
+}
+
+// lenientUnescape decodes every valid %XX of s and keeps the rest.
+func lenientUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // Options tune a Store.

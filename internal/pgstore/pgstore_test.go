@@ -238,10 +238,10 @@ func TestResealIsOneTransaction(t *testing.T) {
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://alice:s3cret@db:5432/keys?sslmode=verify-full": "postgres://alice:xxxxx@db:5432/keys?sslmode=verify-full",
-		"postgresql://db/keys?password=s3cret&user=alice":          "postgresql://db/keys?password=xxxxx&user=alice",
+		"postgresql://db/keys?password=s3cret&user=alice":          "postgresql://db/keys?password=xxxxx",
 		"postgres://alice@db/keys":                                 "postgres://alice@db/keys",
 		// sslpassword unlocks the client's TLS key: a secret too.
-		"postgres://alice@db/keys?sslpassword=s3cret&sslmode=verify-full": "postgres://alice@db/keys?sslpassword=xxxxx&sslmode=verify-full",
+		"postgres://alice@db/keys?sslpassword=s3cret&sslmode=verify-full": "postgres://alice@db/keys?sslpassword=xxxxx",
 		"postgres://alice@db/keys?SSLPassword=s3cret":                     "postgres://alice@db/keys?SSLPassword=xxxxx",
 		"postgres://u@127.0.0.1:notaport/db?sslpassword=s3cret":           "postgres://u@127.0.0.1:notaport/db?sslpassword=xxxxx",
 		"host=db sslpassword=s3cret user=alice":                           "host=db sslpassword=xxxxx user=alice",
@@ -252,12 +252,20 @@ func TestRedact(t *testing.T) {
 		"postgres://postgres:2024?SECRET@h/db":                                "postgres://postgres:xxxxx@h/db",
 		"postgres://az@srv:S3CRET%@h/db":                                      "postgres://az@srv:xxxxx@h/db",
 		"postgres://h?password=s3cret":                                        "postgres://h?password=xxxxx",
-		"postgres://h/db?pass%77ord=s3cret":                                   "postgres://h/db?pass%77ord=xxxxx",
+		"postgres://h/db?pass%77ord=s3cret":                                   "postgres://h/db?xxxxx",
 		// Any scheme: a mistyped one is echoed in errors.
-		"Postgres://alice:S3CRET@h/x":           "Postgres://alice:xxxxx@h/x",
-		"postgresql+ssl://alice:S3CRET@h/x":     "postgresql+ssl://alice:xxxxx@h/x",
-		"postgres://db:5432/keys":               "postgres://db:5432/keys",
-		"host=db password='s3 cret' user=alice": "host=db password=xxxxx user=alice",
+		"Postgres://alice:S3CRET@h/x":       "Postgres://alice:xxxxx@h/x",
+		"postgresql+ssl://alice:S3CRET@h/x": "postgresql+ssl://alice:xxxxx@h/x",
+		"postgres://db:5432/keys":           "postgres://db:5432/keys",
+		// A password holding "/" in the user part, typos in the query.
+		"postgres://ops:hunter2/x@127.0.0.1:5432/postgres":      "postgres://ops:xxxxx@127.0.0.1:5432/postgres",
+		"postgres://ops@h/db?sslmode=require?password=hunter2":  "postgres://ops@h/db?sslmode=require?password=xxxxx",
+		"postgres://ops@h/db?sslmode=require;password=hunter2":  "postgres://ops@h/db?sslmode=require;password=xxxxx",
+		"postgres://ops@h/db?password=a&b=c&d":                  "postgres://ops@h/db?password=xxxxx",
+		"postgres://[a?x=1]/db?password=secret":                 "postgres://[a?x=1]/db?password=xxxxx",
+		"postgres:///db?host=/var/run/postgresql":               "postgres:///db?host=/var/run/postgresql",
+		"dbname=keys password=hunter2 host=/var/run/postgresql": "dbname=keys password=xxxxx host=/var/run/postgresql",
+		"host=db password='s3 cret' user=alice":                 "host=db password=xxxxx user=alice",
 		// URLs net/url refuses still lose their password.
 		"postgres://u:s3cret@127.0.0.1:notaport/db": "postgres://u:xxxxx@127.0.0.1:notaport/db",
 		"postgres://u:s3%zzcret@[::1/db":            "postgres://u:xxxxx@[::1/db",
@@ -295,6 +303,10 @@ func TestLooksLikeDSN(t *testing.T) {
 		"keyring.json":                false,
 		"dir/host=1.json":             false,
 		"postgres://u@h/db?host=/tmp": false,
+		"dbname=keys password=x host=/var/run/postgresql": true,
+		"load_balance_hosts=random host=db1,db2 user=ops": true,
+		"a/b/password=x.json":                             true, // never a file name
+		"./user=alice.json":                               false,
 	} {
 		if LooksLikeDSN(s) != want {
 			t.Errorf("LooksLikeDSN(%q) = %v", s, !want)
