@@ -109,23 +109,44 @@ type DirModeError struct {
 
 func (e *DirModeError) Error() string {
 	if e.Above {
-		return fmt.Sprintf("directory %s, on the way to the %s, is writable by group or others (mode %04o) without the sticky bit, so another user could replace what is below it", e.Dir, e.What, e.Mode.Perm())
+		return fmt.Sprintf("directory %s, on the way to the %s, is writable by group or others (mode %04o) without the sticky bit, so another user could replace what is below it", e.Dir, e.What, octal(e.Mode))
 	}
-	return fmt.Sprintf("directory %s of the %s is writable by group or others (mode %04o), so another user could replace the %s", e.Dir, e.What, e.Mode.Perm(), e.What)
+	return fmt.Sprintf("directory %s of the %s is writable by group or others (mode %04o), so another user could replace the %s", e.Dir, e.What, octal(e.Mode), e.What)
 }
 
 // Hint says what to do.
 func (e *DirModeError) Hint() string {
-	if e.Above {
+	if e.Above || e.Mode&fs.ModeSticky != 0 || !ownDir(e.Dir) {
+		// A shared directory (/tmp, a group's): not the user's to chmod.
 		return aboveHint(e.What)
 	}
 	return "chmod 700 " + e.Dir
 }
 
+// ownDir reports whether dir belongs to the user running keyctl.
+func ownDir(dir string) bool {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	uid, ok := owner(st)
+	return ok && uid == os.Geteuid()
+}
+
+// octal is m's permission bits with the sticky bit, as ls and chmod write
+// them.
+func octal(m fs.FileMode) uint32 {
+	o := uint32(m.Perm())
+	if m&fs.ModeSticky != 0 {
+		o |= 0o1000
+	}
+	return o
+}
+
 // aboveHint: a shared directory above the file is not the user's to
 // chmod or chown; the file moves instead.
 func aboveHint(what string) string {
-	return fmt.Sprintf("keep the %s where only you and root can change the directories above it (under your home directory, for example)", what)
+	return fmt.Sprintf("keep the %s in a directory that only you and root can change, along with every directory above it (under your home directory, for example)", what)
 }
 
 // Resolve returns path with every symlink resolved, so that a lock, a
@@ -178,6 +199,10 @@ func resolve(path string, onLink func(dir string) error) (string, error) {
 			// does not exist names nothing.
 			if slices.Contains(rest, "..") {
 				return "", &fs.PathError{Op: "resolve", Path: path, Err: syscall.ENOENT}
+			}
+			if len(rest) > 0 && rest[len(rest)-1] == "." {
+				// "new.json/": a directory, which no file is created as.
+				return "", &fs.PathError{Op: "resolve", Path: path, Err: syscall.EISDIR}
 			}
 			return filepath.Join(append([]string{next}, rest...)...), nil
 		}

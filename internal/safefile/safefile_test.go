@@ -281,6 +281,7 @@ func TestResolveDotDotAfterLink(t *testing.T) {
 		want + "/../x":                        syscall.ENOTDIR,
 		want + "/":                            syscall.ENOTDIR,
 		filepath.Join(b, "missing") + "/../x": syscall.ENOENT,
+		filepath.Join(b, "new.json") + "/":    syscall.EISDIR,
 	} {
 		if got, err := Resolve(p); !errors.Is(err, errno) {
 			t.Errorf("Resolve(%q) = %q, %v; want %v", p, got, err, errno)

@@ -54,7 +54,7 @@ func LockFile(path, what string, timeout time.Duration) (func(), error) {
 	// Before the lock file is made and temporary files are removed: not
 	// in a directory another user could write (their files are not ours
 	// to delete, and they could replace ours).
-	if err := safefile.CheckDir(real, what); err != nil {
+	if err := safefile.CheckDir(path, what); err != nil { // the user's path: links on the way count
 		return nil, err
 	}
 	unlock, err := lock(real, timeout)

@@ -112,6 +112,13 @@ func Load(path string, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if at != path {
+		// Reached through a link: the directories holding the links
+		// count too (readKeyring checks the real file's).
+		if err := safefile.CheckDir(path, "keyring"); err != nil {
+			return nil, err
+		}
+	}
 	data, _, err := readKeyring(at)
 	if err != nil {
 		return nil, err
@@ -243,7 +250,7 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 	}
 	// Before the lock file is made: nothing is created in a directory
 	// another user could write.
-	if err := safefile.CheckDir(path, "keyring"); err != nil {
+	if err := safefile.CheckDir(userPath, "keyring"); err != nil {
 		return nil, err
 	}
 	unlock, err := lock(path, opts.LockTimeout)
