@@ -446,15 +446,16 @@ func (f *Fetcher) lock(ctx context.Context, key string) (func(), error) {
 	err := os.MkdirAll(f.opts.CacheDir, 0o700)
 	var unlock func()
 	if err == nil {
-		unlock, err = lockFile(ctx, path, 2*f.opts.Timeout)
+		unlock, err = store.Flock(ctx, path, 2*f.opts.Timeout)
 	}
+	var busy *store.BusyError
 	switch {
 	case err == nil:
 		return unlock, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("fetch JWKS %s: %w", redact(key), ctx.Err())
-	case errors.Is(err, errLockBusy):
-		f.warn("the JWKS cache lock %s was %s for over %s; going on without it", path, err, 2*f.opts.Timeout)
+	case errors.As(err, &busy):
+		f.warn("the JWKS cache lock %s was %s for over %s; going on without it", path, errLockBusy, 2*f.opts.Timeout)
 	default:
 		f.warn("cannot lock the JWKS cache, going on without the lock: %v", err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,9 +113,18 @@ func openLockFile(path string) (*os.File, error) {
 		f.Close()
 		return nil, &LockFileError{Path: path, Problem: "is " + describeMode(st.Mode()) + ", not a regular file"}
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() && sys.Uid != 0 {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if ok && int(sys.Uid) != os.Geteuid() && sys.Uid != 0 {
 		f.Close()
 		return nil, &LockFileError{Path: path, Problem: fmt.Sprintf("is owned by another user (uid %d)", sys.Uid)}
+	}
+	if ok && int(sys.Uid) == os.Geteuid() && st.Mode().Perm()&0o077 != 0 {
+		// One of the user's own, made looser by hand: whoever can open
+		// it can hold the lock, so it is made private again.
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock keyring: %w", err)
+		}
 	}
 	return f, nil
 }
@@ -137,10 +147,25 @@ func describeMode(m os.FileMode) string {
 // timeout (0: DefaultLockTimeout; negative: do not wait). The returned
 // function releases it.
 func lock(path string, timeout time.Duration) (func(), error) {
+	unlock, err := Flock(context.Background(), path+LockSuffix, timeout)
+	var be *BusyError
+	if errors.As(err, &be) {
+		be.Path = path
+	}
+	return unlock, err
+}
+
+// Flock takes the exclusive lock (flock) of the lock file at lockPath,
+// creating it private, waiting at most timeout (0: DefaultLockTimeout;
+// negative: do not wait) or until ctx ends. A symlink, a non-regular file
+// or another user's file there is refused (LockFileError); a wait that
+// runs out is a BusyError. Closing the descriptor, as the returned
+// function does, releases the lock, as does the process's death.
+func Flock(ctx context.Context, lockPath string, timeout time.Duration) (func(), error) {
 	if timeout == 0 {
 		timeout = DefaultLockTimeout
 	}
-	f, err := openLockFile(path + LockSuffix)
+	f, err := openLockFile(lockPath)
 	if err != nil {
 		return nil, err
 	}
@@ -164,15 +189,17 @@ func lock(path string, timeout time.Duration) (func(), error) {
 		}
 		if !time.Now().Before(deadline) {
 			f.Close()
-			return nil, &BusyError{Path: path, Waited: time.Since(start)}
+			return nil, &BusyError{Path: lockPath, Waited: time.Since(start)}
 		}
 		// Poll with growing, jittered pauses: many writers queue up without
 		// spinning, and none waits much longer than the holder needs.
-		sleep := pause/2 + rand.N(pause)
-		if rest := time.Until(deadline); sleep > rest {
-			sleep = rest
+		sleep := min(pause/2+rand.N(pause), time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(sleep):
 		}
-		time.Sleep(sleep)
 		if pause < 20*time.Millisecond {
 			pause *= 2
 		}
