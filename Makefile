@@ -75,7 +75,7 @@ fuzz:
 	  done; \
 	done
 
-## bench: benchmarks, then each figure beside its raw crypto baseline as a ratio (BENCHTIME=1s); then whole keyctl commands on a file, on PostgreSQL and through PgBouncer
+## bench: benchmarks, then each figure beside its raw crypto baseline as a ratio (BENCHTIME=1s); then whole keyctl commands on a file, on PostgreSQL over TCP and over its Unix socket, and through PgBouncer
 bench:
 	{ KEYCTL_TEST_PG_FSYNC=on $(WITH_PG) $(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),1s) ./pkg/... ./internal/bulk/... ./internal/keystore/ 2>&1 || echo FAIL; } | \
 	  $(GO) run ./testdata/bench/benchtable
@@ -85,11 +85,11 @@ bench:
 bench-peers:
 	bash testdata/bench/peers.sh
 
-## docs: regenerate the command reference in docs/ and the help and completion goldens
-## bench-serve: keyctl serve against nginx, same JWKS and headers, same load; then a PostgreSQL-backed replica against a file-backed one (docs/performance.md)
+## bench-serve: keyctl serve against nginx, same JWKS and headers, same load (cores shared, then server and wrk on separate cores); then a PostgreSQL-backed replica against a file-backed one (docs/performance.md)
 bench-serve:
 	$(WITH_PG) bash testdata/bench/serve/bench.sh
 
+## docs: regenerate the command reference in docs/ and the help and completion goldens
 docs:
 	$(GO) run ./internal/docgen -out docs/reference
 	UPDATE_SCRIPTS=1 $(GO) test -count=1 . -run 'TestScripts/(help_|completion_)'

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make bench's whole-process figures for issue 11: the same keyctl command
-# against a keyring file, a keyring in PostgreSQL reached directly, and the
+# against a keyring file, a keyring in PostgreSQL reached directly over TCP
+# (SCRAM, as a remote client would), the same server over its Unix socket
+# (a local PostgreSQL's usual way in: no TCP, no password exchange), and the
 # same keyring through PgBouncer in transaction mode (when with-cluster.sh
-# started one). ROUNDS rounds of RUNS runs of each, the three interleaved
+# started one). ROUNDS rounds of RUNS runs of each, all interleaved
 # in every round (so a burst of noise does not land on one only); prints
 # the median wall time of a run and the ratio to the file keyring's.
 # Run under testdata/pg/with-cluster.sh (make bench does).
@@ -34,8 +36,14 @@ unset KEYCTL_KEYRING KEYCTL_CONFIG KEYCTL_PASSPHRASE
 KEYCTL_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
 export KEYCTL_MASTER_KEY
 
-names=(file postgres)
+names=(file tcp)
 rings=("$work/keyring.json" "$direct")
+if [ -n "${KEYCTL_TEST_PG_DIR:-}" ]; then
+	port=${KEYCTL_TEST_DATABASE_URL##*:}
+	port=${port%%/*}
+	names+=(socket)
+	rings+=("postgres://postgres@/$db?host=$KEYCTL_TEST_PG_DIR&port=$port&sslmode=disable")
+fi
 if [ -n "${KEYCTL_TEST_PGBOUNCER_URL:-}" ]; then
 	b=${KEYCTL_TEST_PGBOUNCER_URL#*@}
 	names+=(pgbouncer)

@@ -8,6 +8,8 @@
 # (one run alone swings by 20 % or more on a busy 2-core machine); then
 # the 23-key case again at the same paced load for both. Installs
 # Debian's nginx-light and wrk when missing (as root). Stops all it started.
+# Each comparison is made twice: with the servers and wrk sharing the
+# cores, and with each server on CPU 0 and wrk on CPU 1 (taskset).
 set -euo pipefail
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-50}
@@ -46,9 +48,9 @@ umask 077
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# keysfile N: a keys file of N ES256 keys.
+# keysfile N [TAG]: a keys file of N ES256 keys.
 keysfile() {
-	local f="$work/keys-$1/signing_keys.json"
+	local f="$work/keys-$1${2:+-$2}/signing_keys.json"
 	mkdir -p "$(dirname "$f")"
 	"$KEYCTL" gen signing-key --keys-file "$f" >/dev/null 2>&1
 	for ((i = 1; i < $1; i++)); do "$KEYCTL" gen signing-key --keys-file "$f" --append >/dev/null 2>&1; done
@@ -59,7 +61,9 @@ keysfile() {
 LUA=$here/report.lua
 load() {
 	local out
-	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -s "$LUA" "http://$1/.well-known/jwks.json")
+	local pin=()
+	if [ -n "${WRK_PIN:-}" ]; then pin=(taskset -c 1); fi
+	out=$("${pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -s "$LUA" "http://$1/.well-known/jwks.json")
 	echo "$out" | grep '^rps='
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -86,39 +90,58 @@ compare() {
 	if [ -n "${VERBOSE:-}" ]; then sed "s/^/    $4 /" "$work/a"; sed "s/^/    $5 /" "$work/b"; fi
 }
 
-printf '%-28s %10s %9s %10s %9s %9s %9s\n' case keyctl_rps keyctl_p99 nginx_rps nginx_p99 rps_ratio p99_ratio
-for n in 23 1000; do
-	f=$(keysfile "$n")
-	kport=$(freeport)
-	"$KEYCTL" serve --keys-file "$f" --addr "127.0.0.1:$kport" 2>"$work/serve-$n.log" &
-	pids+=($!)
-	for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$kport/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
-	nport=$(freeport)
-	(umask 022 && mkdir -p "$work/nginx-$n/www/.well-known" "$work/nginx-$n/tmp")
-	curl -fsS "http://127.0.0.1:$kport/.well-known/jwks.json" >"$work/nginx-$n/www/.well-known/jwks.json"
-	chmod 644 "$work/nginx-$n/www/.well-known/jwks.json"
-	sed -e "s|@DIR@|$work/nginx-$n|g" -e "s|@PORT@|$nport|g" "$here/nginx.conf.in" >"$work/nginx-$n/nginx.conf"
-	"$NGINX" -c "$work/nginx-$n/nginx.conf" -e "$work/nginx-$n/nginx-error.log" &
-	pids+=($!)
-	for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$nport/.well-known/jwks.json" >/dev/null 2>&1 && break; sleep 0.05; done
-	cmp -s <(curl -fsS "http://127.0.0.1:$kport/.well-known/jwks.json") <(curl -fsS "http://127.0.0.1:$nport/.well-known/jwks.json") || { echo "bench-serve: bodies differ" >&2; exit 1; }
-	for phase in before after; do
-		if [ "$phase" = after ]; then
-			# A write: a key added, taken in by keyctl (inotify) and copied for nginx.
-			old=$(curl -fsS -o /dev/null -w '%header{etag}' "http://127.0.0.1:$kport/.well-known/jwks.json")
-			"$KEYCTL" gen signing-key --keys-file "$f" --append >/dev/null 2>&1
-			for _ in $(seq 200); do
-				[ "$(curl -fsS -o /dev/null -w '%header{etag}' "http://127.0.0.1:$kport/.well-known/jwks.json")" != "$old" ] && break
-				sleep 0.02
-			done
-			curl -fsS "http://127.0.0.1:$kport/.well-known/jwks.json" >"$work/nginx-$n/www/.well-known/jwks.json.new"
-			chmod 644 "$work/nginx-$n/www/.well-known/jwks.json.new"
-			mv "$work/nginx-$n/www/.well-known/jwks.json.new" "$work/nginx-$n/www/.well-known/jwks.json"
-		fi
-		compare "$n keys, $phase a write" "$kport" "$nport" keyctl "nginx "
+# cases TITLE: both servers for a 23-key and a 1,000-key set, before and
+# after a write, each compared under the same load. With PIN set, each
+# server runs on CPU 0 alone (nginx with one worker, keyctl with
+# GOMAXPROCS 1, which Go takes from the affinity) and wrk on CPU 1.
+cases() {
+	local n f d kport nport phase old srv=() workers=auto
+	if [ -n "${PIN:-}" ]; then srv=(taskset -c 0) workers=1; fi
+	printf '%-28s %10s %9s %10s %9s %9s %9s\n' "$1" keyctl_rps keyctl_p99 nginx_rps nginx_p99 rps_ratio p99_ratio
+	for n in 23 1000; do
+		f=$(keysfile "$n" "${PIN:+pinned}")
+		d=$work/nginx-$n${PIN:+-pinned}
+		kport=$(freeport)
+		"${srv[@]}" "$KEYCTL" serve --keys-file "$f" --addr "127.0.0.1:$kport" 2>"$work/serve-$n${PIN:+-pinned}.log" &
+		pids+=($!)
+		for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$kport/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+		nport=$(freeport)
+		(umask 022 && mkdir -p "$d/www/.well-known" "$d/tmp")
+		curl -fsS "http://127.0.0.1:$kport/.well-known/jwks.json" >"$d/www/.well-known/jwks.json"
+		chmod 644 "$d/www/.well-known/jwks.json"
+		sed -e "s|@DIR@|$d|g" -e "s|@PORT@|$nport|g" -e "s|@WORKERS@|$workers|g" "$here/nginx.conf.in" >"$d/nginx.conf"
+		"${srv[@]}" "$NGINX" -c "$d/nginx.conf" -e "$d/nginx-error.log" &
+		pids+=($!)
+		for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$nport/.well-known/jwks.json" >/dev/null 2>&1 && break; sleep 0.05; done
+		cmp -s <(curl -fsS "http://127.0.0.1:$kport/.well-known/jwks.json") <(curl -fsS "http://127.0.0.1:$nport/.well-known/jwks.json") || { echo "bench-serve: bodies differ" >&2; exit 1; }
+		for phase in before after; do
+			if [ "$phase" = after ]; then
+				# A write: a key added, taken in by keyctl (inotify) and copied for nginx.
+				old=$(curl -fsS -o /dev/null -w '%header{etag}' "http://127.0.0.1:$kport/.well-known/jwks.json")
+				"$KEYCTL" gen signing-key --keys-file "$f" --append >/dev/null 2>&1
+				for _ in $(seq 200); do
+					[ "$(curl -fsS -o /dev/null -w '%header{etag}' "http://127.0.0.1:$kport/.well-known/jwks.json")" != "$old" ] && break
+					sleep 0.02
+				done
+				curl -fsS "http://127.0.0.1:$kport/.well-known/jwks.json" >"$d/www/.well-known/jwks.json.new"
+				chmod 644 "$d/www/.well-known/jwks.json.new"
+				mv "$d/www/.well-known/jwks.json.new" "$d/www/.well-known/jwks.json"
+			fi
+			compare "$n keys, $phase a write" "$kport" "$nport" keyctl "nginx "
+		done
+		if [ "$n" = 23 ] && [ -z "${PIN:-}" ]; then k23=$kport n23=$nport; fi
 	done
-	if [ "$n" = 23 ]; then k23=$kport n23=$nport; fi
-done
+}
+
+# Unpinned: both servers and wrk share the machine's cores, as the issue's
+# figures were taken. Then, on a machine with two cores or more, the same
+# with the load generator on its own core: on two cores the kernel
+# otherwise decides the tail by how it interleaves wrk with the server.
+PIN= cases "shared cores"
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	echo
+	PIN=1 WRK_PIN=1 cases "server CPU 0, wrk CPU 1"
+fi
 
 # The same 23-key servers at the same paced load: each connection waits
 # PACE_MS between an answer and its next request (wrk's delay hook), so
