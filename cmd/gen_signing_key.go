@@ -55,7 +55,9 @@ With --keys-file the key goes into a Supabase-style signing_keys.json
 instead: a JSON array of private JWKs, 2-space indented, mode 0600, created
 if missing. keyctl keeps exactly one key with "sign" in key_ops there, so
 Supabase Auth always starts: --append adds a standby key (key_ops
-["verify"]) unless --in-use is given or no key signs yet. Writers take
+["verify"]) unless --in-use is given or no key signs yet; a new signing key
+goes first (the Supabase CLI signs with the first key of the file). A file
+already holding two signing keys takes only --in-use. Writers take
 the file's lock (signing_keys.json.lock beside it), so CI jobs appending at
 once each add their key.
 
@@ -74,6 +76,7 @@ with --force.`,
 		}),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.set = c.Flags().Changed
+			o.Out = stdoutDash(o.Out)
 			return runGenSigningKey(o)
 		},
 	}
@@ -212,6 +215,27 @@ func printKey(o *genSigningKeyOptions, key *jwk.Key) error {
 	return nil
 }
 
+// stdoutDash reads --out - as stdout, as "-" means stdin for every
+// input flag: a private key never lands in a file named "-".
+func stdoutDash(out string) string {
+	if out == "-" {
+		return ""
+	}
+	return out
+}
+
+// checkOutNotDir refuses an --out that names a directory before any work
+// (and before any lock file is made beside it).
+func checkOutNotDir(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return withHint(fmt.Errorf("%s is a directory: not overwriting it", path), "give --out the path of a file")
+	}
+	return nil
+}
+
 // checkOutFile refuses --out PATH before any work when the file exists
 // (without force), is a directory, or its directory is missing.
 func checkOutFile(path string, force bool) error {
@@ -319,7 +343,7 @@ func prepareKeysFile(o *genSigningKeyOptions) ([]*jwk.Key, error) {
 	case errors.Is(err, keysfile.ErrNotFound):
 		return nil, requireDir(o.KeysFile)
 	case err != nil:
-		return nil, withHint(fmt.Errorf("read keys file %s: %w", o.KeysFile, err), "the file was left as it was; fix it or choose another --keys-file")
+		return nil, withHint(fmt.Errorf("read keys file %s: %w", o.KeysFile, err), "%s", unpaddedHint(err, o.KeysFile, "the file was left as it was; fix it or choose another --keys-file"))
 	}
 	if len(keys) > 0 && !o.Append && !o.Force {
 		if !o.IO.CanPrompt() {
@@ -356,7 +380,11 @@ func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
 	signs := true
 	if o.Append {
 		keys, signs, err = keysfile.Append(existing, key, o.InUse)
-		if err != nil {
+		var many *keysfile.ManySignersError
+		switch {
+		case errors.As(err, &many):
+			return withHint(fmt.Errorf("%s: %w", o.KeysFile, err), "nothing was written; add --in-use to make the new key the only signing key, or see keyctl supabase doctor")
+		case err != nil:
 			return &UsageError{Err: err}
 		}
 	} else {
@@ -365,6 +393,7 @@ func writeKeyToFile(o *genSigningKeyOptions, key *jwk.Key) error {
 	if err := keysfile.Write(o.KeysFile, keys); err != nil {
 		return fmt.Errorf("write %s: %w", o.KeysFile, err)
 	}
+	warnSupabaseAlgs(o.IO, []*jwk.Key{key})
 	role := "standby (verify only)"
 	if signs {
 		role = "signing key"

@@ -76,6 +76,10 @@ an existing file is replaced after a question on a terminal, or with
 		Args: keyFileArg("a JWK"),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.File = args[0]
+			o.Out = stdoutDash(o.Out)
+			if err := checkOutNotDir(o.Out); err != nil {
+				return err
+			}
 			return runJWKToPEM(o)
 		},
 	}
@@ -98,7 +102,7 @@ func runJWKToPEM(o *jwkToPEMOptions) error {
 	}
 	keys, err := jwk.ParseAny(data)
 	if err != nil {
-		return withHint(fmt.Errorf("%s: %w", o.File, err), hint)
+		return withHint(fmt.Errorf("%s: %w", o.File, err), "%s", unpaddedHint(err, o.File, hint))
 	}
 	k, err := keysfile.Select(keys, o.KID)
 	if err != nil {
@@ -188,6 +192,10 @@ atomically, mode 0600 (0644 for a public key).`,
 		Args: keyFileArg("a PEM key"),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.File = args[0]
+			o.Out = stdoutDash(o.Out)
+			if err := checkOutNotDir(o.Out); err != nil {
+				return err
+			}
 			return runJWKFromPEM(o)
 		},
 	}
@@ -313,9 +321,13 @@ func (e *noPEMPassphraseError) Error() string {
 func (e *noPEMPassphraseError) Is(target error) bool { return target == jwk.ErrEncryptedPEM }
 
 // parseKeyData reads the keys in data, a key file the user named at path:
-// as jwk.ParseAny, and an encrypted PEM key with its passphrase.
-func parseKeyData(f *Factory, path string, data []byte) ([]*jwk.Key, error) {
+// as jwk.ParseAny (jwk.ParseRepairing when importing), and an encrypted
+// PEM key with its passphrase.
+func parseKeyData(f *Factory, path string, data []byte, repair bool) ([]*jwk.Key, error) {
 	if !jwk.IsEncryptedPEM(data) {
+		if repair {
+			return jwk.ParseRepairing(data)
+		}
 		return jwk.ParseAny(data)
 	}
 	k, err := jwk.ParsePEMWithPassphrase(data, pemPassphrase(f, path))

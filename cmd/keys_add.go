@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyctl/keyctl/internal/config"
 	"github.com/keyctl/keyctl/internal/keysfile"
+	"github.com/keyctl/keyctl/internal/ui"
 	"github.com/keyctl/keyctl/pkg/jwk"
 	"github.com/keyctl/keyctl/pkg/keyring"
 )
@@ -246,10 +248,11 @@ func readPrivateKeyFile(f *Factory, path string) (*jwk.Key, error) {
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read %s: %w", path, err), hint)
 	}
-	keys, err := parseKeyData(f, path, data)
+	keys, err := parseKeyData(f, path, data, true)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("%s: %w", path, err), hint)
 	}
+	notePadded(f.IO, path, keys)
 	if len(keys) != 1 {
 		return nil, withHint(fmt.Errorf("%s holds %d keys; import one at a time", path, len(keys)), "for a Supabase signing_keys.json: keyctl keys import-supabase %s", shellQuote(path))
 	}
@@ -415,8 +418,18 @@ not know it yet; see "keyctl keys rotate"), unless --force.`,
 	return c
 }
 
+// notePadded says which keys were read with P-256 members an older
+// Supabase CLI wrote short, and padded (jwk.ParseRepairing).
+func notePadded(io *ui.IO, path string, keys []*jwk.Key) {
+	for _, k := range keys {
+		if m := k.PaddedMembers(); len(m) > 0 {
+			io.Infof("%s: key %s: padded %s to 32 bytes (an older Supabase CLI wrote it without its left zero bytes; Supabase Auth refuses it so, keyctl writes it back whole)", path, kidOrNone(k.KID), strings.Join(m, ", "))
+		}
+	}
+}
+
 func runKeysImportSupabase(o *keysImportSupabaseOptions) error {
-	keys, err := keysfile.Read(o.File)
+	keys, err := keysfile.ReadRepairing(o.File)
 	if errors.Is(err, keysfile.ErrNotFound) {
 		return withHint(err, "export one from a keyring with: keyctl keys export --format supabase --out %s", o.File)
 	}
@@ -426,6 +439,7 @@ func runKeysImportSupabase(o *keysImportSupabaseOptions) error {
 	if len(keys) == 0 {
 		return fmt.Errorf("%s holds no keys", o.File)
 	}
+	notePadded(o.F.IO, o.File, keys)
 	for _, k := range keys {
 		if k.KID == "" {
 			k.KID = jwk.NewKID()

@@ -38,10 +38,12 @@ func newKeysExportCmd(kc *keysCommon) *cobra.Command {
 		Short: "Write the keys Supabase loads: signing_keys.json, or every service's variable",
 		Long: `Export the keyring as the JSON array of private JWKs that the Supabase CLI
 and Supabase Auth load (supabase/signing_keys.json, GOTRUE_JWT_KEYS): the
-key in use with key_ops ["sign","verify"], standby and previously used keys
-with ["verify"], revoked and deleted keys left out, so Auth starts with
-exactly one signing key. The legacy JWT secret is left out too (Supabase
-reads it from [auth] jwt_secret).
+key in use first with key_ops ["sign","verify"] (the Supabase CLI signs
+with the first key), standby and previously used keys with ["verify"],
+revoked and deleted keys left out, so Auth starts with exactly one signing
+key. The legacy JWT secret is left out too (Supabase reads it from [auth]
+jwt_secret). An EdDSA or HS256 key gets a warning: the Supabase CLI and
+auth-js take ES256 and RS256 only.
 
 Without --out the array is printed on stdout. --out writes it atomically,
 mode 0600; an existing file is replaced after a question on a terminal, or
@@ -53,13 +55,15 @@ your own): --format gotrue is Auth's GOTRUE_JWT_KEYS (the key in use first
 with ["sign","verify"], every other trusted key, the legacy secret too,
 with ["verify"]); --format services-jwks is the JWKS that PostgREST
 (PGRST_JWT_SECRET), Realtime (API_JWT_JWKS), Storage (JWT_JWKS) and Edge
-Functions (SUPABASE_JWKS) verify with: public keys, plus the legacy HS256
-secret as an oct key while it is trusted, so legacy anon and service_role
-tokens keep working. That JWKS then holds a secret: never publish it.
+Functions (SUPABASE_JWKS) verify with: public keys, plus every trusted HS256
+secret as an oct key (the legacy one without kid, so legacy anon and
+service_role tokens keep working). That JWKS then holds a secret: never
+publish it.
 --format env writes all five variables as a dotenv file that docker compose
 (.env and env_file:) and a shell (set -a; . FILE) read alike; in an
 existing --out (a compose project's .env) only those variables change,
-every other line is kept byte for byte, and the file is replaced
+every other line is kept byte for byte (a file that is not NAME=value lines
+is refused without --force), and the file is replaced
 atomically, so Auth started with --config-dir DIR reloads DIR/keyctl.env
 without a restart (docs/guides/self-hosted.md). --service
 auth|postgrest|realtime|storage|functions prints one service's value (with
@@ -77,6 +81,10 @@ or with --public its SubjectPublicKeyInfo. With --out the file is mode
 		Args: noArgs(nil),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.formatSet = c.Flags().Changed("format")
+			o.Out = stdoutDash(o.Out)
+			if err := checkOutNotDir(o.Out); err != nil {
+				return err
+			}
 			if o.usesPEM(c) {
 				return runKeysExportPEM(o)
 			}
@@ -115,6 +123,7 @@ func runKeysExport(o *keysExportOptions) error {
 	if err != nil {
 		return keyringError(f.Path, err)
 	}
+	warnSupabaseAlgs(o.IO, keys)
 	if legacy := f.Keyring.Legacy(); legacy != nil && legacy.State.Trusted() {
 		o.IO.Warnf("the legacy JWT secret %s is not exported: Supabase reads it from [auth] jwt_secret", legacy.KID)
 	}

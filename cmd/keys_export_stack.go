@@ -10,6 +10,8 @@ import (
 
 	"github.com/keyctl/keyctl/internal/stack"
 	"github.com/keyctl/keyctl/internal/store"
+	"github.com/keyctl/keyctl/internal/ui"
+	"github.com/keyctl/keyctl/pkg/jwk"
 )
 
 // The stack formats of keys export: what each service of a Supabase stack
@@ -22,6 +24,24 @@ var exportFormats = []string{
 	"services-jwks\tthe JWKS PostgREST, Realtime, Storage and Functions verify with",
 	"env\ta dotenv file with every service's variable",
 	"pem\tone key as PEM: PKCS#8, or SPKI with --public",
+}
+
+// warnSupabaseAlgs warns for every EdDSA or HS256 key among keys going
+// to Supabase (a keys file, GOTRUE_JWT_KEYS): the Supabase CLI takes
+// ES256 and RS256 only, Auth's default list of allowed algorithms leaves
+// EdDSA out (it signs EdDSA tokens, then refuses them at /user), and
+// auth-js's getClaims verifies ES256 and RS256 only. The legacy secret
+// (no kid) is Supabase's own and is not warned about.
+func warnSupabaseAlgs(io *ui.IO, keys []*jwk.Key) {
+	for _, k := range keys {
+		switch {
+		case k.KID == "":
+		case k.Alg == jwk.EdDSA:
+			io.Warnf("key %s is EdDSA: the Supabase CLI and auth-js take ES256 and RS256 only, and Supabase Auth refuses EdDSA tokens unless GOTRUE_JWT_VALID_METHODS lists it", k.KID)
+		case k.Alg == jwk.HS256:
+			io.Warnf("key %s is HS256: the Supabase CLI takes ES256 and RS256 only, and auth-js verifies HS256 tokens with a round trip to Auth", k.KID)
+		}
+	}
 }
 
 // runKeysExportStack exports the gotrue, services-jwks and env formats,
@@ -93,6 +113,10 @@ func runKeysExportStack(o *keysExportOptions) error {
 			// other line byte for byte: only the stack's variables change.
 			old, rerr := os.ReadFile(o.Out)
 			switch {
+			case rerr == nil && !stack.LooksLikeEnv(old) && !o.Force:
+				return withHint(fmt.Errorf("%s is not an env file (NAME=value lines): not adding the stack's variables to it", o.Out), "choose the stack's env file with --out, or pass --force to replace %s", o.Out)
+			case rerr == nil && !stack.LooksLikeEnv(old):
+				// --force: replaced, not merged.
 			case rerr == nil:
 				env := stack.ParseEnvFile(old)
 				for _, v := range vars {
@@ -113,8 +137,18 @@ func runKeysExportStack(o *keysExportOptions) error {
 	if x.Left != nil {
 		o.IO.Infof("left out: %s", x.LeftOutWords())
 	}
-	if x.Legacy && o.Format != "gotrue" && (o.Service == "" || svc.JWKS) {
-		o.IO.Warnf("the services' JWKS holds the legacy JWT secret (so legacy anon and service_role tokens keep working): it is private, never publish it")
+	if o.Format != "services-jwks" && (o.Service == "" || !svc.JWKS) {
+		warnSupabaseAlgs(o.IO, x.Auth)
+	}
+	if x.HoldsSecret() && o.Format != "gotrue" && (o.Service == "" || svc.JWKS) {
+		switch {
+		case x.Legacy && len(x.Shared) == 0:
+			o.IO.Warnf("the services' JWKS holds the legacy JWT secret (so legacy anon and service_role tokens keep working): it is private, never publish it")
+		case !x.Legacy:
+			o.IO.Warnf("the services' JWKS holds the HS256 secret of %s (so the services verify what Auth signs with it): it is private, never publish it", strings.Join(x.Shared, ", "))
+		default:
+			o.IO.Warnf("the services' JWKS holds the legacy JWT secret and the HS256 secret of %s: it is private, never publish it", strings.Join(x.Shared, ", "))
+		}
 	}
 	if o.Out == "" {
 		_, err = o.IO.Out.Write(data)

@@ -77,11 +77,20 @@ func readKeys(f *Factory, path, hint string) ([]*jwk.Key, error) {
 	if looksLikeKeyring(data) {
 		return nil, withHint(fmt.Errorf("%s is a keyctl keyring, not a key file", path), "use --keyring %s", shellQuote(path))
 	}
-	keys, err := parseKeyData(f, path, data)
+	keys, err := parseKeyData(f, path, data, false)
 	if err != nil {
-		return nil, withHint(fmt.Errorf("key %s: %w", path, err), "%s", hint)
+		return nil, withHint(fmt.Errorf("key %s: %w", path, err), "%s", unpaddedHint(err, path, hint))
 	}
 	return keys, nil
+}
+
+// unpaddedHint is the hint for a key an older Supabase CLI wrote without
+// the left zero bytes of a P-256 member (jwk.ErrUnpaddedEC), else def.
+func unpaddedHint(err error, path, def string) string {
+	if !errors.Is(err, jwk.ErrUnpaddedEC) {
+		return def
+	}
+	return fmt.Sprintf("an older Supabase CLI wrote this key without left zero padding, which Supabase Auth refuses too; keyctl keys import-supabase %s (or keys import, for one key) reads and pads it, and keyctl keys export --format supabase writes it back whole", shellQuote(path))
 }
 
 // looksLikeKeyring reports whether data is a keyctl keyring document
@@ -130,7 +139,7 @@ func loadSigningKey(f *Factory, keyPath, keysFile, kid string) (key *jwk.Key, ma
 			return nil, 0, withHint(err, "create one with: keyctl gen signing-key --keys-file %s", shellQuote(keysFile))
 		}
 		if err != nil {
-			return nil, 0, withHint(fmt.Errorf("read keys file %s: %w", keysFile, err), "fix the file or pass a single key with --key")
+			return nil, 0, withHint(fmt.Errorf("read keys file %s: %w", keysFile, err), "%s", unpaddedHint(err, keysFile, "fix the file or pass a single key with --key"))
 		}
 		if len(keys) == 0 {
 			return nil, 0, withHint(fmt.Errorf("keys file %s holds no keys", keysFile), "add one with: keyctl gen signing-key --keys-file %s", shellQuote(keysFile))

@@ -122,8 +122,8 @@ func runSupabaseInit(ctx context.Context, o *supabaseInitOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	alg := jwk.Algorithm(o.Algorithm)
-	if alg != jwk.ES256 && alg != jwk.RS256 {
+	alg, aerr := jwk.ParseAlgorithm(o.Algorithm)
+	if aerr != nil || (alg != jwk.ES256 && alg != jwk.RS256) {
 		return withHint(&UsageError{Err: fmt.Errorf("--algorithm %s: a Supabase stack's signing key is ES256 or RS256", o.Algorithm)}, "auth-js verifies ES256 and RS256 only; ES256 is recommended")
 	}
 	if o.APIKeyValid < time.Hour || o.APIKeyValid > 20*365*24*time.Hour {
@@ -133,6 +133,9 @@ func runSupabaseInit(ctx context.Context, o *supabaseInitOptions) error {
 		return withHint(&UsageError{Err: errors.New("--api-key-valid-for applies to the legacy API keys: add --legacy")}, "keyctl supabase init-self-hosted --legacy --api-key-valid-for 87600h")
 	}
 	// The env file first: refuse before anything is written.
+	if st, err := os.Stat(o.Env); err == nil && st.IsDir() {
+		return withHint(fmt.Errorf("--env %s is a directory", o.Env), "give --env the compose project's env file, e.g. --env %s", filepath.Join(o.Env, ".env"))
+	}
 	data, err := os.ReadFile(o.Env)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", o.Env, err)

@@ -233,6 +233,8 @@ func runVerify(ctx context.Context, o *verifyOptions) error {
 			o.IO.Hintf("%s", fix)
 		} else if ve.Has(jwt.CheckKIDMissing) && o.KID == "" {
 			o.IO.Hintf("pick the key with --kid KID (kids here: %s), or pass that one key with --key FILE", src.kids)
+		} else if emptyRole(ve) {
+			o.IO.Hintf("Supabase Auth issues \"role\":\"\" when started without GOTRUE_JWT_DEFAULT_GROUP_NAME: set it to authenticated")
 		}
 		return &ExitError{Code: ExitRejected, Err: ve, Silent: true}
 	}
@@ -551,6 +553,12 @@ func (o *verifyOptions) singleKey() ([]jwt.TrustedKey, error) {
 	return []jwt.TrustedKey{{Key: k}}, nil
 }
 
+// emptyRole reports a token rejected for its empty role claim alone, as
+// Supabase Auth issues it when misconfigured (a forged one fails more).
+func emptyRole(ve *jwt.ValidationError) bool {
+	return len(ve.Failures) == 1 && ve.Failures[0].Check == jwt.CheckRole && ve.Failures[0].Reason == "role is an empty string"
+}
+
 // verifyKeysFile reads a Supabase signing_keys.json for verifying: every
 // key in it is trusted, as Auth trusts every key of GOTRUE_JWT_KEYS, by
 // its public half (a shared secret as itself).
@@ -563,7 +571,7 @@ func verifyKeysFile(path string) ([]jwt.TrustedKey, error) {
 		return nil, withHint(err, "pass the path of your project's signing_keys.json (supabase/signing_keys.json)")
 	}
 	if err != nil {
-		return nil, withHint(fmt.Errorf("read keys file %s: %w", path, err), "--keys-file takes a JSON array of JWKs, as supabase/signing_keys.json holds")
+		return nil, withHint(fmt.Errorf("read keys file %s: %w", path, err), "%s", unpaddedHint(err, path, "--keys-file takes a JSON array of JWKs, as supabase/signing_keys.json holds"))
 	}
 	if len(keys) == 0 {
 		return nil, withHint(fmt.Errorf("keys file %s holds no keys", path), "add one with: keyctl gen signing-key --keys-file %s", path)

@@ -27,7 +27,14 @@ var ErrNotFound = errors.New("keys file not found")
 // sign tokens or are served as trusted, so the file must be a regular file
 // (a FIFO is refused without blocking) owned by the user or root, in a
 // directory no one else can write (see safefile.Trusted).
-func Read(path string) ([]*jwk.Key, error) {
+func Read(path string) ([]*jwk.Key, error) { return read(path, false) }
+
+// ReadRepairing is Read for a file being imported: P-256 members an
+// older Supabase CLI wrote without their left zero bytes are read and
+// padded (jwk.ParseRepairing; each key's PaddedMembers says which).
+func ReadRepairing(path string) ([]*jwk.Key, error) { return read(path, true) }
+
+func read(path string, repair bool) ([]*jwk.Key, error) {
 	data, err := safefile.ReadFile(path, jwk.MaxInputBytes, safefile.Trusted("keys file"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
@@ -35,15 +42,29 @@ func Read(path string) ([]*jwk.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data)
+	return parse(data, repair)
 }
 
 // Parse reads the contents of a keys file.
-func Parse(data []byte) ([]*jwk.Key, error) {
+func Parse(data []byte) ([]*jwk.Key, error) { return parse(data, false) }
+
+func parse(data []byte, repair bool) ([]*jwk.Key, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return []*jwk.Key{}, nil
 	}
-	keys, err := jwk.ParseArray(data)
+	var keys []*jwk.Key
+	var err error
+	if repair {
+		t := bytes.TrimSpace(data)
+		if len(t) > 0 && t[0] != '[' {
+			// ParseRepairing takes other shapes too; a keys file is an array.
+			_, err = jwk.ParseArray(t)
+		} else {
+			keys, err = jwk.ParseRepairing(t)
+		}
+	} else {
+		keys, err = jwk.ParseArray(data)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -93,30 +114,58 @@ func SigningIndex(keys []*jwk.Key) int {
 	return -1
 }
 
-// Append adds k to keys so that the file still has exactly one signing key:
-// with inUse, or when no key signs yet, k becomes the signing key
-// (["sign","verify"]) and every other key turns to ["verify"]; otherwise k
-// joins as a standby key with ["verify"]. It reports whether k signs.
+// Signers counts the keys whose key_ops hold "sign". Supabase Auth starts
+// only when exactly one does.
+func Signers(keys []*jwk.Key) int {
+	n := 0
+	for _, k := range keys {
+		if k.KeyOps != nil && slices.Contains(k.KeyOps, jwk.OpSign) {
+			n++
+		}
+	}
+	return n
+}
+
+// ManySignersError refuses to add a standby key to a file that already
+// holds more than one signing key (as the Supabase CLI's own --append
+// writes it): the file would stay one Supabase Auth refuses.
+type ManySignersError struct{ N int }
+
+func (e *ManySignersError) Error() string {
+	return fmt.Sprintf("the file holds %d keys with \"sign\" in key_ops; Supabase Auth starts only with exactly one", e.N)
+}
+
+// Append adds k to keys so that the file has exactly one signing key: with
+// inUse, or when no key signs yet, k becomes the signing key
+// (["sign","verify"]), first in the file (the Supabase CLI signs with the
+// first key), and every other key turns to ["verify"]; otherwise k joins
+// last as a standby key with ["verify"], which a file holding more than
+// one signing key refuses (ManySignersError). It reports whether k signs.
 func Append(keys []*jwk.Key, k *jwk.Key, inUse bool) ([]*jwk.Key, bool, error) {
 	for _, old := range keys {
 		if old.KID == k.KID {
 			return nil, false, fmt.Errorf("kid %q is already in the file", k.KID)
 		}
 	}
-	signs := inUse || SigningIndex(keys) < 0
+	n := Signers(keys)
+	signs := inUse || n == 0
+	if !signs && n > 1 {
+		return nil, false, &ManySignersError{N: n}
+	}
 	out := make([]*jwk.Key, 0, len(keys)+1)
+	if signs {
+		out = append(out, k.WithOps(jwk.OpSign, jwk.OpVerify))
+	}
 	for _, old := range keys {
 		if signs {
 			old = old.WithOps(jwk.OpVerify)
 		}
 		out = append(out, old)
 	}
-	if signs {
-		k = k.WithOps(jwk.OpSign, jwk.OpVerify)
-	} else {
-		k = k.WithOps(jwk.OpVerify)
+	if !signs {
+		out = append(out, k.WithOps(jwk.OpVerify))
 	}
-	return append(out, k), signs, nil
+	return out, signs, nil
 }
 
 // Select picks the key to sign with: the one named kid, else the one whose

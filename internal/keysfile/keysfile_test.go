@@ -1,6 +1,7 @@
 package keysfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,8 +32,9 @@ func TestAppendKeepsOneSigner(t *testing.T) {
 		t.Fatalf("standby append: %v %s %s", signs, ops(keys[0]), ops(keys[1]))
 	}
 	keys, signs, _ = Append(keys, gen(t, "c"), true)
-	if !signs || ops(keys[0]) != "verify" || ops(keys[1]) != "verify" || ops(keys[2]) != "sign,verify" {
-		t.Fatalf("in-use append: %s %s %s", ops(keys[0]), ops(keys[1]), ops(keys[2]))
+	// The new signer goes first: the Supabase CLI signs with the first key.
+	if !signs || keys[0].KID != "c" || ops(keys[0]) != "sign,verify" || ops(keys[1]) != "verify" || ops(keys[2]) != "verify" {
+		t.Fatalf("in-use append: %s:%s %s:%s %s:%s", keys[0].KID, ops(keys[0]), keys[1].KID, ops(keys[1]), keys[2].KID, ops(keys[2]))
 	}
 	if _, _, err := Append(keys, gen(t, "a"), false); err == nil {
 		t.Fatal("duplicate kid accepted")
@@ -45,6 +47,21 @@ func TestAppendKeepsOneSigner(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d signing keys", n)
+	}
+}
+
+func TestAppendRefusesManySigners(t *testing.T) {
+	// As the Supabase CLI's --append writes a file: two signing keys.
+	two := []*jwk.Key{gen(t, "a").WithOps(jwk.OpSign, jwk.OpVerify), gen(t, "b").WithOps(jwk.OpSign, jwk.OpVerify)}
+	_, _, err := Append(two, gen(t, "c"), false)
+	var many *ManySignersError
+	if !errors.As(err, &many) || many.N != 2 {
+		t.Fatalf("standby append to two signers: %v", err)
+	}
+	// --in-use repairs it: exactly one signer, the new key, first.
+	keys, signs, err := Append(two, gen(t, "c"), true)
+	if err != nil || !signs || Signers(keys) != 1 || keys[0].KID != "c" {
+		t.Fatalf("in-use append to two signers: %v %v %d", err, signs, Signers(keys))
 	}
 }
 

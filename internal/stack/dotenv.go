@@ -61,6 +61,27 @@ func envLine(v Var) (string, error) {
 	return v.Name + "=" + q, nil
 }
 
+var envAssign = regexp.MustCompile(`^(export[ \t]+)?[A-Za-z_][A-Za-z0-9_]*[ \t]*=`)
+
+// LooksLikeEnv reports whether data reads as an env file that keyctl may
+// update in place: no NUL byte, and its first line that is neither blank
+// nor a comment assigns a variable (NAME=... or export NAME=...). An empty
+// file or one of comments only is one. A JSON keys file or a PEM file is
+// not, so an export never appends variables to them.
+func LooksLikeEnv(data []byte) bool {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		return envAssign.MatchString(t)
+	}
+	return true
+}
+
 // EnvFile is an env file read for editing: its lines kept byte for byte,
 // with the variables each assigns.
 type EnvFile struct {

@@ -1,10 +1,11 @@
 // Package stack shapes a keyring into what each service of a Supabase
 // stack reads: Auth's GOTRUE_JWT_KEYS (private JWKs, exactly one signing
 // key) and the JWKS that PostgREST, Realtime, Storage and Edge Functions
-// verify with (public keys, plus the legacy HS256 secret while it is
-// trusted, so the legacy anon and service_role tokens keep working). The
-// services' JWKS holds a secret whenever the legacy secret is in it: it is
-// private material, never for publishing.
+// verify with (public keys, plus every trusted HS256 secret: the legacy one
+// while it is trusted, so the legacy anon and service_role tokens keep
+// working, and any other, so tokens Auth signs with it verify). The
+// services' JWKS holds a secret whenever one is in it: it is private
+// material, never for publishing.
 package stack
 
 import (
@@ -68,14 +69,19 @@ type Export struct {
 	// (the legacy secret too, as Auth's own set has it), use "sig", ext.
 	Auth []*jwk.Key
 	// JWKS is what the other services verify with: the public form of
-	// every trusted asymmetric key, and the legacy secret as an oct key
-	// without kid (kid-less legacy tokens must match it) while trusted.
+	// every trusted asymmetric key, every other trusted HS256 key as an
+	// oct key with its kid, and the legacy secret as an oct key without
+	// kid (kid-less legacy tokens must match it) while trusted.
 	JWKS *jwk.Set
 	// Signer is the kid of the key in use.
 	Signer string
 	// Legacy reports the legacy secret in both sets (JWKS then holds a
 	// secret).
 	Legacy bool
+	// Shared are the kids of the other trusted HS256 keys: the services
+	// must verify what Auth signs with them, so JWKS holds them too, as
+	// oct keys with their kid (JWKS then holds a secret).
+	Shared []string
 	// Left are the keys left out (revoked, deleted).
 	Left []LeftOut
 }
@@ -116,6 +122,9 @@ func Build(kr *keyring.Keyring) (*Export, error) {
 			if e.Legacy {
 				x.Legacy = true
 				x.JWKS.Keys = append(x.JWKS.Keys, &jwk.Key{Material: k.Material})
+			} else {
+				x.Shared = append(x.Shared, e.KID)
+				x.JWKS.Keys = append(x.JWKS.Keys, &jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", KeyOps: []string{jwk.OpVerify}, Material: k.Material})
 			}
 			continue
 		}
@@ -135,6 +144,9 @@ func Build(kr *keyring.Keyring) (*Export, error) {
 	}
 	return x, nil
 }
+
+// HoldsSecret reports a shared secret in JWKS.
+func (x *Export) HoldsSecret() bool { return x.Legacy || len(x.Shared) > 0 }
 
 // AuthJSON is the GOTRUE_JWT_KEYS value: one line.
 func (x *Export) AuthJSON() ([]byte, error) { return json.Marshal(x.Auth) }

@@ -289,3 +289,53 @@ func TestEnvFileSetEveryAssignment(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// A trusted HS256 key that is not the legacy secret: Auth may sign with
+// it, so the services' JWKS must carry it (with its kid) or they reject
+// every token Auth issues.
+func TestBuildSharedSecret(t *testing.T) {
+	kr := &keyring.Keyring{}
+	for _, k := range []*jwk.Key{gen(t, jwk.ES256, "es"), gen(t, jwk.HS256, "hs")} {
+		if _, err := kr.Create(k, st(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := kr.Rotate("hs", st(time.Hour), keyring.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Build(kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Legacy || strings.Join(x.Shared, ",") != "hs" || !x.HoldsSecret() {
+		t.Fatalf("legacy %v shared %v", x.Legacy, x.Shared)
+	}
+	var found bool
+	for _, k := range x.JWKS.Keys {
+		if k.KID == "hs" {
+			found = k.IsSymmetric() && k.Alg == jwk.HS256 && strings.Join(k.KeyOps, ",") == jwk.OpVerify
+		}
+	}
+	if !found || len(x.JWKS.Keys) != 2 {
+		t.Fatalf("services JWKS lacks hs as a verify-only oct key: %d keys", len(x.JWKS.Keys))
+	}
+}
+
+func TestLooksLikeEnv(t *testing.T) {
+	for in, want := range map[string]bool{
+		"":                                  true,
+		"# only a comment\n\n":              true,
+		"A=1\n":                             true,
+		"  export B_2 = 'x'\n# c\n":         true,
+		"# head\nPOSTGRES_PASSWORD=\"x\"\n": true,
+		"[\n  {\"kty\": \"EC\"}\n]\n":       false,
+		"{\"keys\":[]}":                     false,
+		"-----BEGIN PRIVATE KEY-----\nMI\n": false,
+		"A=1\x00":                           false,
+		"not an assignment\nA=1\n":          false,
+	} {
+		if got := LooksLikeEnv([]byte(in)); got != want {
+			t.Errorf("LooksLikeEnv(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -103,7 +103,16 @@ type Key struct {
 	KeyOps   []string // nil when absent
 	Ext      bool     // WebCrypto "extractable"; Supabase sets it on every key
 	Material any
+
+	padded []string // EC members read without their left zero bytes
 }
+
+// PaddedMembers names the EC members (x, y, d) that Parse read shorter
+// than the curve's size and left-padded with zero bytes: what older
+// Supabase CLIs write for about one key in a hundred (RFC 7518 section
+// 6.2.1 wants the full size, and Supabase Auth refuses such a key). The key
+// is the same; keyctl writes it back full-size.
+func (k *Key) PaddedMembers() []string { return k.padded }
 
 // Kty returns the key's JWK key type.
 func (k *Key) Kty() string {

@@ -66,6 +66,11 @@ type rawKey struct {
 
 	// HasKeys is read only to tell a JWKS from a JWK in one pass.
 	HasKeys bool
+	// repair lets decodeEC left-pad short EC members (ParseRepairing);
+	// padded names those it padded, short the first one's length.
+	repair bool
+	padded []string
+	short  int
 }
 
 // readRawKey fills a rawKey from the members of an object strictjson has
@@ -153,7 +158,7 @@ var errIsSet = errors.New(`a JWK Set ({"keys":[...]}), not a single JWK`)
 // "sig" and unknown key_ops are all errors. A missing alg is inferred from
 // the key type. Unknown members are ignored (RFC 7517 section 4).
 func Parse(data []byte) (*Key, error) {
-	k, err := parseOne(data)
+	k, err := parseOne(data, false)
 	if err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
@@ -165,7 +170,7 @@ func Parse(data []byte) (*Key, error) {
 	return k, nil
 }
 
-func parseOne(data []byte) (*Key, error) {
+func parseOne(data []byte, repair bool) (*Key, error) {
 	if len(data) > MaxInputBytes {
 		return nil, fmt.Errorf("larger than %d bytes", MaxInputBytes)
 	}
@@ -182,6 +187,7 @@ func parseOne(data []byte) (*Key, error) {
 		}
 		return nil, &ParseError{KID: kid, Member: me.member, Err: me.err}
 	}
+	r.repair = repair
 	return r.build()
 }
 
@@ -233,6 +239,7 @@ func (r *rawKey) build() (*Key, error) {
 	case KtyEC:
 		want = ES256
 		k.Material, err = r.ec()
+		k.padded = r.padded
 	case KtyRSA:
 		want = RS256
 		k.Material, err = r.rsa()
@@ -298,6 +305,38 @@ func DecodeBase64URL(s string) ([]byte, error) {
 	return b, nil
 }
 
+// ErrUnpaddedEC marks a P-256 member written without its left zero bytes,
+// as older Supabase CLIs wrote about one key in a hundred. RFC 7518
+// section 6.2.1 wants the full 32 bytes, and Supabase Auth refuses such a
+// key; ParseRepairing reads it and pads it.
+var ErrUnpaddedEC = errors.New("written without its left zero bytes")
+
+type unpaddedError struct{ n int }
+
+func (e *unpaddedError) Error() string { return fmt.Sprintf("%d bytes, want exactly 32", e.n) }
+func (e *unpaddedError) Unwrap() error { return ErrUnpaddedEC }
+
+// decodeEC reads a P-256 member: 32 bytes, or, when repairing, 24 to 31
+// as older Supabase CLIs wrote them (the integer without its left zero
+// bytes), left-padded to 32 and noted in r.padded. Shorter is no key
+// anyone generated (the chance is 2^-64).
+func (r *rawKey) decodeEC(member string, v *string) ([]byte, error) {
+	b, err := decode(member, v, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(b) == 32:
+		return b, nil
+	case len(b) > 32 || len(b) < 24:
+		return nil, &memberError{member, fmt.Errorf("%d bytes, want exactly 32", len(b))}
+	case !r.repair:
+		return nil, &memberError{member, &unpaddedError{len(b)}}
+	}
+	r.padded = append(r.padded, member)
+	return append(make([]byte, 32-len(b), 32), b...), nil
+}
+
 func (r *rawKey) ec() (any, error) {
 	if r.Crv == nil {
 		return nil, &memberError{"crv", errors.New("missing")}
@@ -305,11 +344,11 @@ func (r *rawKey) ec() (any, error) {
 	if *r.Crv != "P-256" {
 		return nil, &memberError{"crv", fmt.Errorf("curve %q is not supported (keyctl uses P-256 for ES256)", *r.Crv)}
 	}
-	x, err := decode("x", r.X, 32)
+	x, err := r.decodeEC("x", r.X)
 	if err != nil {
 		return nil, err
 	}
-	y, err := decode("y", r.Y, 32)
+	y, err := r.decodeEC("y", r.Y)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +360,7 @@ func (r *rawKey) ec() (any, error) {
 	if r.D == nil {
 		return pub, nil
 	}
-	d, err := decode("d", r.D, 32)
+	d, err := r.decodeEC("d", r.D)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +492,9 @@ func (r *rawKey) okp() (any, error) {
 
 // ParseArray reads a JSON array of JWKs, the shape of Supabase's
 // signing_keys.json and of GOTRUE_JWT_KEYS. An empty array is valid.
-func ParseArray(data []byte) ([]*Key, error) {
+func ParseArray(data []byte) ([]*Key, error) { return parseArray(data, false) }
+
+func parseArray(data []byte, repair bool) ([]*Key, error) {
 	if len(data) > MaxInputBytes {
 		return nil, fmt.Errorf("larger than %d bytes", MaxInputBytes)
 	}
@@ -466,7 +507,7 @@ func ParseArray(data []byte) ([]*Key, error) {
 	}
 	keys := make([]*Key, 0, len(raws))
 	for i, raw := range raws {
-		k, err := parseOne(raw)
+		k, err := parseOne(raw, repair)
 		if err != nil {
 			return nil, indexed(i, err)
 		}
@@ -644,7 +685,16 @@ func kidOf(raw []byte) string {
 // ParseAny reads keys in whichever form data holds: a PEM block, a single
 // JWK, a JSON array of JWKs, or a JWKS (private members allowed, since the
 // caller chose the file).
-func ParseAny(data []byte) ([]*Key, error) {
+func ParseAny(data []byte) ([]*Key, error) { return parseAny(data, false) }
+
+// ParseRepairing is ParseAny for keys being imported: a P-256 member
+// written without its left zero bytes (ErrUnpaddedEC), as older Supabase
+// CLIs wrote about one key in a hundred, is read and left-padded to 32
+// bytes (the key is the same); PaddedMembers names what was padded.
+// Everything else is as strict as ParseAny.
+func ParseRepairing(data []byte) ([]*Key, error) { return parseAny(data, true) }
+
+func parseAny(data []byte, repair bool) ([]*Key, error) {
 	t := bytes.TrimSpace(data)
 	switch {
 	case bytes.HasPrefix(t, []byte("-----BEGIN")):
@@ -654,11 +704,19 @@ func ParseAny(data []byte) ([]*Key, error) {
 		}
 		return []*Key{k}, nil
 	case bytes.HasPrefix(t, []byte("[")):
-		return ParseArray(t)
+		return parseArray(t, repair)
 	case bytes.HasPrefix(t, []byte("{")):
 		// One pass for the usual case, a single JWK; a JWKS is parsed again
 		// as a set.
-		k, err := Parse(t)
+		k, err := parseOne(t, repair)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				pe = &ParseError{Err: err}
+				err = pe
+			}
+			pe.Index = -1
+		}
 		if errors.Is(err, errIsSet) {
 			set, err := ParseSet(t, ParseSetOptions{AllowPrivate: true})
 			if err != nil {

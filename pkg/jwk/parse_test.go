@@ -287,3 +287,38 @@ func TestShortSecretsRefused(t *testing.T) {
 }
 
 func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// A P-256 member an older Supabase CLI wrote without its left zero byte:
+// Parse refuses it (RFC 7518 section 6.2.1), marked ErrUnpaddedEC;
+// ParseRepairing reads the same key padded and says so.
+func TestParseRepairingPadsShortEC(t *testing.T) {
+	const short = `{"kty":"EC","kid":"k1","alg":"ES256","d":"VoSdpsHR3mZoDdF-JMAX2x1wM_VDagC-04wV7C3SSvU","crv":"P-256","x":"RNIFPDHzBBbN-rq73dCNQG262jsApHtBCt5rwxBkmw","y":"zrijjcKh6RiQ8X-EQq5v2HoXEf8vUo_wHyl5uAnEjjs"}`
+	if _, err := Parse([]byte(short)); !errors.Is(err, ErrUnpaddedEC) || !strings.Contains(err.Error(), `member "x": 31 bytes, want exactly 32`) {
+		t.Fatalf("Parse: %v", err)
+	}
+	if _, err := ParseAny([]byte("[" + short + "]")); !errors.Is(err, ErrUnpaddedEC) {
+		t.Fatalf("ParseAny: %v", err)
+	}
+	for _, in := range []string{short, "[" + short + "]"} {
+		keys, err := ParseRepairing([]byte(in))
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("ParseRepairing: %v", err)
+		}
+		if got := strings.Join(keys[0].PaddedMembers(), ","); got != "x" {
+			t.Fatalf("padded %q", got)
+		}
+		out, _ := keys[0].MarshalJSON()
+		if !strings.Contains(string(out), `"x":"AETSBTwx8wQWzfq6u93QjUBtuto7AKR7QQrea8MQZJs"`) {
+			t.Fatalf("written back: %s", out)
+		}
+		if again, err := Parse(out); err != nil || !again.Equal(keys[0]) {
+			t.Fatalf("the padded key does not read back strictly: %v", err)
+		}
+	}
+	// Far too short (15 bytes) is no key anyone made: refused even when
+	// repairing, as a plain length error.
+	tiny := strings.Replace(short, "RNIFPDHzBBbN-rq73dCNQG262jsApHtBCt5rwxBkmw", "RNIFPDHzBBbN-rq73dCN", 1)
+	if _, err := ParseRepairing([]byte(tiny)); err == nil || errors.Is(err, ErrUnpaddedEC) {
+		t.Fatalf("a 15-byte member: %v", err)
+	}
+}

@@ -847,7 +847,8 @@ var ErrLegacyInUse = errors.New("the key in use is the legacy JWT secret, which 
 
 // SupabaseExport returns the private keys for Supabase's signing_keys.json
 // (and GOTRUE_JWT_KEYS): the key in use with key_ops ["sign","verify"],
-// standby and previously used keys with ["verify"], in keyring order; use
+// first, then standby and previously used keys with ["verify"] in keyring
+// order (the Supabase CLI signs with the first key of the file); use
 // "sig" and ext true on each. Revoked and deleted keys and the legacy
 // secret are left out, so Supabase Auth starts with exactly one signing key.
 func (kr *Keyring) SupabaseExport() ([]*jwk.Key, error) {
@@ -858,17 +859,23 @@ func (kr *Keyring) SupabaseExport() ([]*jwk.Key, error) {
 	if cur.Legacy {
 		return nil, ErrLegacyInUse
 	}
-	var out []*jwk.Key
+	// The key in use first: the Supabase CLI signs its anon and
+	// service_role keys, and its gen bearer-jwt without a kid, with the
+	// first key of the file.
+	trusted := []*Entry{cur}
 	for _, e := range kr.TrustedKeys() {
-		if e.Legacy {
-			continue
+		if e != cur && !e.Legacy {
+			trusted = append(trusted, e)
 		}
+	}
+	var out []*jwk.Key
+	for _, e := range trusted {
 		k, err := e.Material.Private()
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", e.KID, err)
 		}
 		ops := []string{jwk.OpVerify}
-		if e.State == InUse {
+		if e == cur {
 			ops = []string{jwk.OpSign, jwk.OpVerify}
 		}
 		out = append(out, &jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", KeyOps: ops, Ext: true, Material: k.Material})

@@ -446,13 +446,16 @@ func TestImportSupabase(t *testing.T) {
 	if len(res.Added) != 3 || res.InUse == nil || res.InUse.KID != "b" || res.Previous != nil {
 		t.Fatalf("result %+v", res)
 	}
-	// Round trip: the export gives the same keys and roles back.
+	// Round trip: the export gives the same keys and roles back, the key
+	// in use first (the Supabase CLI signs with the first key), the others
+	// in the file's order.
 	out, err := kr.SupabaseExport()
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := []*jwk.Key{file[1], file[0], file[2]}
 	for i, k := range out {
-		if k.KID != file[i].KID || !slices.Equal(k.KeyOps, file[i].KeyOps) || !k.Equal(file[i]) {
+		if k.KID != want[i].KID || !slices.Equal(k.KeyOps, want[i].KeyOps) || !k.Equal(want[i]) {
 			t.Fatalf("key %d: %s %v", i, k.KID, k.KeyOps)
 		}
 	}
