@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -63,7 +64,7 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 			return a, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q (want one of %s)", ErrUnsupportedAlgorithm, s, AlgorithmList())
+	return "", fmt.Errorf("%w %s (want one of %s)", ErrUnsupportedAlgorithm, quoteClip(s), AlgorithmList())
 }
 
 // AlgorithmList returns "ES256, RS256, HS256, EdDSA" for messages.
@@ -254,9 +255,9 @@ func CheckKID(kid string) error {
 	for _, c := range kid { // runes: a non-ASCII kid names its character, not a byte of it
 		switch {
 		case c == ' ':
-			return fmt.Errorf("%w %q: contains a space (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid)
+			return fmt.Errorf("%w %s: contains a space (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, quoteClip(kid))
 		case c < 0x21 || c > 0x7e:
-			return fmt.Errorf("%w %q: contains %q (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, kid, c)
+			return fmt.Errorf("%w %s: contains %q (kids are printable ASCII without spaces; a UUID is recommended)", ErrBadKID, quoteClip(kid), c)
 		}
 	}
 	return nil
@@ -279,4 +280,22 @@ func CheckKIDSafe(kid string) error {
 		}
 	}
 	return nil
+}
+
+// maxQuoted bounds a value from input quoted in a message: a hostile key
+// or JWKS must not put a megabyte on every verify's stderr.
+const maxQuoted = 64
+
+// quoteClip quotes s for a message (Go syntax, so control characters are
+// escaped), cut to maxQuoted bytes of s at a character boundary, with
+// "..." after the closing quote when cut.
+func quoteClip(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
 }

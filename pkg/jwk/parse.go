@@ -46,7 +46,7 @@ func (e *ParseError) Error() string {
 		where = fmt.Sprintf("key %d", e.Index)
 	}
 	if e.KID != "" {
-		where += fmt.Sprintf(" (kid %q)", e.KID)
+		where += fmt.Sprintf(" (kid %s)", quoteClip(e.KID))
 	}
 	if e.Member != "" {
 		return fmt.Sprintf("%s: member %q: %v", where, e.Member, e.Err)
@@ -149,6 +149,9 @@ func readRawKey(members []strictjson.Member) (rawKey, *memberError) {
 	return r, nil
 }
 
+// errBothKeyAndSet refuses an object with both "kty" and "keys".
+var errBothKeyAndSet = errors.New(`an object with both "kty" and "keys" is neither one JWK nor one JWK Set`)
+
 // errIsSet marks a JSON object that is a JWKS, not a JWK.
 var errIsSet = errors.New(`a JWK Set ({"keys":[...]}), not a single JWK`)
 
@@ -208,9 +211,14 @@ func (r *rawKey) build() (*Key, error) {
 		}
 		return fail("kty", errors.New("missing"))
 	}
+	if r.HasKeys {
+		// One document, two readings (a key to --key, a set to --jwks):
+		// refused by both.
+		return fail("keys", errBothKeyAndSet)
+	}
 	if r.Use != nil {
 		if *r.Use != "sig" {
-			return fail("use", fmt.Errorf("%q is not for signatures (want \"sig\")", *r.Use))
+			return fail("use", fmt.Errorf("%s is not for signatures (want \"sig\")", quoteClip(*r.Use)))
 		}
 		k.Use = *r.Use
 	}
@@ -218,10 +226,10 @@ func (r *rawKey) build() (*Key, error) {
 		seen := map[string]bool{}
 		for _, op := range r.KeyOps {
 			if op != OpSign && op != OpVerify {
-				return fail("key_ops", fmt.Errorf("%q is not a signature operation", op))
+				return fail("key_ops", fmt.Errorf("%s is not a signature operation", quoteClip(op)))
 			}
 			if seen[op] {
-				return fail("key_ops", fmt.Errorf("%q listed twice", op))
+				return fail("key_ops", fmt.Errorf("%s listed twice", quoteClip(op)))
 			}
 			seen[op] = true
 		}
@@ -250,7 +258,7 @@ func (r *rawKey) build() (*Key, error) {
 		want = EdDSA
 		k.Material, err = r.okp()
 	default:
-		return fail("kty", fmt.Errorf("%w %q", ErrUnsupportedKeyType, *r.Kty))
+		return fail("kty", fmt.Errorf("%w %s", ErrUnsupportedKeyType, quoteClip(*r.Kty)))
 	}
 	if err != nil {
 		var me *memberError
@@ -261,7 +269,7 @@ func (r *rawKey) build() (*Key, error) {
 	}
 	k.Alg = want
 	if r.Alg != nil && *r.Alg != string(want) {
-		return fail("alg", fmt.Errorf("%q does not fit a %s key (keyctl uses %s)", *r.Alg, *r.Kty, want))
+		return fail("alg", fmt.Errorf("%s does not fit a %s key (keyctl uses %s)", quoteClip(*r.Alg), *r.Kty, want))
 	}
 	if k.KeyOps != nil && slices.Contains(k.KeyOps, OpSign) && !k.IsPrivate() {
 		return fail("key_ops", errors.New(`"sign" on a public key`))
@@ -291,6 +299,19 @@ func decode(member string, v *string, size int) ([]byte, error) {
 	}
 	if len(b) == 0 {
 		return nil, &memberError{member, errors.New("empty")}
+	}
+	return b, nil
+}
+
+// decodeInt reads an RSA integer member: as decode, and in its shortest
+// form, without leading zero bytes (RFC 7518 section 6.3).
+func decodeInt(member string, v *string) ([]byte, error) {
+	b, err := decode(member, v, 0)
+	if err != nil {
+		return nil, err
+	}
+	if b[0] == 0 {
+		return nil, &memberError{member, errors.New("has a leading zero byte")}
 	}
 	return b, nil
 }
@@ -342,7 +363,7 @@ func (r *rawKey) ec() (any, error) {
 		return nil, &memberError{"crv", errors.New("missing")}
 	}
 	if *r.Crv != "P-256" {
-		return nil, &memberError{"crv", fmt.Errorf("curve %q is not supported (keyctl uses P-256 for ES256)", *r.Crv)}
+		return nil, &memberError{"crv", fmt.Errorf("curve %s is not supported (keyctl uses P-256 for ES256)", quoteClip(*r.Crv))}
 	}
 	x, err := r.decodeEC("x", r.X)
 	if err != nil {
@@ -386,39 +407,35 @@ func (r *rawKey) rsa() (any, error) {
 	if n.BitLen() < MinRSABits {
 		return nil, &memberError{"n", fmt.Errorf("%w: %d-bit RSA modulus, want at least %d", ErrWeakKey, n.BitLen(), MinRSABits)}
 	}
-	if n.BitLen() > MaxRSABits {
-		return nil, &memberError{"n", fmt.Errorf("%d-bit RSA modulus is larger than %d", n.BitLen(), MaxRSABits)}
-	}
 	eb, err := decode("e", r.E, 0)
 	if err != nil {
 		return nil, err
 	}
 	if len(eb) > 4 || eb[0] == 0 {
-		return nil, &memberError{"e", errors.New("not a valid public exponent")}
+		return nil, &memberError{"e", errors.New("not a valid public exponent (odd, 3 to 2^31-1; 65537 is usual)")}
 	}
-	e := new(big.Int).SetBytes(eb)
-	if e.Int64() < 3 || e.Bit(0) == 0 {
-		return nil, &memberError{"e", errors.New("not a valid public exponent")}
+	pub := &rsa.PublicKey{N: n, E: int(new(big.Int).SetBytes(eb).Int64())}
+	if m, err := checkRSAPublic(pub); err != nil {
+		return nil, &memberError{m, err}
 	}
-	pub := &rsa.PublicKey{N: n, E: int(e.Int64())}
 	if r.D == nil {
 		if r.P != nil || r.Q != nil || r.DP != nil || r.DQ != nil || r.QI != nil {
 			return nil, &memberError{"d", errors.New("missing while other private members are present")}
 		}
 		return pub, nil
 	}
-	d, err := decode("d", r.D, 0)
+	d, err := decodeInt("d", r.D)
 	if err != nil {
 		return nil, err
 	}
 	if r.P == nil || r.Q == nil {
 		return nil, &memberError{"p", errors.New("RSA private keys need p and q")}
 	}
-	p, err := decode("p", r.P, 0)
+	p, err := decodeInt("p", r.P)
 	if err != nil {
 		return nil, err
 	}
-	q, err := decode("q", r.Q, 0)
+	q, err := decodeInt("q", r.Q)
 	if err != nil {
 		return nil, err
 	}
@@ -427,8 +444,8 @@ func (r *rawKey) rsa() (any, error) {
 		D:         new(big.Int).SetBytes(d),
 		Primes:    []*big.Int{new(big.Int).SetBytes(p), new(big.Int).SetBytes(q)},
 	}
-	if err := priv.Validate(); err != nil {
-		return nil, &memberError{"d", fmt.Errorf("inconsistent RSA private key: %v", err)}
+	if m, err := checkRSAPrivate(priv); err != nil {
+		return nil, &memberError{m, err}
 	}
 	priv.Precompute()
 	// When the CRT members are given they must be the right ones.
@@ -440,7 +457,7 @@ func (r *rawKey) rsa() (any, error) {
 		if c.v == nil {
 			continue
 		}
-		b, err := decode(c.name, c.v, 0)
+		b, err := decodeInt(c.name, c.v)
 		if err != nil {
 			return nil, err
 		}
@@ -467,7 +484,7 @@ func (r *rawKey) okp() (any, error) {
 		return nil, &memberError{"crv", errors.New("missing")}
 	}
 	if *r.Crv != "Ed25519" {
-		return nil, &memberError{"crv", fmt.Errorf("curve %q is not supported (keyctl uses Ed25519 for EdDSA)", *r.Crv)}
+		return nil, &memberError{"crv", fmt.Errorf("curve %s is not supported (keyctl uses Ed25519 for EdDSA)", quoteClip(*r.Crv))}
 	}
 	x, err := decode("x", r.X, ed25519.PublicKeySize)
 	if err != nil {
@@ -506,10 +523,18 @@ func parseArray(data []byte, repair bool) ([]*Key, error) {
 		return nil, errors.New("not a JSON array of JWKs: null")
 	}
 	keys := make([]*Key, 0, len(raws))
+	kids := map[string]bool{}
 	for i, raw := range raws {
 		k, err := parseOne(raw, repair)
 		if err != nil {
 			return nil, indexed(i, err)
+		}
+		if k.KID != "" {
+			// Which key signs or verifies must not depend on its place.
+			if kids[k.KID] {
+				return nil, indexed(i, &ParseError{KID: k.KID, Member: "kid", Err: ErrDuplicateKID})
+			}
+			kids[k.KID] = true
 		}
 		keys = append(keys, k)
 	}
@@ -600,6 +625,9 @@ func ParseSet(data []byte, opts ParseSetOptions) (*ParsedSet, error) {
 	}
 	if keysRaw == nil && hasKty {
 		return nil, ErrSingleJWK
+	}
+	if keysRaw != nil && hasKty {
+		return nil, errBothKeyAndSet
 	}
 	if keysRaw == nil || keysRaw[0] == 'n' {
 		return nil, errors.New(`not a JWKS: no "keys" array`)

@@ -322,3 +322,64 @@ func TestParseRepairingPadsShortEC(t *testing.T) {
 		t.Fatalf("a 15-byte member: %v", err)
 	}
 }
+
+// One document must not be read as two different sets of keys: an array
+// with a kid twice, or an object with both "kty" and "keys".
+func TestParseOneReading(t *testing.T) {
+	a, _ := Generate(ES256, GenerateOptions{KID: "same"})
+	b, _ := Generate(ES256, GenerateOptions{KID: "same"})
+	ja, _ := a.MarshalJSON()
+	jb, _ := b.MarshalJSON()
+	arr := "[" + string(ja) + "," + string(jb) + "]"
+	for name, parse := range map[string]func([]byte) ([]*Key, error){"ParseArray": ParseArray, "ParseAny": ParseAny, "ParseRepairing": ParseRepairing} {
+		if _, err := parse([]byte(arr)); !errors.Is(err, ErrDuplicateKID) {
+			t.Errorf("%s: a kid twice: %v", name, err)
+		}
+	}
+	pa, _ := a.Public()
+	pb, _ := b.Public()
+	jpa, _ := pa.MarshalJSON()
+	jpb, _ := pb.MarshalJSON()
+	both := strings.TrimSuffix(string(jpa), "}") + `,"keys":[` + string(jpb) + `]}`
+	if _, err := Parse([]byte(both)); err == nil || !strings.Contains(err.Error(), `both "kty" and "keys"`) {
+		t.Errorf("Parse: %v", err)
+	}
+	if _, err := ParseAny([]byte(both)); err == nil {
+		t.Error("ParseAny accepted kty and keys together")
+	}
+	if _, err := ParseSet([]byte(both), ParseSetOptions{}); err == nil || !strings.Contains(err.Error(), `both "kty" and "keys"`) {
+		t.Errorf("ParseSet: %v", err)
+	}
+}
+
+// A hostile key or JWKS must not put its long members on stderr: every
+// value quoted in a message is cut.
+func TestMessagesClipInput(t *testing.T) {
+	long := strings.Repeat("A", 100000)
+	for name, doc := range map[string]string{
+		"kid":     `{"kty":"oct","kid":"` + long + `","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`,
+		"kty":     `{"kty":"` + long + `"}`,
+		"use":     `{"kty":"EC","use":"` + long + `"}`,
+		"alg":     `{"kty":"EC","alg":"` + long + `","crv":"P-256"}`,
+		"crv":     `{"kty":"EC","crv":"` + long + `"}`,
+		"key_ops": `{"kty":"EC","key_ops":["` + long + `"]}`,
+	} {
+		_, err := Parse([]byte(doc))
+		if err == nil || len(err.Error()) > 300 {
+			t.Errorf("%s: %d-byte message", name, len(err.Error()))
+		}
+	}
+	pub, _ := Generate(ES256, GenerateOptions{KID: "a"})
+	pk, _ := pub.Public()
+	jp, _ := pk.MarshalJSON()
+	set, err := ParseSet([]byte(`{"keys":[`+string(jp)+`,{"kty":"EC","kid":"x","use":"`+long+`","crv":"P-256"}]}`), ParseSetOptions{})
+	if err != nil || len(set.SkippedKeys) != 1 {
+		t.Fatalf("set: %v", err)
+	}
+	if s := set.SkippedKeys[0].String(); len(s) > 300 {
+		t.Errorf("skipped key: %d-byte message", len(s))
+	}
+	if got := quoteClip("é" + strings.Repeat("x", 62) + "ü" + long); !strings.HasPrefix(got, `"é`) || !strings.Contains(got, `"... (`) {
+		t.Errorf("quoteClip: %s", got[:80])
+	}
+}

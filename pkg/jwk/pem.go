@@ -1,6 +1,7 @@
 package jwk
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -43,12 +44,14 @@ func ParsePEM(data []byte) (*Key, error) { return ParsePEMWithPassphrase(data, n
 func ParsePEMWithPassphrase(data []byte, passphrase func() ([]byte, error)) (*Key, error) {
 	var key *pem.Block
 	var params []*pem.Block
+	blocks := 0
 	for rest := data; ; {
 		block, next := pem.Decode(rest)
 		if block == nil {
 			break
 		}
 		rest = next
+		blocks++
 		switch {
 		case block.Type == "EC PARAMETERS":
 			params = append(params, block)
@@ -62,6 +65,13 @@ func ParsePEMWithPassphrase(data []byte, passphrase func() ([]byte, error)) (*Ke
 		default:
 			return nil, fmt.Errorf("PEM block %q is not a key keyctl reads", block.Type)
 		}
+	}
+	// Text around the blocks is allowed (RFC 7468 section 2: openssl
+	// writes "Bag Attributes" and text dumps there), but a BEGIN line that
+	// did not decode is a damaged block: pem.Decode skips it silently, and
+	// the next block's key would be taken in its place.
+	if begins := beginLines(data); begins > blocks {
+		return nil, &hinted{fmt.Errorf("%d of the %d PEM blocks do not decode (damaged base64, or a missing or mismatched END line)", begins-blocks, begins), "export the key again"}
 	}
 	if key == nil {
 		if len(params) > 0 {
@@ -82,6 +92,17 @@ func ParsePEMWithPassphrase(data []byte, passphrase func() ([]byte, error)) (*Ke
 		}
 	}
 	return k, nil
+}
+
+// beginLines counts the lines that start a PEM block.
+func beginLines(data []byte) int {
+	n := 0
+	for line := range bytes.Lines(data) {
+		if bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("-----BEGIN ")) {
+			n++
+		}
+	}
+	return n
 }
 
 // checkParams accepts an EC PARAMETERS block that names the key's curve.
@@ -203,16 +224,13 @@ func FromCrypto(material any) (*Key, error) {
 		}
 		k.Alg = ES256
 	case *rsa.PrivateKey:
-		if len(m.Primes) != 2 {
-			return nil, errors.New("multi-prime RSA keys are not supported")
-		}
-		if err := checkRSABits(m.N.BitLen()); err != nil {
+		if _, err := checkRSAPrivate(m); err != nil {
 			return nil, err
 		}
 		m.Precompute()
 		k.Alg = RS256
 	case *rsa.PublicKey:
-		if err := checkRSABits(m.N.BitLen()); err != nil {
+		if _, err := checkRSAPublic(m); err != nil {
 			return nil, err
 		}
 		k.Alg = RS256

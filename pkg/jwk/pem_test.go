@@ -331,3 +331,27 @@ func TestMarshalPEMOpenSSLRoundTrip(t *testing.T) {
 		t.Fatalf("HS256 MarshalPEM: %v, want ErrNoPEMForm", err)
 	}
 }
+
+// A damaged block before a good one: pem.Decode skips it, and the second
+// key would be read in the first one's place. Text around blocks is fine.
+func TestParsePEMDamagedBlock(t *testing.T) {
+	a, _ := Generate(EdDSA, GenerateOptions{})
+	b, _ := Generate(EdDSA, GenerateOptions{})
+	pa, _ := a.MarshalPEM()
+	pb, _ := b.MarshalPEM()
+	lines := strings.Split(string(pa), "\n")
+	lines[1] = "*" + lines[1][1:] // one base64 character broken
+	damaged := strings.Join(lines, "\n") + string(pb)
+	if _, err := ParsePEM([]byte(damaged)); err == nil || !strings.Contains(err.Error(), "1 of the 2 PEM blocks do not decode") {
+		t.Fatalf("damaged first block: %v", err)
+	}
+	truncated := string(pa) + "junk\n" + strings.Join(strings.Split(string(pb), "\n")[:2], "\n")
+	if _, err := ParsePEM([]byte(truncated)); err == nil {
+		t.Fatal("a truncated second block was ignored")
+	}
+	withText := "Bag Attributes\n    localKeyID: 01\nKey Attributes: <No Attributes>\n" + string(pa) + "trailing words\n"
+	k, err := ParsePEM([]byte(withText))
+	if err != nil || !k.Equal(a) {
+		t.Fatalf("text around one block: %v", err)
+	}
+}

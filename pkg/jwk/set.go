@@ -39,7 +39,7 @@ type SkippedKey struct {
 func (s SkippedKey) String() string {
 	where := fmt.Sprintf("key %d", s.Index)
 	if s.KID != "" {
-		where += fmt.Sprintf(" (kid %q)", s.KID)
+		where += fmt.Sprintf(" (kid %s)", quoteClip(s.KID))
 	}
 	return where + ": " + s.Reason
 }
@@ -83,24 +83,24 @@ func (r *rawKey) unusable() string {
 	case KtyOct:
 		want = HS256
 	default:
-		return fmt.Sprintf("key type %q is not supported", *r.Kty)
+		return fmt.Sprintf("key type %s is not supported", quoteClip(*r.Kty))
 	}
 	if r.Use != nil && *r.Use != "sig" {
-		return fmt.Sprintf("use %q: not a signature key", *r.Use)
+		return fmt.Sprintf("use %s: not a signature key", quoteClip(*r.Use))
 	}
 	for _, op := range r.KeyOps {
 		if op != OpSign && op != OpVerify {
-			return fmt.Sprintf("key_ops %q: not a signature key", op)
+			return fmt.Sprintf("key_ops %s: not a signature key", quoteClip(op))
 		}
 	}
 	if r.KeyOps != nil && !slices.Contains(r.KeyOps, OpVerify) {
 		return `key_ops without "verify"`
 	}
 	if curve != "" && r.Crv != nil && *r.Crv != curve {
-		return fmt.Sprintf("curve %q: keyctl verifies %s on %s only", *r.Crv, want, curve)
+		return fmt.Sprintf("curve %s: keyctl verifies %s on %s only", quoteClip(*r.Crv), want, curve)
 	}
 	if r.Alg != nil && *r.Alg != string(want) {
-		return fmt.Sprintf("alg %q: keyctl verifies %s with %s keys", *r.Alg, want, *r.Kty)
+		return fmt.Sprintf("alg %s: keyctl verifies %s with %s keys", quoteClip(*r.Alg), want, *r.Kty)
 	}
 	if r.HasOth {
 		return "multi-prime RSA keys are not supported"
