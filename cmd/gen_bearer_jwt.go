@@ -136,6 +136,19 @@ to choose), in a stable order:
 			o.workersSet = c.Flags().Changed("workers")
 			o.validForSet = c.Flags().Changed("valid-for")
 			o.audSet = c.Flags().Changed("aud")
+			// --sub "$UID" with UID unset would mint an anonymous user's
+			// token, --aud "" a token for no audience: a usage error, as
+			// for verify's expectations.
+			for _, name := range []string{"sub", "iss", "jti"} {
+				if c.Flags().Changed(name) && c.Flags().Lookup(name).Value.String() == "" {
+					return withHint(&UsageError{Err: fmt.Errorf("--%s needs a value: an empty one would mint a token without it", name)}, "leave --%s out for a token without %s", name, name)
+				}
+			}
+			for _, a := range o.Aud {
+				if a == "" {
+					return withHint(&UsageError{Err: errors.New("--aud needs a value: an empty one would mint a token for no audience")}, "leave --aud out for Supabase's default, authenticated")
+				}
+			}
 			return runGenBearerJWT(o)
 		},
 	}
@@ -191,7 +204,7 @@ func runGenBearerJWT(o *genBearerJWTOptions) error {
 	if err != nil {
 		return err
 	}
-	if lifetime := jwt.Lifetime(claims); maxLifetime > 0 && lifetime > maxLifetime {
+	if lifetime := jwt.Lifetime(claims, claimOpts.Now); maxLifetime > 0 && lifetime > maxLifetime {
 		return withHint(fmt.Errorf("a token lifetime of %s is above the keyring's max token lifetime of %s",
 			keyring.ShortDuration(lifetime), keyring.ShortDuration(maxLifetime)),
 			"mint a shorter token, or raise the maximum: keyctl keys max-token-lifetime %s (rotated-out keys then wait that long before revocation)",

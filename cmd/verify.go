@@ -126,7 +126,7 @@ the exit code is 3 if any token failed.`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Args = args
-			for _, name := range []string{"aud", "iss", "role", "sub"} {
+			for _, name := range []string{"aud", "iss", "role", "sub", "alg", "require", "at"} {
 				if c.Flags().Changed(name) {
 					o.expectSet = append(o.expectSet, name)
 				}
@@ -270,13 +270,23 @@ func (o *verifyOptions) format() (string, error) {
 // policy turns the flags into a jwt.Policy; every mistake is a usage error.
 func (o *verifyOptions) policy() (jwt.Policy, error) {
 	p := jwt.Policy{Audience: o.Aud, Issuer: o.Iss, Role: o.Role, Subject: o.Sub, Leeway: o.Leeway}
-	values := map[string]string{"aud": o.Aud, "iss": o.Iss, "role": o.Role, "sub": o.Sub}
+	values := map[string]string{"aud": o.Aud, "iss": o.Iss, "role": o.Role, "sub": o.Sub, "at": o.At,
+		// pflag reads --alg "" and --require "" as no values at all.
+		"alg": strings.Join(o.Algs, ","), "require": strings.Join(o.Require, ",")}
+	hints := map[string]string{
+		"alg":     "leave --alg out to accept every algorithm keyctl verifies",
+		"require": "leave --require out to require no claim beyond exp",
+		"at":      "leave --at out to check the time claims now",
+	}
 	for _, name := range o.expectSet {
 		if values[name] == "" {
 			// --aud "$AUD" with AUD unset would otherwise drop the check
 			// without a word, and accept tokens for any audience.
-			return p, withHint(&UsageError{Err: fmt.Errorf("--%s needs a value: an empty one would check nothing", name)},
-				"leave --%s out to accept any %s", name, name)
+			hint := hints[name]
+			if hint == "" {
+				hint = fmt.Sprintf("leave --%s out to accept any %s", name, name)
+			}
+			return p, withHint(&UsageError{Err: fmt.Errorf("--%s needs a value: an empty one would check nothing", name)}, "%s", hint)
 		}
 	}
 	if o.Leeway < 0 {
@@ -436,16 +446,29 @@ func (s *verifySource) refreshOnce(ctx context.Context, kid string) (*jwt.Verifi
 		var rl *jwks.RateLimitError
 		switch {
 		case errors.As(err, &rl):
-			s.note("kid %q is not in the JWKS, which was fetched %s ago: not fetching it again within %s",
-				kid, ui.Duration(rl.Interval-rl.Wait), ui.Duration(rl.Interval))
+			s.note("kid %s is not in the JWKS, which was fetched %s ago: not fetching it again within %s",
+				quoteShort(kid), ui.Duration(rl.Interval-rl.Wait), ui.Duration(rl.Interval))
 		case err != nil:
-			s.refreshErr = withHint(fmt.Errorf("kid %q is not in the cached JWKS and fetching it again failed: %w", kid, err),
+			s.refreshErr = withHint(fmt.Errorf("kid %s is not in the cached JWKS and fetching it again failed: %w", quoteShort(kid), err),
 				"try again when the server is back; exit code 1 means the token was not checked")
 		default:
 			s.refreshErr = s.install(keys)
 		}
 	}
 	return s.current.Load(), s.refreshErr
+}
+
+// quoteShort quotes a value from a token for a message, escaped to ASCII
+// and cut to 40 characters, as the verifier's own reasons are.
+func quoteShort(s string) string {
+	if len(s) <= 37 {
+		return strconv.QuoteToASCII(s)
+	}
+	cut := 37
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.QuoteToASCII(s[:cut]) + "..."
 }
 
 // keySource loads the keys the flags name, narrowed to --kid.

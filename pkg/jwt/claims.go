@@ -689,6 +689,19 @@ func checkSourceNames(a map[string]any, aSource string, b map[string]any, bSourc
 // claim of base or one with a flag.
 func (o ClaimOptions) CheckLineClaims(line, base map[string]any) error {
 	const source = "--claims-from"
+	// The registered claims a line may set have the types keyctl's own
+	// verifier (and Auth and PostgREST) read: a token with "sub":12345 or
+	// "sub":null would be minted only to be refused.
+	for _, name := range []string{"sub", "iss", "jti"} {
+		if v, ok := line[name]; ok {
+			if s, isString := v.(string); !isString || s == "" {
+				return fmt.Errorf("%s, want a non-empty string", describeLineValue(name, v))
+			}
+		}
+	}
+	if v, ok := line["aud"]; ok && !audienceValue(v) {
+		return errors.New("aud must be a non-empty string or a non-empty array of non-empty strings")
+	}
 	if sub, ok := line["sub"].(string); ok && o.UUIDSubject && !IsUUID(sub) {
 		return fmt.Errorf("sub %q %w", sub, ErrSubjectNotUUID)
 	}
@@ -731,12 +744,58 @@ func (o ClaimOptions) CheckLineClaims(line, base map[string]any) error {
 	return nil
 }
 
-// Lifetime returns exp - iat of claims BuildClaims made, 0 if either is
-// missing.
-func Lifetime(claims map[string]any) time.Duration {
+// describeLineValue names a line's claim and its JSON type for a message.
+func describeLineValue(name string, v any) string {
+	switch v := v.(type) {
+	case nil:
+		return name + " is null"
+	case string:
+		return name + " is an empty string"
+	case bool:
+		return name + " is a boolean"
+	case []any:
+		return name + " is an array"
+	case map[string]any:
+		return name + " is an object"
+	default:
+		_ = v
+		return name + " is a number"
+	}
+}
+
+// audienceValue reports an aud a line may set: a non-empty string, or a
+// non-empty array of non-empty strings.
+func audienceValue(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return v != ""
+	case []any:
+		if len(v) == 0 {
+			return false
+		}
+		for _, e := range v {
+			if s, ok := e.(string); !ok || s == "" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// Lifetime returns how long a token with claims BuildClaims made is valid
+// for when minted at now: exp - iat, or exp - now when iat is later (a
+// future --iat must not stretch a keyring's max token lifetime: the token
+// verifies until exp, for any verifier that ignores iat), 0 if exp or iat
+// is missing.
+func Lifetime(claims map[string]any, now time.Time) time.Duration {
 	iat, ok1 := claims["iat"].(int64)
 	exp, ok2 := claims["exp"].(int64)
-	if !ok1 || !ok2 || exp < iat || exp-iat > int64(MaxLifetime/time.Second) {
+	if !ok1 || !ok2 {
+		return 0
+	}
+	iat = min(iat, now.Unix())
+	if exp < iat || exp-iat > int64(MaxLifetime/time.Second) {
 		return 0
 	}
 	return time.Duration(exp-iat) * time.Second

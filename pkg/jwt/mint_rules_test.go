@@ -163,7 +163,15 @@ func TestLifetime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Lifetime(c); got != 24*time.Hour {
+	if got := Lifetime(c, time.Unix(1e9, 0)); got != 24*time.Hour {
 		t.Errorf("Lifetime = %s, want 24h", got)
+	}
+	// A future iat does not shorten it: the token verifies from now to exp.
+	c, err = BuildClaims(ClaimOptions{Role: "anon", Now: time.Unix(1e9, 0), IssuedAt: time.Unix(1e9+86400, 0), ValidFor: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Lifetime(c, time.Unix(1e9, 0)); got != 24*time.Hour+5*time.Minute {
+		t.Errorf("Lifetime with a future iat = %s, want 24h5m", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -345,6 +346,14 @@ func TestRedTeamNumericDateRange(t *testing.T) {
 	}
 }
 
+// overlong spells n exactly with 801 digits and a negative exponent, the
+// spelling strconv.ParseFloat misreads.
+func overlong(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	pad := 801 - len(s)
+	return s + strings.Repeat("0", pad) + "e-" + strconv.Itoa(pad)
+}
+
 func TestRedTeamTimeClaims(t *testing.T) {
 	k := getKeys(t)
 	es := signer(t, k.es)
@@ -355,7 +364,12 @@ func TestRedTeamTimeClaims(t *testing.T) {
 	runRedTeam(t, v, []redTeamCase{
 		{"exp 1e400", at(`{"exp":1e400}`), map[Check]string{CheckExp: "exp 1e400 is out of range for a NumericDate"}},
 		{"exp -1e400", at(`{"exp":-1e400}`), map[Check]string{CheckExp: "exp -1e400 is out of range"}},
-		{"exp 1e309 in full", at(`{"exp":1` + strings.Repeat("0", 309) + `}`), map[Check]string{CheckExp: "is out of range"}},
+		{"exp 1e309 in full", at(`{"exp":1` + strings.Repeat("0", 309) + `}`), map[Check]string{CheckExp: "exp is a number spelled in 310 characters: a NumericDate needs at most 64"}},
+		// strconv.ParseFloat reads these as 1.796e8, about 1975: a year
+		// ahead, or past 9999, would pass as long ago.
+		{"nbf past 800 digits", at(fmt.Sprintf(`{"exp":%d,"nbf":%s}`, now+60, overlong(now+86400*365))), map[Check]string{CheckNbf: "nbf is a number spelled in 806 characters"}},
+		{"iat past 800 digits", at(fmt.Sprintf(`{"exp":%d,"iat":%s}`, now+60, overlong(now+86400*365))), map[Check]string{CheckIat: "iat is a number spelled in 806 characters"}},
+		{"exp past 800 digits", at(`{"exp":` + overlong(2000000000000) + `}`), map[Check]string{CheckExp: "exp is a number spelled in 806 characters"}},
 		{"nbf 1e400", at(fmt.Sprintf(`{"exp":%d,"nbf":-1e400}`, now+60)), map[Check]string{CheckNbf: "nbf -1e400 is out of range"}},
 		{"iat -1e400", at(fmt.Sprintf(`{"exp":%d,"iat":-1e400}`, now+60)), map[Check]string{CheckIat: "iat -1e400 is out of range"}},
 		{"exp -0", at(`{"exp":-0}`), map[Check]string{CheckExp: "token expired at 1970-01-01T00:00:00Z"}},
@@ -844,5 +858,31 @@ func TestRedTeamDecodeUnverified(t *testing.T) {
 	}
 	if strings.Join(u.Problems, "\n") != strings.Join(want, "\n") || u.Claims["sub"] != "\ufffd" {
 		t.Fatalf("problems %q, sub %q", u.Problems, u.Claims["sub"])
+	}
+}
+
+// Header values a forger chooses are cut in every reason: a 3,000-byte
+// kid, alg or typ does not land whole on stderr.
+func TestRedTeamHeaderValuesClipped(t *testing.T) {
+	k := getKeys(t)
+	es := signer(t, k.es)
+	v := newVerifier(t, trusted(k.es), Policy{})
+	long := strings.Repeat("K", 3000)
+	claims := fmt.Sprintf(`{"exp":%d}`, testNow.Unix()+60)
+	for name, h := range map[string]string{
+		"kid": `{"alg":"ES256","kid":"` + long + `"}`,
+		"alg": `{"alg":"` + long + `","kid":"es"}`,
+		"typ": `{"alg":"ES256","kid":"es","typ":"` + long + `"}`,
+	} {
+		_, err := v.Verify(forge(h, claims, es))
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, r := range ve.Reasons() {
+			if len(r) > 200 {
+				t.Errorf("%s: a %d-byte reason: %.80s...", name, len(r), r)
+			}
+		}
 	}
 }

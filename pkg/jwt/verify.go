@@ -190,7 +190,7 @@ func (v *Verifier) VerifyBytes(tok []byte) (*Verified, error) {
 	}
 	if key != nil && h.algOK {
 		if h.alg != string(key.alg) {
-			c.fail(CheckAlgKey, fmt.Sprintf("alg %q does not match %s, which verifies %s only", h.alg, key.label, key.alg))
+			c.fail(CheckAlgKey, fmt.Sprintf("alg %s does not match %s, which verifies %s only", clipName(string(h.alg)), key.label, key.alg))
 		} else if ok[2] {
 			signingInput := tok[:len(seg[0])+1+len(seg[1])]
 			if sf := key.verify(signingInput, parts[2]); sf != nil {
@@ -319,7 +319,7 @@ func (c *checker) header(data []byte, v *Verifier) header {
 			// cty "JWT" says the payload is itself a token (RFC 7519
 			// section 5.2): its claims are not these.
 			if s, ok := rawString(m.Value); ok && (bytes.EqualFold(s, []byte("JWT")) || bytes.EqualFold(s, []byte("application/jwt"))) {
-				c.fail(CheckHeader, fmt.Sprintf("header has cty %q: a nested token, which keyctl does not verify", s))
+				c.fail(CheckHeader, fmt.Sprintf("header has cty %s: a nested token, which keyctl does not verify", clipName(string(s))))
 			}
 		default:
 			if reg := caseVariant(m.Name, headerNames); reg != "" {
@@ -342,11 +342,11 @@ func (c *checker) header(data []byte, v *Verifier) header {
 		case supported:
 			c.fail(CheckAlg, fmt.Sprintf("alg %q is not allowed by the policy (allowed: %s)", a, v.list))
 		case strings.EqualFold(strings.TrimSpace(string(raw)), "none"):
-			c.fail(CheckAlgNone, fmt.Sprintf("alg %q: unsigned tokens are never accepted", raw))
+			c.fail(CheckAlgNone, fmt.Sprintf("alg %s: unsigned tokens are never accepted", clipName(string(raw))))
 		default:
-			why := fmt.Sprintf("alg %q is not supported (keyctl verifies %s)", raw, jwk.AlgorithmList())
+			why := fmt.Sprintf("alg %s is not supported (keyctl verifies %s)", clipName(string(raw)), jwk.AlgorithmList())
 			if a, err := jwk.ParseAlgorithm(string(raw)); err == nil {
-				why = fmt.Sprintf("alg %q is not supported: algorithm names are case-sensitive (did the signer mean %s?)", raw, a)
+				why = fmt.Sprintf("alg %s is not supported: algorithm names are case-sensitive (did the signer mean %s?)", clipName(string(raw)), a)
 			}
 			c.fail(CheckAlg, why)
 		}
@@ -357,7 +357,7 @@ func (c *checker) header(data []byte, v *Verifier) header {
 		case !isStr:
 			c.fail(CheckTyp, fmt.Sprintf("typ is %s, not a string", jsonKind(typ)))
 		case !typIsJWT(s):
-			c.fail(CheckTyp, fmt.Sprintf("typ %q is not JWT", s))
+			c.fail(CheckTyp, fmt.Sprintf("typ %s is not JWT", clipName(string(s))))
 		}
 	}
 	return h
@@ -399,6 +399,9 @@ func (c *checker) when(withTime, without string, t time.Time, at string) string 
 // notNumericDate says why a time claim is not a NumericDate; the number
 // itself only for a token a trusted key signed.
 func (c *checker) notNumericDate(name string, raw []byte) string {
+	if jsonKind(raw) == "a number" && len(raw) > maxNumericDateText {
+		return fmt.Sprintf("%s is a number spelled in %d characters: a NumericDate needs at most %d", name, len(raw), maxNumericDateText)
+	}
 	if jsonKind(raw) == "a number" {
 		if c.authentic {
 			name += " " + clip(raw)

@@ -15,6 +15,10 @@ func jsonKind(raw []byte) string { return strictjson.Kind(raw) }
 // library, database and RFC 3339 timestamp can hold.
 const maxNumericDate = 253402300799
 
+// maxNumericDateText bounds how a NumericDate may be spelled: 64
+// characters hold any second with any fraction a clock has.
+const maxNumericDateText = 64
+
 // numericDate reads a NumericDate (RFC 7519 section 2): a JSON number of
 // seconds, fractions allowed, from 0 (1970-01-01T00:00:00Z) to
 // maxNumericDate. Anything else is malformed rather than clamped: libraries
@@ -23,6 +27,13 @@ const maxNumericDate = 253402300799
 // on who reads it has none.
 func numericDate(raw []byte) (float64, bool) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, false
+	}
+	// No time needs more than maxNumericDateText characters, and
+	// strconv.ParseFloat misreads numbers of more than 800 digits (it
+	// reads 1796000000 padded with 791 zeros and e-791 as 1.796e8): such
+	// a spelling is malformed, not a second reading of the same token.
+	if len(raw) > maxNumericDateText {
 		return 0, false
 	}
 	// 1e400 is a JSON number but no float64 (ParseFloat fails, or gives

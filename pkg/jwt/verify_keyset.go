@@ -235,7 +235,7 @@ func (s *KeySet) resolve(kid string, hasKID bool) (*keyEntry, *Failure) {
 			if s.chosen && s.entries[0].kid() == "" {
 				e = s.entries[0]
 			} else {
-				return nil, &Failure{CheckKIDUnknown, fmt.Sprintf("kid %q is not among the %s", kid, s.describe())}
+				return nil, &Failure{CheckKIDUnknown, fmt.Sprintf("kid %s is not among the %s", clipName(kid), s.describe())}
 			}
 		}
 	} else {
@@ -261,7 +261,7 @@ func (s *KeySet) resolve(kid string, hasKID bool) (*keyEntry, *Failure) {
 				}
 				return nil, &Failure{CheckKeyState, fmt.Sprintf("token has no kid and the only key, %s, is %s", e.label, e.State)}
 			}
-			return nil, &Failure{CheckKeyState, fmt.Sprintf("kid %q names a %s key", kid, e.State)}
+			return nil, &Failure{CheckKeyState, fmt.Sprintf("kid %s names a %s key", clipName(kid), e.State)}
 		default:
 			return nil, &Failure{CheckKeyState, fmt.Sprintf("%s is in state %q, which is not trusted", e.label, e.State)}
 		}
