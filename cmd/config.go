@@ -40,6 +40,7 @@ says what each does):
 		// Replaces the root's hook for the config commands, to give a bad
 		// file or variable its hint (see configError).
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			warnEnvTypos(f)
 			if !needsConfig(c) {
 				return nil
 			}

@@ -100,6 +100,15 @@ type topLevel struct {
 	build func(*Factory) *cobra.Command
 }
 
+// warnEnvTypos warns about KEYCTL_* variables a typo away from one keyctl
+// reads: ignored silently, KEYCTL_KEYRNG would send a key to another
+// keyring than meant.
+func warnEnvTypos(f *Factory) {
+	for _, t := range config.EnvTypos(os.Environ()) {
+		f.IO.Warnf("%s is not a keyctl variable and is ignored; did you mean %s?", t.Name, t.Meant)
+	}
+}
+
 // topCommands lists the top-level commands, in the groups --help shows
 // them. (A function, not a variable: config show builds the tree too.)
 func topCommands() []topLevel {
@@ -155,6 +164,7 @@ as a JWKS and verify tokens strictly.`,
 			if err := refuseEmptySources(c); err != nil {
 				return err
 			}
+			warnEnvTypos(f)
 			if !needsConfig(c) {
 				return nil
 			}

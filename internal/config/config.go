@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -447,6 +448,42 @@ func (c *Config) Path() string { return c.path }
 
 // Line returns the line of the file that sets key, 0 when it does not.
 func (c *Config) Line(key string) int { return c.lines[key] }
+
+// OtherEnv are the KEYCTL_* variables keyctl reads that are not settings.
+var OtherEnv = []string{"KEYCTL_CONFIG", "KEYCTL_KEYRING_NAME", "KEYCTL_PASSPHRASE", "KEYCTL_PASSPHRASE_FILE", "KEYCTL_MASTER_KEY", "KEYCTL_MASTER_KEY_FILE"}
+
+// EnvTypo is a KEYCTL_* variable keyctl does not read, and the one it
+// probably meant.
+type EnvTypo struct{ Name, Meant string }
+
+// EnvTypos finds the KEYCTL_* names in environ (NAME=value entries) that
+// keyctl does not read but that are a small typo away from one it does
+// (KEYCTL_KEYRNG): such a variable is silently ignored, and a key would go
+// to another keyring than meant. Other KEYCTL_* names (a script's own)
+// are left alone.
+func EnvTypos(environ []string) []EnvTypo {
+	known := slices.Clone(OtherEnv)
+	for _, s := range Settings {
+		known = append(known, s.Env())
+	}
+	var out []EnvTypo
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix+"_") || slices.Contains(known, name) {
+			continue
+		}
+		best, bestDist := "", 3
+		for _, k := range known {
+			if d := editDistance(name, k); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		if best != "" {
+			out = append(out, EnvTypo{Name: name, Meant: best})
+		}
+	}
+	return out
+}
 
 // EnvName returns the environment variable for a setting key.
 func EnvName(key string) string { return EnvPrefix + "_" + strings.ToUpper(key) }

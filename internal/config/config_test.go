@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -388,5 +389,21 @@ func TestShortDuration(t *testing.T) {
 		if got := ShortDuration(d); got != want {
 			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestEnvTypos(t *testing.T) {
+	got := EnvTypos([]string{
+		"KEYCTL_KEYRNG=/tmp/team.json", // a typo: warned
+		"KEYCTL_VALIDFOR=5m",           // a typo: warned
+		"KEYCTL_PASSPHRASEFILE=x",      // a typo of a non-setting variable
+		"KEYCTL_KEYRING=/tmp/k.json",   // known
+		"KEYCTL_MASTER_KEY=x",          // known
+		"KEYCTL_BUILD_NUMBER=42",       // a script's own: left alone
+		"HOME=/root",
+	})
+	want := []EnvTypo{{"KEYCTL_KEYRNG", "KEYCTL_KEYRING"}, {"KEYCTL_VALIDFOR", "KEYCTL_VALID_FOR"}, {"KEYCTL_PASSPHRASEFILE", "KEYCTL_PASSPHRASE_FILE"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("EnvTypos = %v, want %v", got, want)
 	}
 }
