@@ -205,6 +205,22 @@ func parseDER(label string, der []byte) (any, error) {
 	if err != nil {
 		return nil, errMalformed
 	}
+	stored, err := storedPublic(label, der)
+	if err != nil {
+		return nil, err
+	}
+	if stored != nil {
+		var derived []byte
+		switch m := material.(type) {
+		case *ecdsa.PrivateKey:
+			derived, _ = m.PublicKey.Bytes()
+		case ed25519.PrivateKey:
+			derived = m.Public().(ed25519.PublicKey)
+		}
+		if derived != nil && !bytes.Equal(stored, derived) {
+			return nil, &hinted{errors.New("the public key stored in the private key does not match it (openssl ec -check or pkey -check calls such a file invalid)"), "export the key again from its source"}
+		}
+	}
 	return material, nil
 }
 

@@ -381,3 +381,48 @@ func derFormat(der []byte) string {
 	}
 	return ""
 }
+
+// storedPublic returns the public key a private key's DER carries beside
+// it, if any: SEC1's [1] publicKey (also inside PKCS#8 for EC keys) or
+// PKCS#8 v2's [1] publicKey (RFC 5958, Ed25519). crypto/x509 ignores both;
+// openssl checks them, so a file whose stored key differs is read two ways
+// and is refused.
+func storedPublic(label string, der []byte) ([]byte, error) {
+	elems, err := derElements(der)
+	if err != nil || len(elems) < 2 {
+		return nil, nil // x509 has read it; nothing more to compare
+	}
+	switch label {
+	case "EC PRIVATE KEY":
+		for _, e := range elems[2:] {
+			if is(e, asn1.ClassContextSpecific, 1) && e.IsCompound {
+				var bs asn1.BitString
+				if rest, err := asn1.Unmarshal(e.Bytes, &bs); err != nil || len(rest) != 0 || bs.BitLength%8 != 0 {
+					return nil, errMalformed
+				}
+				return bs.Bytes, nil
+			}
+		}
+	case "PRIVATE KEY":
+		if len(elems) < 3 {
+			return nil, nil
+		}
+		alg, _, err := algorithmID(elems[1])
+		if err != nil {
+			return nil, nil
+		}
+		if alg.Equal(oidECPublic) {
+			return storedPublic("EC PRIVATE KEY", elems[2].Bytes)
+		}
+		for _, e := range elems[3:] {
+			if is(e, asn1.ClassContextSpecific, 1) && !e.IsCompound {
+				// [1] IMPLICIT BIT STRING: the unused-bits byte, then the key.
+				if len(e.Bytes) < 1 || e.Bytes[0] != 0 {
+					return nil, errMalformed
+				}
+				return e.Bytes[1:], nil
+			}
+		}
+	}
+	return nil, nil
+}

@@ -3,9 +3,11 @@ package jwk
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -353,5 +355,47 @@ func TestParsePEMDamagedBlock(t *testing.T) {
 	k, err := ParsePEM([]byte(withText))
 	if err != nil || !k.Equal(a) {
 		t.Fatalf("text around one block: %v", err)
+	}
+}
+
+// A private key file whose stored public key is another key's: x509
+// ignores it, openssl checks it; keyctl refuses such a file rather than
+// read it differently from openssl.
+func TestParsePEMStoredPublicMismatch(t *testing.T) {
+	a, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	b, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	da, _ := x509.MarshalECPrivateKey(a)
+	db, _ := x509.MarshalECPrivateKey(b)
+	if k, err := ParsePEM(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: da})); err != nil || !k.Material.(*ecdsa.PrivateKey).Equal(a) {
+		t.Fatalf("a matching SEC1 key: %v", err)
+	}
+	mixed := append(bytes.Clone(da[:len(da)-65]), db[len(db)-65:]...)
+	if _, err := ParsePEM(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: mixed})); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("SEC1 with another key's public key: %v", err)
+	}
+	// PKCS#8 v2 (RFC 5958) Ed25519 with [1] publicKey.
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	priv := ed25519.NewKeyFromSeed(seed)
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	v2 := func(pub []byte) []byte {
+		inner, _ := asn1.Marshal(seed)
+		der, err := asn1.Marshal(struct {
+			Version int
+			Alg     struct{ OID asn1.ObjectIdentifier }
+			Key     []byte
+			Pub     asn1.RawValue `asn1:"optional"`
+		}{1, struct{ OID asn1.ObjectIdentifier }{asn1.ObjectIdentifier{1, 3, 101, 112}}, inner,
+			asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, Bytes: append([]byte{0}, pub...)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	if k, err := ParsePEM(v2(priv.Public().(ed25519.PublicKey))); err != nil || !k.Material.(ed25519.PrivateKey).Equal(priv) {
+		t.Fatalf("a matching PKCS#8 v2 key: %v", err)
+	}
+	if _, err := ParsePEM(v2(other)); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("PKCS#8 v2 with another key's public key: %v", err)
 	}
 }
