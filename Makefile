@@ -85,7 +85,7 @@ bench:
 bench-peers:
 	bash testdata/bench/peers.sh
 
-## bench-serve: keyctl serve against nginx, same JWKS and headers, same load (cores shared, then server and wrk on separate cores); then a PostgreSQL-backed replica against a file-backed one (docs/performance.md)
+## bench-serve: keyctl serve against nginx, same JWKS and headers, same load (PINNED=1: again with server and wrk on separate cores); then a PostgreSQL-backed replica against a file-backed one (docs/performance.md)
 bench-serve:
 	$(WITH_PG) bash testdata/bench/serve/bench.sh
 
