@@ -56,6 +56,20 @@ func keyringSigningKeyMax(f *Factory, kid string) (*jwk.Key, time.Duration, erro
 	if err != nil {
 		return nil, 0, materialError(path, e.KID, err)
 	}
+	if e.State == keyring.Standby {
+		// A standby key that signs must not be revoked or deleted at once
+		// afterwards, as one that never signed may: the keyring records it
+		// before the token exists.
+		s, err := openKeyring(f, "", 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		stamp := keyringStamp(f)
+		if _, err := s.Update(context.Background(), false, func(kr *keyring.Keyring) error { return kr.MarkSigned(e.KID, stamp) }); err != nil {
+			return nil, 0, withHint(fmt.Errorf("keyring %s: recording that standby key %s signs: %w", path, e.KID, pathless(err)),
+				"a standby key signs only when the keyring can record it (its revocation then waits for the token); sign with the key in use, or from a writable keyring")
+		}
+	}
 	out := &jwk.Key{KID: e.KID, Alg: e.Alg, Use: "sig", KeyOps: []string{jwk.OpSign, jwk.OpVerify}, Material: k.Material}
 	if e.Legacy {
 		out.KID = ""

@@ -145,13 +145,22 @@ incident (a leaked key): the tokens it signed stop verifying.`,
 	return c
 }
 
-func runKeysRevoke(o *keysRevokeOptions) error {
-	if o.MaxTokenLifetime > keyring.MaxMaxTokenLifetime {
-		return &UsageError{Err: fmt.Errorf("--max-token-lifetime %s is longer than %s, the longest keyctl knows", keyring.ShortDuration(o.MaxTokenLifetime), keyring.ShortDuration(keyring.MaxMaxTokenLifetime))}
+// checkLifetimeFlag checks the --max-token-lifetime of a move that waits
+// for tokens to expire (revoke, delete).
+func checkLifetimeFlag(d time.Duration, set bool) error {
+	if d > keyring.MaxMaxTokenLifetime {
+		return &UsageError{Err: fmt.Errorf("--max-token-lifetime %s is longer than %s, the longest keyctl knows", keyring.ShortDuration(d), keyring.ShortDuration(keyring.MaxMaxTokenLifetime))}
 	}
-	if o.MaxTokenLifetime < 0 || (o.lifetimeSet && o.MaxTokenLifetime == 0) {
-		return withHint(&UsageError{Err: fmt.Errorf("--max-token-lifetime must be positive, not %s", keyring.ShortDuration(o.MaxTokenLifetime))},
+	if d < 0 || (set && d == 0) {
+		return withHint(&UsageError{Err: fmt.Errorf("--max-token-lifetime must be positive, not %s", keyring.ShortDuration(d))},
 			"leave it out to use the keyring's (keyctl keys max-token-lifetime)")
+	}
+	return nil
+}
+
+func runKeysRevoke(o *keysRevokeOptions) error {
+	if err := checkLifetimeFlag(o.MaxTokenLifetime, o.lifetimeSet); err != nil {
+		return err
 	}
 	var forced string
 	_, err := o.update(false, func(kr *keyring.Keyring) error {
@@ -220,9 +229,11 @@ func runKeysStandby(o *keysStandbyOptions) error {
 
 type keysDeleteOptions struct {
 	*keysCommon
-	KID   string
-	Yes   bool
-	Force bool
+	KID              string
+	Yes              bool
+	Force            bool
+	MaxTokenLifetime time.Duration
+	lifetimeSet      bool
 }
 
 func newKeysDeleteCmd(kc *keysCommon) *cobra.Command {
@@ -243,6 +254,7 @@ good), and so is a standby key rotated out too recently to stop trusting.`,
 		ValidArgsFunction: completeKIDs(kc, keyring.StatesFor(keyring.ActionDelete)...),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.KID = args[0]
+			o.lifetimeSet = c.Flags().Changed("max-token-lifetime")
 			return runKeysDelete(o)
 		},
 	}
@@ -250,17 +262,23 @@ good), and so is a standby key rotated out too recently to stop trusting.`,
 	fl := c.Flags()
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
 	fl.BoolVar(&o.Force, "force", false, "also delete the legacy JWT secret, or a key whose tokens may still be valid (implies --yes)")
+	fl.DurationVar(&o.MaxTokenLifetime, "max-token-lifetime", 0, "longest token lifetime for this deletion's wait (default the keyring's)")
+	config.Bind(fl, "max-token-lifetime", "max_token_lifetime")
 	return c
 }
 
 func runKeysDelete(o *keysDeleteOptions) error {
+	if err := checkLifetimeFlag(o.MaxTokenLifetime, o.lifetimeSet); err != nil {
+		return err
+	}
+	opts := keyring.Options{Force: o.Force, MaxTokenLifetime: o.MaxTokenLifetime}
 	// Check the move before asking, so nobody confirms a refused delete.
 	f, err := o.load(false)
 	if err != nil {
 		return err
 	}
 	probe := &keyring.Keyring{MaxTokenLifetime: f.Keyring.MaxTokenLifetime, Keys: f.Keyring.Keys}
-	if _, err := probe.Delete(o.KID, o.stamp(), keyring.Options{Force: o.Force}); err != nil {
+	if _, err := probe.Delete(o.KID, o.stamp(), opts); err != nil {
 		return keyringError(f.Path, err)
 	}
 	if !o.Yes && !o.Force {
@@ -276,7 +294,7 @@ func runKeysDelete(o *keysDeleteOptions) error {
 		}
 	}
 	_, err = o.update(false, func(kr *keyring.Keyring) error {
-		_, err := kr.Delete(o.KID, o.stamp(), keyring.Options{Force: o.Force})
+		_, err := kr.Delete(o.KID, o.stamp(), opts)
 		return err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyctl/keyctl/pkg/jwk"
@@ -57,12 +58,14 @@ type Entry struct {
 
 	Created time.Time
 	Updated time.Time // last state change
-	// RotatedOut is when the key last left InUse; zero if it never signed.
-	// Revocation waits for tokens it signed to expire from this moment.
+	// RotatedOut is when the key last left InUse, or last signed a token
+	// while standby (MarkSigned); zero if it never signed. Revocation
+	// waits for tokens it signed to expire from this moment.
 	RotatedOut time.Time
-	// RotatedOutLifetime is the max token lifetime in force when the key
-	// last left InUse (zero if unknown): lowering the keyring's lifetime
-	// afterwards does not shorten the wait for the tokens it signed.
+	// RotatedOutLifetime is the longest max token lifetime the key may
+	// have signed under (zero if unknown): lowering the keyring's lifetime
+	// never shortens the wait for tokens it signed before, whether it was
+	// in use, standby or already rotated out then.
 	RotatedOutLifetime time.Duration
 	// Published is when the key last became published (trusted) after
 	// being revoked; zero means since Created. See PublishedSince.
@@ -302,6 +305,11 @@ func (kr *Keyring) checkNew(k *jwk.Key, o Options) error {
 	if err := jwk.CheckKID(k.KID); err != nil {
 		return err
 	}
+	if strings.HasPrefix(k.KID, "-") {
+		// "keyctl keys rotate -f" would read it as --force: every command
+		// and hint that names the key would be a trap.
+		return fmt.Errorf("%w %q: a keyring kid must not start with \"-\" (a command line reads it as a flag)", jwk.ErrBadKID, k.KID)
+	}
 	if !k.IsPrivate() {
 		return fmt.Errorf("key %q: %w (the keyring signs with its keys)", k.KID, jwk.ErrNotPrivate)
 	}
@@ -453,13 +461,39 @@ func (kr *Keyring) Rotate(kid string, s Stamp, o Options) (current, previous *En
 		}
 	}
 	if old, err := kr.SigningKey(); err == nil {
+		// Never shorter than before: a key rotated out under 24h, brought
+		// back and rotated out again under 1h still has 24h tokens out.
 		old.RotatedOut = s.At
-		old.RotatedOutLifetime = kr.Lifetime()
+		old.RotatedOutLifetime = max(kr.Lifetime(), old.RotatedOutLifetime)
 		kr.set(old, ActionRetire, PreviouslyUsed, s, "rotated out for "+kid)
 		previous = old
 	}
+	if !e.RotatedOut.IsZero() && !s.At.Before(e.RotatedOut.Add(e.RotatedOutLifetime+RevocationGrace)) {
+		// Every token of its earlier turns has expired: from now on the
+		// wait counts what it signs this time only.
+		e.RotatedOutLifetime = 0
+	}
 	kr.set(e, ActionRotate, to, s, note)
 	return e, previous, nil
+}
+
+// MarkSigned records that the standby key kid signed a token at s.At
+// (gen bearer-jwt --kid): its revocation then waits for that token as for
+// a key rotated out at that moment. Nothing is recorded for a key in use,
+// whose wait starts when it is rotated out.
+func (kr *Keyring) MarkSigned(kid string, s Stamp) error {
+	e, err := kr.Lookup(kid)
+	if err != nil {
+		return err
+	}
+	if e.State != Standby {
+		return nil
+	}
+	e.RotatedOutLifetime = max(kr.Lifetime(), e.RotatedOutLifetime)
+	if e.RotatedOut.Before(s.At) {
+		e.RotatedOut = s.At
+	}
+	return nil
 }
 
 // SafeToRotate returns the moment every verifier's cached JWKS holds e:
@@ -763,6 +797,16 @@ func (kr *Keyring) SetMaxTokenLifetime(d time.Duration, s Stamp) error {
 		return fmt.Errorf("max token lifetime %s is out of range (%s to %s)", d, MinMaxTokenLifetime, shortDuration(MaxMaxTokenLifetime))
 	}
 	old := kr.Lifetime()
+	if d < old {
+		// The keys that may have signed under the old lifetime keep it
+		// for their revocation wait: the key in use, and standby keys
+		// (gen bearer-jwt --kid).
+		for _, e := range kr.Keys {
+			if e.State == InUse || e.State == Standby {
+				e.RotatedOutLifetime = max(e.RotatedOutLifetime, old)
+			}
+		}
+	}
 	kr.MaxTokenLifetime = d
 	kr.record(s, ActionSetLifetime, "", "", "", fmt.Sprintf("max token lifetime %s (was %s)", shortDuration(d), shortDuration(old)))
 	return nil
