@@ -709,11 +709,11 @@ func (o *verifyOptions) remoteJWKS(ctx context.Context, p jwt.Policy) (*verifySo
 	}
 	opts := jwks.Options{Client: o.HTTPClient, TTL: o.CacheTTL, Now: o.Now, Warn: o.IO.Warnf}
 	if o.CAFile != "" {
-		pool, err := jwks.LoadCA(o.CAFile)
+		pool, id, err := jwks.LoadCA(o.CAFile)
 		if err != nil {
 			return nil, withHint(err, "give a PEM file of CA certificates with --ca")
 		}
-		opts.RootCAs = pool
+		opts.RootCAs, opts.RootCAsID = pool, id
 	}
 	if !o.NoCache {
 		opts.CacheDir = jwks.DefaultCacheDir(o.IO.Env)

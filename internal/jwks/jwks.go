@@ -71,19 +71,27 @@ type Options struct {
 	// RootCAs, when set, are the only CAs trusted for https URLs (a
 	// private CA, verify --ca); nil means the system's.
 	RootCAs *x509.CertPool
+	// RootCAsID names RootCAs for the cache (LoadCA's id): sets fetched
+	// under one trust are cached apart from those fetched under another,
+	// so a set a private CA vouched for is never served to a run that
+	// trusts only the system's CAs, or another CA. With RootCAs and no
+	// RootCAsID nothing is cached on disk.
+	RootCAsID string
 }
 
-// LoadCA reads a PEM file of CA certificates for Options.RootCAs.
-func LoadCA(path string) (*x509.CertPool, error) {
+// LoadCA reads a PEM file of CA certificates for Options.RootCAs, and
+// returns with it an id of its contents for Options.RootCAsID.
+func LoadCA(path string) (*x509.CertPool, string, error) {
 	data, err := safefile.ReadFile(path, 1<<20, safefile.Policy{What: "CA file"})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
+		return nil, "", fmt.Errorf("CA file %s holds no PEM certificate", path)
 	}
-	return pool, nil
+	sum := sha256.Sum256(data)
+	return pool, hex.EncodeToString(sum[:16]), nil
 }
 
 // Fetcher gets JWK Sets by URL through the cache. It is safe for
@@ -97,10 +105,21 @@ type Fetcher struct {
 	// another process has refetched the set since.
 	mem    map[string]*Entry
 	warned map[string]bool
+
+	dirOnce sync.Once
+	dirErr  error // why the cache directory is not used, if it is not
 }
 
 // New returns a Fetcher with opts, defaults filled in.
 func New(opts Options) *Fetcher {
+	if opts.RootCAs != nil && opts.CacheDir != "" {
+		// Each trust its own cache: see Options.RootCAsID.
+		if opts.RootCAsID == "" {
+			opts.CacheDir = ""
+		} else {
+			opts.CacheDir = filepath.Join(opts.CacheDir, "ca-"+opts.RootCAsID)
+		}
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -439,15 +458,12 @@ var errLockBusy = errors.New("held by another keyctl process")
 // before each request still keeps a process that reads the cache after
 // it from fetching again within the limit.
 func (f *Fetcher) lock(ctx context.Context, key string) (func(), error) {
-	if f.opts.CacheDir == "" {
+	dir := f.cacheDir()
+	if dir == "" {
 		return func() {}, nil
 	}
-	path := lockPath(f.opts.CacheDir, key)
-	err := os.MkdirAll(f.opts.CacheDir, 0o700)
-	var unlock func()
-	if err == nil {
-		unlock, err = store.Flock(ctx, path, 2*f.opts.Timeout)
-	}
+	path := lockPath(dir, key)
+	unlock, err := store.Flock(ctx, path, 2*f.opts.Timeout)
 	var busy *store.BusyError
 	switch {
 	case err == nil:
@@ -483,7 +499,7 @@ func (f *Fetcher) warn(format string, args ...any) {
 // this one last looked.
 func (f *Fetcher) load(key string) *Entry {
 	mine := f.mem[key]
-	if f.opts.CacheDir == "" {
+	if f.cacheDir() == "" {
 		return mine
 	}
 	shared := f.loadFile(key)
@@ -496,7 +512,7 @@ func (f *Fetcher) load(key string) *Entry {
 // loadFile reads the cache file for key; nil when it is absent or
 // unusable.
 func (f *Fetcher) loadFile(key string) *Entry {
-	path := CachePath(f.opts.CacheDir, key)
+	path := CachePath(f.cacheDir(), key)
 	data, err := readCapped(path, maxEntryBytes)
 	if err != nil {
 		if errors.Is(err, errNotPrivate) {
@@ -553,18 +569,64 @@ func readCapped(path string, limit int64) ([]byte, error) {
 // save keeps the entry for this process and, with a cache dir, on disk.
 func (f *Fetcher) save(key string, e *Entry) {
 	f.mem[key] = e
-	if f.opts.CacheDir == "" {
+	dir := f.cacheDir()
+	if dir == "" {
 		return
 	}
 	data, err := json.Marshal(e)
 	if err == nil {
-		if err = os.MkdirAll(f.opts.CacheDir, 0o700); err == nil {
-			err = store.WriteFileAtomic(CachePath(f.opts.CacheDir, key), append(data, '\n'), 0o600)
-		}
+		err = replaceFile(CachePath(dir, key), append(data, '\n'))
 	}
 	if err != nil {
 		f.warn("cannot write the JWKS cache: %v", err)
 	}
+}
+
+// cacheDir returns the cache directory, made if missing, or "" when there
+// is none or it is not safe to use: a directory another user owns or can
+// write (a shared XDG_CACHE_HOME) could hold a link planted where a cache
+// file goes, or swap the files. That is warned about once, and
+// verification goes on without the cache.
+func (f *Fetcher) cacheDir() string {
+	dir := f.opts.CacheDir
+	if dir == "" {
+		return ""
+	}
+	f.dirOnce.Do(func() {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			f.dirErr = err
+			return
+		}
+		f.dirErr = safefile.CheckDir(filepath.Join(dir, "entry.json"), "JWKS cache")
+	})
+	if f.dirErr != nil {
+		f.warn("not using the JWKS cache: %v", f.dirErr)
+		return ""
+	}
+	return dir
+}
+
+// replaceFile writes data to path through a temporary file in the same
+// directory, renamed over path itself: a link at path is replaced, never
+// followed (store.WriteFileAtomic follows it, as a keyring may be one).
+func replaceFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keyctl-jwks-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(name, path)
 }
 
 // fetch records the attempt, asks the server, conditionally when old has

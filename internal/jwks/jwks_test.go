@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -506,4 +507,52 @@ func TestShorterTTLAppliesToCachedSets(t *testing.T) {
 		t.Fatal("a shorter TTL did not apply to the cached set")
 	}
 	e.want(t, 1, 1)
+}
+
+// A cache directory others can write (a shared XDG_CACHE_HOME) is not
+// used: a link planted where the cache file goes would be followed by a
+// write, overwriting whatever it points at.
+func TestUnsafeCacheDirIsNotUsed(t *testing.T) {
+	e := setup(t, publicJWKS(t, "a"))
+	shared := filepath.Join(e.dir, "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o777) // past the umask
+	victim := filepath.Join(e.dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	if err := os.Symlink(victim, CachePath(shared, e.url)); err != nil {
+		t.Fatal(err)
+	}
+	e.dir = shared
+	s, err := e.fetcher(DefaultTTL).Get(context.Background(), e.url)
+	if err != nil || kids(s) != "a" {
+		t.Fatalf("verification must go on without the cache: %+v %v", s, err)
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "precious\n" {
+		t.Fatalf("the planted link was followed: %q", got)
+	}
+	if len(e.warns) != 1 || !strings.Contains(e.warns[0], "not using the JWKS cache") {
+		t.Fatalf("warnings %q", e.warns)
+	}
+}
+
+// In the user's own directory a link at a cache file's name is replaced,
+// not written through.
+func TestCacheWriteReplacesALink(t *testing.T) {
+	e := setup(t, publicJWKS(t, "a"))
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	if err := os.Symlink(victim, CachePath(e.dir, e.url)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fetcher(DefaultTTL).Get(context.Background(), e.url); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "precious\n" {
+		t.Fatalf("the link was written through: %q", got)
+	}
+	if st, err := os.Lstat(CachePath(e.dir, e.url)); err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Fatalf("cache file: %v %v", st, err)
+	}
 }
