@@ -255,7 +255,11 @@ func (s *fastServer) serveConn(c net.Conn) {
 				n, scanned, ok = scanHead(buf[start:end], scanned)
 				lax = !ok
 			}
-			if lax {
+			if lax || n == 0 && (first || end-start >= 4) {
+				// net/http answers a line it refuses as soon as the line
+				// is whole, before the rest of the head: so does this, for
+				// a head still arriving (a whole head is the fast path's,
+				// which hands off what it does not take).
 				var now bool
 				if now, laxScanned = headForNetHTTP(buf[start:end], laxScanned); now {
 					handOff(buf[start:end], headBy)

@@ -620,6 +620,12 @@ func TestFastPathAnswersPartialAsNetHTTP(t *testing.T) {
 		if got != want {
 			t.Errorf("%q not yet whole:\nfast path: %q\nnet/http:  %q", raw, got, want)
 		}
+		// The same with CRLF line endings, the fast path's own: a refused
+		// line is answered at once there too, not at the header timeout.
+		crlf := strings.ReplaceAll(raw, "\n", "\r\n")
+		if want, got := early(p.slow, crlf), early(p.fast, crlf); got != want {
+			t.Errorf("%q not yet whole:\nfast path: %q\nnet/http:  %q", crlf, got, want)
+		}
 	}
 }
 
