@@ -53,7 +53,7 @@ passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
 	pf := c.PersistentFlags()
 	pf.StringVar(&kc.PassphraseFile, "passphrase-file", "", "file holding the passphrase of an encrypted keyring (also KEYCTL_PASSPHRASE_FILE; else KEYCTL_PASSPHRASE or a prompt)")
 	pf.BoolVar(&kc.F.Open.InsecurePlaintext, "insecure-plaintext", false, "create a keyring in PostgreSQL without sealing its private keys (throw-away use only; every write warns)")
-	pf.DurationVar(&kc.LockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another keyctl changing the keyring")
+	pf.DurationVar(&kc.LockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another keyctl changing the keyring (0: do not wait)")
 	c.AddCommand(
 		newKeysCreateCmd(kc), newKeysImportCmd(kc),
 		newKeysRotateCmd(kc), newKeysRevokeCmd(kc), newKeysStandbyCmd(kc), newKeysDeleteCmd(kc),
@@ -67,7 +67,11 @@ passphrase (KEYCTL_PASSPHRASE, --passphrase-file or a prompt).`,
 
 // open opens the keyring the command names (a file or a database).
 func (kc *keysCommon) open() (keystore.Store, error) {
-	return openKeyring(kc.F, kc.PassphraseFile, kc.LockTimeout)
+	t := kc.LockTimeout
+	if t == 0 {
+		t = -1 // the stores' "do not wait"; their 0 is their default
+	}
+	return openKeyring(kc.F, kc.PassphraseFile, t)
 }
 
 // load reads the keyring for a read-only command.

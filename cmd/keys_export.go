@@ -311,7 +311,7 @@ func runKeysDecrypt(o *keysDecryptOptions) error {
 	path := s.Location()
 	if _, err := s.Decrypt(context.Background(), o.stamp()); err != nil {
 		if errors.Is(err, store.ErrNotEncrypted) {
-			return fmt.Errorf("keyring %s: %w", path, err)
+			return withHint(fmt.Errorf("keyring %s: %w", path, err), "nothing to do: its private keys are already stored in the clear (keyctl keys encrypt seals them)")
 		}
 		return keyringError(path, err)
 	}

@@ -244,6 +244,20 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 		if !opts.Create {
 			return nil, fmt.Errorf("%w at %s", ErrNotFound, userPath)
 		}
+		// The directories to make go under one that passes the directory
+		// rule, or are not made at all.
+		existing := filepath.Dir(path)
+		for {
+			if _, err := os.Stat(existing); err == nil || filepath.Dir(existing) == existing {
+				break
+			}
+			existing = filepath.Dir(existing)
+		}
+		if existing != filepath.Dir(path) {
+			if err := safefile.CheckDir(filepath.Join(existing, filepath.Base(path)), "keyring"); err != nil {
+				return nil, err
+			}
+		}
 		if err := os.MkdirAll(filepath.Dir(path), DirPerm); err != nil {
 			return nil, fmt.Errorf("create keyring directory: %w", err)
 		}
@@ -292,6 +306,9 @@ func update(userPath string, opts Options, fn func(*File) error) (*File, error) 
 	}
 	// What is written must read back: a last guard against a bug that
 	// would leave an unreadable keyring.
+	if len(out) > MaxFileBytes {
+		return nil, fmt.Errorf("refusing to write a keyring of %d bytes: every command refuses one over %d (nothing was changed)", len(out), MaxFileBytes)
+	}
 	if _, err := parse(out, nil, true); err != nil {
 		return nil, fmt.Errorf("refusing to write a keyring that would not load: %w", err)
 	}

@@ -610,7 +610,11 @@ func (kr *Keyring) Delete(kid string, s Stamp, o Options) (*Entry, error) {
 	}
 	if e.Thumbprint == "" && e.SecretCheck == "" {
 		if err := keepIdentity(e); err != nil {
-			return nil, fmt.Errorf("key %q: thumbprint for the tombstone: %w", kid, err)
+			what := "its thumbprint"
+			if e.Symmetric() {
+				what = "its check value"
+			}
+			return nil, fmt.Errorf("key %q: the tombstone keeps %s, so the same key cannot come back under another kid, and reading it failed: %w", kid, what, err)
 		}
 	}
 	e.Material = nil
