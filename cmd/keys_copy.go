@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +76,9 @@ func runKeysCopy(ctx context.Context, o *keysCopyOptions) error {
 	if from.Location() == to.Location() || keystore.Same(from, to) {
 		return &UsageError{Err: fmt.Errorf("--from and --to name the same keyring (%s)", from.Location())}
 	}
+	var replaced []string
 	src, dst, err := keystore.Copy(ctx, from, to, keystore.CopyOptions{
+		Replaced:          &replaced,
 		Force:             o.Force,
 		Stamp:             o.stamp(),
 		FilePassphrase:    keyringPassphrase(o.F, to.Location(), o.PassphraseFile),
@@ -92,6 +95,9 @@ func runKeysCopy(ctx context.Context, o *keysCopyOptions) error {
 		return withHint(err, "set KEYCTL_PASSPHRASE (or --passphrase-file) to encrypt the copy; --insecure-plaintext writes it in the clear")
 	default:
 		return keyringError(to.Location(), err)
+	}
+	if len(replaced) > 0 {
+		o.IO.Warnf("--force replaced keys of %s that %s does not hold: %s; their private keys are gone from it, and what they signed no longer verifies against it", to.Location(), from.Location(), strings.Join(replaced, ", "))
 	}
 	o.IO.Infof("copied %d keys and %d history events from %s to %s (%s)", len(src.Keyring.Keys), len(src.Keyring.History), from.Location(), to.Location(), sealWords(dst))
 	return nil

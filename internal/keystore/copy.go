@@ -34,6 +34,10 @@ type CopyOptions struct {
 	FilePassphrase func() ([]byte, error)
 	// InsecurePlaintext lets a sealed source reach a file in the clear.
 	InsecurePlaintext bool
+	// Replaced, if set, receives the destination's live keys (not
+	// deleted) that the copy replaced and the source does not hold, "KID
+	// (in use)" for the one that signed: with Force, what is gone.
+	Replaced *[]string
 }
 
 // Copy writes the whole keyring of from into to: kids, states,
@@ -59,6 +63,22 @@ func Copy(ctx context.Context, from, to Store, o CopyOptions) (src, dst *Handle,
 	fill := func(kr *keyring.Keyring) error {
 		if len(kr.Keys) > 0 && !o.Force {
 			return fmt.Errorf("%w (%d)", ErrNotEmpty, len(kr.Keys))
+		}
+		if o.Replaced != nil {
+			*o.Replaced = nil // fill may run again (a retried transaction)
+			for _, e := range kr.Keys {
+				if e.Material == nil {
+					continue
+				}
+				if _, err := src.Keyring.Lookup(e.KID); err == nil {
+					continue
+				}
+				w := e.KID
+				if e.State == keyring.InUse {
+					w += " (in use)"
+				}
+				*o.Replaced = append(*o.Replaced, w)
+			}
 		}
 		history := append([]keyring.Event(nil), src.Keyring.History...)
 		*kr = *src.Keyring
