@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -81,12 +83,39 @@ func (s *IO) RenderTable(t Table, format string) error {
 }
 
 // cellText keeps one cell on one line and in one column: a tab or newline
-// inside a value would otherwise break every row after it.
+// inside a value would otherwise break every row after it. The text format
+// (for scripts) keeps every other byte as it is.
 func cellText(v string) string {
 	if !strings.ContainsAny(v, "\t\r\n") {
 		return v
 	}
 	return strings.NewReplacer("\t", " ", "\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+}
+
+// cellTerm is cellText for the formats a terminal shows: control
+// characters (an escape sequence in a $USER the history recorded, a
+// bidirectional override) are shown escaped, never sent raw.
+func cellTerm(v string) string {
+	plain := true
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && !unicode.IsPrint(r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return v
+	}
+	var b strings.Builder
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && !unicode.IsPrint(r)) {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func renderText(t Table) string {
@@ -123,7 +152,7 @@ func renderAligned(t Table, paint func(row, col int, text string) string) string
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], lipgloss.Width(cellText(c)))
+			widths[i] = max(widths[i], lipgloss.Width(cellTerm(cellText(c))))
 		}
 	}
 	var b strings.Builder
@@ -131,7 +160,7 @@ func renderAligned(t Table, paint func(row, col int, text string) string) string
 		var line strings.Builder
 		pad := ""
 		for i, c := range r {
-			c = cellText(c)
+			c = cellTerm(cellText(c))
 			line.WriteString(pad)
 			if paint != nil {
 				line.WriteString(paint(ri+first, i, c))
@@ -159,7 +188,7 @@ func (s *IO) renderStyled(t Table) string {
 	for i, row := range t.Rows {
 		rows[i] = make([]string, len(row))
 		for j, c := range row {
-			rows[i][j] = cellText(c)
+			rows[i][j] = cellTerm(cellText(c))
 		}
 	}
 	styleOf := func(row, col int) lipgloss.Style {

@@ -251,3 +251,20 @@ func TestTerminalWidth(t *testing.T) {
 		t.Errorf("COLUMNS=wide on a buffer: width %d, want 0", got)
 	}
 }
+
+// Control characters other than tab and newline (an escape sequence in a
+// $USER the history recorded, a bidirectional override) reach a terminal
+// escaped, in the table formats; the text format, for scripts, keeps them.
+func TestTableEscapesControls(t *testing.T) {
+	tb := Table{Headers: []string{"BY"}, Rows: [][]string{{"eve\x1b[31m@host\u202e"}}}
+	for _, format := range []string{FormatTable} {
+		var out bytes.Buffer
+		io := &IO{Out: &out}
+		if err := io.RenderTable(tb, format); err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(out.String(), "\x1b\u202e") || !strings.Contains(out.String(), `eve\x1b[31m@host\u202e`) {
+			t.Errorf("%s: %q", format, out.String())
+		}
+	}
+}
