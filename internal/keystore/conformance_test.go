@@ -253,6 +253,47 @@ var conformanceCases = []struct {
 			}
 		}
 	}},
+	{"revocation wait kept through a store", func(t *testing.T, s Store) {
+		// The waits the keyring computes live in fields each store keeps:
+		// a lowered lifetime's high-water mark on the key in use, and a
+		// standby key that signed.
+		var a, b, c string
+		update(t, s, func(kr *keyring.Keyring) error {
+			ea, _ := kr.Create(gen(t, jwk.ES256), at(0))
+			eb, _ := kr.Create(gen(t, jwk.ES256), at(0))
+			ec, err := kr.Create(gen(t, jwk.ES256), at(0))
+			a, b, c = ea.KID, eb.KID, ec.KID
+			if err != nil {
+				return err
+			}
+			if _, _, err := kr.Rotate(a, at(0), keyring.Options{}); err != nil {
+				return err
+			}
+			return kr.SetMaxTokenLifetime(24*time.Hour, at(0))
+		})
+		update(t, s, func(kr *keyring.Keyring) error { return kr.SetMaxTokenLifetime(time.Hour, at(time.Minute)) })
+		update(t, s, func(kr *keyring.Keyring) error { return kr.MarkSigned(c, at(2*time.Minute)) })
+		update(t, s, func(kr *keyring.Keyring) error {
+			_, _, err := kr.Rotate(b, at(time.Hour), keyring.Options{})
+			return err
+		})
+		// a: rotated out at +1h with 24h tokens out; c: signed at +2m
+		// under 1h, safe from +1h17m.
+		for kid, when := range map[string]time.Duration{a: 3 * time.Hour, c: time.Hour} {
+			var tooEarly *keyring.TooEarlyError
+			_, err := s.Update(context.Background(), false, func(kr *keyring.Keyring) error {
+				_, err := kr.Revoke(kid, at(when), keyring.Options{})
+				return err
+			})
+			if !errors.As(err, &tooEarly) {
+				t.Fatalf("revoke %s at +%s: %v, want too early", kid, when, err)
+			}
+		}
+		update(t, s, func(kr *keyring.Keyring) error {
+			_, err := kr.Revoke(c, at(2*time.Hour), keyring.Options{})
+			return err
+		})
+	}},
 	{"settings and actor", func(t *testing.T, s Store) {
 		update(t, s, func(kr *keyring.Keyring) error { return kr.SetMaxTokenLifetime(10*time.Minute, at(0)) })
 		h := load(t, s)

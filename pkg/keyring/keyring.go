@@ -804,9 +804,9 @@ func (kr *Keyring) SetMaxTokenLifetime(d time.Duration, s Stamp) error {
 	if d < old {
 		// The keys that may have signed under the old lifetime keep it
 		// for their revocation wait: the key in use, and standby keys
-		// (gen bearer-jwt --kid).
+		// that signed (gen bearer-jwt --kid records it) or were in use.
 		for _, e := range kr.Keys {
-			if e.State == InUse || e.State == Standby {
+			if e.State == InUse || e.State == Standby && !e.RotatedOut.IsZero() {
 				e.RotatedOutLifetime = max(e.RotatedOutLifetime, old)
 			}
 		}
