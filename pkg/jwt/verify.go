@@ -250,12 +250,12 @@ func (c *checker) jsonFailure(what string, err error, syntax Check) {
 		case what == "claims" && !c.authentic:
 			// Member names of claims no trusted key signed are not
 			// quoted: they are the sender's text.
-			if je.Dup != "" {
+			if je.Duplicate {
 				c.fail(CheckDuplicate, "claims has a duplicate member name")
 			} else {
 				c.fail(CheckDuplicate, "claims has two member names that differ only in letter case")
 			}
-		case je.Dup != "":
+		case je.Duplicate:
 			c.fail(CheckDuplicate, fmt.Sprintf("%s has duplicate member %s", what, clipName(je.Dup)))
 		default:
 			c.fail(CheckDuplicate, fmt.Sprintf("%s has members %s and %s differ only in letter case", what, clipName(je.FoldA), clipName(je.FoldB)))

@@ -89,7 +89,7 @@ func (r *Reader) Object(member func(name string) error) error {
 			return err
 		}
 		if names.seen(name) {
-			return &Error{Dup: string(name)}
+			return &Error{Duplicate: true, Dup: string(name)}
 		}
 		if err := r.expect(':'); err != nil {
 			return err

@@ -36,10 +36,13 @@ type Member struct {
 
 // Error says what is wrong with an object.
 type Error struct {
-	Dup     string // a member name that repeats; "" when not a duplicate
-	FoldA   string // two top-level names that differ only in letter case
-	FoldB   string
-	Message string // a syntax problem
+	// Duplicate marks a member name that repeats; Dup is that name (which
+	// may be "": {"":0,"":0} repeats the empty name).
+	Duplicate bool
+	Dup       string
+	FoldA     string // two top-level names that differ only in letter case
+	FoldB     string
+	Message   string // a syntax problem
 	// Surrogate marks a string escaping a lone UTF-16 surrogate: valid
 	// JSON syntax that parsers read differently (encoding/json as U+FFFD).
 	Surrogate bool
@@ -47,7 +50,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	switch {
-	case e.Dup != "":
+	case e.Duplicate:
 		return fmt.Sprintf("duplicate member %q", e.Dup)
 	case e.FoldA != "":
 		return fmt.Sprintf("members %q and %q differ only in letter case", e.FoldA, e.FoldB)
@@ -57,7 +60,7 @@ func (e *Error) Error() string {
 
 // NameClash reports whether the error is about member names rather than
 // syntax.
-func (e *Error) NameClash() bool { return e.Dup != "" || e.FoldA != "" }
+func (e *Error) NameClash() bool { return e.Duplicate || e.FoldA != "" }
 
 // Is lets errors.Is(err, ErrDuplicateMember) find a repeated name.
 func (e *Error) Is(target error) bool { return target == ErrDuplicateMember && e.NameClash() }
@@ -126,7 +129,7 @@ func ScanObject(data []byte, dst []Member) ([]Member, error) {
 			if big == nil {
 				for _, m := range out {
 					if bytes.Equal(m.Name, name) {
-						return nil, &Error{Dup: string(name)}
+						return nil, &Error{Duplicate: true, Dup: string(name)}
 					}
 				}
 				if len(out) >= 16 {
@@ -138,7 +141,7 @@ func ScanObject(data []byte, dst []Member) ([]Member, error) {
 			}
 			if big != nil {
 				if _, dup := big[string(name)]; dup {
-					return nil, &Error{Dup: string(name)}
+					return nil, &Error{Duplicate: true, Dup: string(name)}
 				}
 				big[string(name)] = struct{}{}
 			}
@@ -508,7 +511,7 @@ func (s *scanner) object(depth int) error {
 		} else if name, err := s.str(); err != nil {
 			return err
 		} else if names.seen(name) {
-			return &Error{Dup: string(name)}
+			return &Error{Duplicate: true, Dup: string(name)}
 		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {

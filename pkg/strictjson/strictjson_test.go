@@ -134,3 +134,13 @@ func FuzzStrings(f *testing.F) {
 		}
 	})
 }
+
+// The empty name repeated is a duplicate like any other: named as one,
+// not a syntax error with no message.
+func TestDuplicateEmptyName(t *testing.T) {
+	_, err := ScanObject([]byte(`{"":0,"":1}`), nil)
+	var je *Error
+	if !errors.As(err, &je) || !je.NameClash() || !errors.Is(err, ErrDuplicateMember) || err.Error() != `duplicate member ""` {
+		t.Fatalf("%v", err)
+	}
+}
