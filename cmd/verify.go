@@ -447,28 +447,15 @@ func (s *verifySource) refreshOnce(ctx context.Context, kid string) (*jwt.Verifi
 		switch {
 		case errors.As(err, &rl):
 			s.note("kid %s is not in the JWKS, which was fetched %s ago: not fetching it again within %s",
-				quoteShort(kid), ui.Duration(rl.Interval-rl.Wait), ui.Duration(rl.Interval))
+				jwt.Quote(kid), ui.Duration(rl.Interval-rl.Wait), ui.Duration(rl.Interval))
 		case err != nil:
-			s.refreshErr = withHint(fmt.Errorf("kid %s is not in the cached JWKS and fetching it again failed: %w", quoteShort(kid), err),
+			s.refreshErr = withHint(fmt.Errorf("kid %s is not in the cached JWKS and fetching it again failed: %w", jwt.Quote(kid), err),
 				"try again when the server is back; exit code 1 means the token was not checked")
 		default:
 			s.refreshErr = s.install(keys)
 		}
 	}
 	return s.current.Load(), s.refreshErr
-}
-
-// quoteShort quotes a value from a token for a message, escaped to ASCII
-// and cut to 40 characters, as the verifier's own reasons are.
-func quoteShort(s string) string {
-	if len(s) <= 37 {
-		return strconv.QuoteToASCII(s)
-	}
-	cut := 37
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.QuoteToASCII(s[:cut]) + "..."
 }
 
 // keySource loads the keys the flags name, narrowed to --kid.

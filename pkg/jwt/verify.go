@@ -438,6 +438,10 @@ func caseVariant(name []byte, registered []string) string {
 // anything unprintable escaped.
 func clipName(name string) string { return clip([]byte(strconv.Quote(name))) }
 
+// Quote quotes a value a token chose (a kid, an alg) for a message, as
+// the verifier's own reasons do: escaped, and cut to 40 characters.
+func Quote(s string) string { return clipName(s) }
+
 // quoteName quotes a member name for a message.
 func quoteName(name []byte) string { return strconv.Quote(string(name)) }
 
