@@ -239,10 +239,11 @@ func checkOutNotDir(path string) error {
 // checkOutFile refuses --out PATH before any work when the file exists
 // (without force), is a directory, or its directory is missing.
 func checkOutFile(path string, force bool) error {
-	st, err := os.Lstat(path)
+	if err := checkOutNotDir(path); err != nil {
+		return err
+	}
+	_, err := os.Lstat(path)
 	switch {
-	case err == nil && st.IsDir():
-		return withHint(fmt.Errorf("%s is a directory: not overwriting it", path), "give --out the path of a file")
 	case err == nil && !force:
 		return withHint(fmt.Errorf("%s already exists: not overwriting it", path), "pass --force to replace it, or choose another --out")
 	case err != nil && !errors.Is(err, fs.ErrNotExist):

@@ -112,10 +112,11 @@ func runKeysExportStack(o *keysExportOptions) error {
 			// An existing env file (a compose project's .env) keeps every
 			// other line byte for byte: only the stack's variables change.
 			old, rerr := os.ReadFile(o.Out)
+			isEnv := rerr == nil && stack.LooksLikeEnv(old)
 			switch {
-			case rerr == nil && !stack.LooksLikeEnv(old) && !o.Force:
+			case rerr == nil && !isEnv && !o.Force:
 				return withHint(fmt.Errorf("%s is not an env file (NAME=value lines): not adding the stack's variables to it", o.Out), "choose the stack's env file with --out, or pass --force to replace %s", o.Out)
-			case rerr == nil && !stack.LooksLikeEnv(old):
+			case rerr == nil && !isEnv:
 				// --force: replaced, not merged.
 			case rerr == nil:
 				env := stack.ParseEnvFile(old)

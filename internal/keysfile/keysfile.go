@@ -68,15 +68,10 @@ func parse(data []byte, repair bool) ([]*jwk.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	for i, k := range keys {
 		if !k.IsPrivate() {
 			return nil, fmt.Errorf("key %d (kid %q) is a public key; a keys file holds private keys", i, k.KID)
 		}
-		if k.KID != "" && seen[k.KID] {
-			return nil, fmt.Errorf("key %d: duplicate kid %q", i, k.KID)
-		}
-		seen[k.KID] = true
 	}
 	return keys, nil
 }
